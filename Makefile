@@ -1,0 +1,34 @@
+# The two set-up commands of the README: `make demo` (the main job) and `make test`.
+# Each creates .venv and installs what it needs on a fresh machine.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RAW_DIR ?= ../shared/data/cosmic
+OUT ?= output
+PYTEST_ARGS ?=
+
+.PHONY: install demo build test bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	# the CPU wheel of torch first (a bare `torch` would pull a multi-GB CUDA build)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: build
+
+build: install
+	$(PY) builders/build.py --raw-dir $(RAW_DIR) --out $(OUT)
+
+test: install
+	HF_HUB_DISABLE_XET=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) tests/benchmarks/build_speed.py --raw-dir $(RAW_DIR)
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,147 @@
+"""Dataset cards: the README.md whose YAML makes a built folder a Hub dataset repo.
+
+The YAML ``configs:`` block lists the parquet files per config and split, which is all
+``load_dataset(folder_or_repo, config, split=...)`` needs. ``instructerc_sources`` names the
+benchmarks the data derives from; the Hub licence guard reads it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from .corpus import Corpus
+from .labels import BENCHMARKS, LICENSE_NOTES, LICENSES, SPLITS, TO_UNIFIED, UNIFIED, UNIFIED_LABELS
+from .tasks import CONFIG_DESCRIPTIONS
+
+TEMPLATE = Path(__file__).with_name("dataset_card.md")
+
+CITATIONS = """@article{lei2023instructerc,
+  title={InstructERC: Reforming Emotion Recognition in Conversation with Multi-task Retrieval-Augmented Large Language Models},
+  author={Lei, Shanglin and Dong, Guanting and Wang, Xiaoping and Wang, Keheng and Wang, Sirui},
+  journal={arXiv preprint arXiv:2309.11911},
+  year={2023}
+}
+@article{zhang2023dialoguellm,
+  title={DialogueLLM: Context and Emotion Knowledge-Tuned Large Language Models for Emotion Recognition in Conversations},
+  author={Zhang, Yazhou and Wang, Mengyao and Wu, Youxi and Tiwari, Prayag and Li, Qiuchi and Wang, Benyou and Qin, Jing},
+  journal={arXiv preprint arXiv:2310.11374},
+  year={2023}
+}
+@article{busso2008iemocap,
+  title={IEMOCAP: Interactive emotional dyadic motion capture database},
+  author={Busso, Carlos and Bulut, Murtaza and Lee, Chi-Chun and Kazemzadeh, Abe and Mower, Emily and Kim, Samuel and Chang, Jeannette N and Lee, Sungbok and Narayanan, Shrikanth S},
+  journal={Language Resources and Evaluation},
+  volume={42}, number={4}, pages={335--359}, year={2008}
+}
+@inproceedings{poria2019meld,
+  title={MELD: A Multimodal Multi-Party Dataset for Emotion Recognition in Conversations},
+  author={Poria, Soujanya and Hazarika, Devamanyu and Majumder, Navonil and Naik, Gautam and Cambria, Erik and Mihalcea, Rada},
+  booktitle={Proceedings of ACL}, pages={527--536}, year={2019}
+}
+@inproceedings{zahiri2018emorynlp,
+  title={Emotion Detection on TV Show Transcripts with Sequence-based Convolutional Neural Networks},
+  author={Zahiri, Sayyed M and Choi, Jinho D},
+  booktitle={AAAI Workshop on Affective Content Analysis}, year={2018}
+}"""
+
+TEMPLATE_NOTES = (
+    "`plain` is the official InstructERC prompt, byte for byte: the instruction, the "
+    "historical window (the previous `window` turns and the target turn, each as "
+    "`\\t Speaker_i:\"utterance\"`), then the label statement "
+    "`### Please select the emotional label of < Speaker_i:\"utterance\"> from <labels>:`. "
+    "`speaker` is the official speaker-identification prompt; `prediction` shows the history "
+    "up to the previous turn and names the next speaker. Per-turn descriptions (BYO data) "
+    "follow each turn as `(description: ...)`."
+)
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "n>1M"
+
+
+def card_data(corpus: Corpus, configs: list[str], total_rows: int) -> DatasetCardData:
+    licenses = {LICENSES.get(s, corpus.license) for s in corpus.sources}
+    license_fields: dict = {"license": licenses.pop()} if len(licenses) == 1 else {"license": "other"}
+    if license_fields["license"] == "other":
+        license_fields["license_name"] = "-".join(corpus.sources) + "-licences"
+        license_fields["license_details"] = " ".join(LICENSE_NOTES.get(s, "") for s in corpus.sources).strip() or None
+    return DatasetCardData(
+        language=["en"],
+        pretty_name=f"instructerc {corpus.name}",
+        task_categories=["text-classification", "text-generation"],
+        task_ids=["sentiment-classification"],
+        size_categories=[_size_category(total_rows)],
+        tags=["emotion-recognition-in-conversation", "instructerc", "instruction-tuning"],
+        configs=[
+            {
+                "config_name": c,
+                "data_files": [{"split": s, "path": f"data/{c}/{s}-*.parquet"} for s in SPLITS],
+                **({"default": True} if c == "default" else {}),
+            }
+            for c in configs
+        ],
+        instructerc_sources=list(corpus.sources),
+        **{k: v for k, v in license_fields.items() if v is not None},
+    )
+
+
+def render(
+    corpus: Corpus,
+    repo_id: str,
+    row_counts: dict[str, dict[str, int]],
+    example: dict,
+    build_params: dict,
+    retrieval_section: str = "",
+    label_plot: str | None = None,
+) -> DatasetCard:
+    configs = list(row_counts)
+    per_split = {s: Counter(t.label for d in corpus.split(s) for t in d.turns if t.label) for s in SPLITS}
+    label_rows = [
+        {"name": name, "id": i, **{s: per_split[s][name] for s in SPLITS}}
+        for i, name in enumerate(corpus.labels)
+    ]
+    mapping_rows = []
+    if corpus.name == UNIFIED or corpus.name in BENCHMARKS:
+        for u in UNIFIED_LABELS:
+            mapping_rows.append(
+                [u] + [", ".join(k for k, v in TO_UNIFIED[b].items() if v == u) or "—" for b in BENCHMARKS]
+            )
+    if corpus.name == UNIFIED:
+        label_intro = "The 9 unified feeling-wheel labels (counts of labelled turns)."
+        summary = "IEMOCAP, MELD and EmoryNLP, mapped onto 9 unified feeling-wheel labels."
+    elif corpus.name in BENCHMARKS:
+        label_intro = f"The original {corpus.name} labels, in gold-id order (counts of labelled turns)."
+        summary = f"Source benchmark: {corpus.name}, with its original labels."
+    else:
+        label_intro = "The dataset's own labels (counts of labelled turns)."
+        summary = "Built from user-supplied conversations."
+    total_rows = max(sum(c.values()) for c in row_counts.values())
+    return DatasetCard.from_template(
+        card_data(corpus, configs, total_rows),
+        template_path=str(TEMPLATE),
+        pretty_name=f"instructerc: {corpus.name}",
+        summary=summary,
+        repo_id=repo_id,
+        first_config=configs[0],
+        config_descriptions=[(c, CONFIG_DESCRIPTIONS[c]) for c in configs],
+        row_counts=list(row_counts.items()),
+        dialogue_counts={s: len(corpus.split(s)) for s in SPLITS},
+        label_intro=label_intro,
+        label_rows=label_rows,
+        label_plot=label_plot,
+        mapping_rows=mapping_rows,
+        template_notes=TEMPLATE_NOTES,
+        example_prompt=example.get("prompt", "").replace("\t", "\\t"),
+        example_completion=example.get("completion", ""),
+        retrieval_section=retrieval_section,
+        build_params=list(build_params.items()),
+        license_notes=[LICENSE_NOTES.get(s, f"{s}: licence as supplied by the data owner.") for s in corpus.sources],
+        origin=corpus.origin,
+        citations=CITATIONS,
+    )

@@ -1,0 +1,82 @@
+"""Rows of each dataset config (task) from a ``Corpus``.
+
+Rows are in TRL's prompt-completion format, so ``SFTTrainer`` trains on the completion only,
+and carry the provenance columns every config shares:
+``source, dialogue_id, turn, speaker, utterance, label`` (``label`` is a ``ClassLabel`` over
+the task's answer set: emotions, or speakers for the ``speaker`` task).
+
+Only labelled turns get a row; unlabelled turns (BYO data) remain as context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from datasets import ClassLabel, Features, Value
+
+from .corpus import Corpus, Dialogue
+from .labels import SPLITS, label_text
+from .templates import plain_prompt, prediction_prompt, speaker_prompt
+
+CONFIGS: tuple[str, ...] = ("default", "plain", "speaker", "prediction")
+CONFIG_DESCRIPTIONS: dict[str, str] = {
+    "default": "emotion recognition: historical window, label statement and retrieved demonstrations",
+    "plain": "emotion recognition: historical window and label statement (the official InstructERC prompt)",
+    "speaker": "speaker identification: which speaker said the utterance (auxiliary task)",
+    "prediction": "emotion prediction: the next speaker's emotion from the history alone (auxiliary task)",
+}
+DEFAULT_WINDOW = 12
+
+
+def answer_names(corpus: Corpus, config: str) -> list[str]:
+    return corpus.speakers if config == "speaker" else corpus.labels
+
+
+def features(corpus: Corpus, config: str) -> Features:
+    return Features(
+        {
+            "prompt": Value("string"),
+            "completion": Value("string"),
+            "source": Value("string"),
+            "dialogue_id": Value("string"),
+            "turn": Value("int32"),
+            "speaker": Value("string"),
+            "utterance": Value("string"),
+            "label": ClassLabel(names=answer_names(corpus, config)),
+        }
+    )
+
+
+def _rows(corpus: Corpus, d: Dialogue, config: str, window: int) -> Iterator[dict]:
+    labels = label_text(corpus.labels)
+    speakers = label_text(corpus.speakers)
+    ids = {name: i for i, name in enumerate(answer_names(corpus, config))}
+    for t, turn in enumerate(d.turns):
+        if turn.label is None or (config == "prediction" and t == 0):
+            continue
+        if config in ("plain", "default"):
+            prompt, answer = plain_prompt(d.turns, t, window, labels), turn.label
+        elif config == "prediction":
+            prompt, answer = prediction_prompt(d.turns, t, window, labels), turn.label
+        elif config == "speaker":
+            prompt, answer = speaker_prompt(turn.text, speakers), turn.speaker
+        else:
+            raise ValueError(f"unknown config {config!r}; configs are {', '.join(CONFIGS)}")
+        yield {
+            "prompt": prompt,
+            "completion": answer,
+            "source": d.source,
+            "dialogue_id": d.dialogue_id,
+            "turn": t,
+            "speaker": turn.speaker,
+            "utterance": turn.text,
+            "label": ids[answer],
+        }
+
+
+def build_rows(corpus: Corpus, config: str, window: int = DEFAULT_WINDOW) -> dict[str, list[dict]]:
+    """Rows of one config, per split, in dialogue order."""
+    return {
+        split: [row for d in corpus.split(split) for row in _rows(corpus, d, config, window)]
+        for split in SPLITS
+    }

@@ -1,0 +1,40 @@
+"""Shared fixtures: the real ERC data and builds of it.
+
+The raw COSMIC pickles are read from ``INSTRUCTERC_RAW_DIR`` or ``../shared/data/cosmic``
+beside the checkout; a missing data directory is an error, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RAW_DIR = Path(os.environ.get("INSTRUCTERC_RAW_DIR", REPO.parent / "shared" / "data" / "cosmic"))
+
+
+@pytest.fixture(scope="session")
+def raw_dir() -> Path:
+    if not (RAW_DIR / "iemocap" / "iemocap.pkl").is_file():
+        pytest.fail(f"raw ERC data not found at {RAW_DIR}; set INSTRUCTERC_RAW_DIR", pytrace=False)
+    return RAW_DIR
+
+
+@pytest.fixture(scope="session")
+def full_build(raw_dir, tmp_path_factory) -> dict[str, Path]:
+    """All four datasets, all configs, built once from the full real data."""
+    from instructerc.builders.pipeline import build_datasets
+
+    out = tmp_path_factory.mktemp("full-build")
+    return build_datasets(raw_dir, out, progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_build(raw_dir, tmp_path_factory) -> dict[str, Path]:
+    """All four datasets from the first 4 dialogues of each split (of each source)."""
+    from instructerc.builders.pipeline import build_datasets
+
+    out = tmp_path_factory.mktemp("small-build")
+    return build_datasets(raw_dir, out, max_dialogues=4, progress=False)
