@@ -38,3 +38,11 @@ def small_build(raw_dir, tmp_path_factory) -> dict[str, Path]:
 
     out = tmp_path_factory.mktemp("small-build")
     return build_datasets(raw_dir, out, max_dialogues=4, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(small_build, tmp_path_factory) -> Path:
+    """The tiny random LLaMA (train/make_tiny_model.py), tokenizer trained on IEMOCAP prompts."""
+    from instructerc.train.tiny_model import dataset_texts, make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"), dataset_texts(small_build["iemocap"]))

@@ -1,0 +1,77 @@
+"""A tiny LLaMA for tests, the demo and CPU smoke runs.
+
+Real ``LlamaForCausalLM`` architecture with random weights and a byte-level BPE tokenizer
+trained on the built data, saved with ``save_pretrained`` like any checkpoint, so every code
+path (tokenization, SFT, LoRA, scoring, generation, Hub upload) is the one a LLaMA-2-7B run
+takes. Special tokens follow LLaMA-2: ``<unk>`` 0, ``<s>`` 1 (prepended), ``</s>`` 2.
+
+The initialisation scale matters: with the default ``initializer_range`` (0.02) the frozen
+random head of such a small model cannot produce confident logits and LoRA learns nothing
+useful; 0.3 lets LoRA fit 32 examples to >90% label accuracy in well under a minute on 2 cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+SPECIAL_TOKENS = ["<unk>", "<s>", "</s>"]
+DEFAULTS = dict(
+    vocab_size=400,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=4,
+    max_position_embeddings=4096,
+    initializer_range=0.3,
+)
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULTS["vocab_size"]) -> PreTrainedTokenizerFast:
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", model_max_length=4096
+    )
+
+
+def dataset_texts(folder: str | Path, config: str = "plain") -> Iterator[str]:
+    """Prompts and completions of a built dataset's train split, to train the tokenizer on."""
+    from datasets import load_dataset
+
+    for row in load_dataset(str(folder), config, split="train"):
+        yield row["prompt"] + row["completion"]
+
+
+def make_tiny_model(out_dir: str | Path, texts: Iterable[str], seed: int = 0, **overrides) -> Path:
+    """Train the tokenizer, build the random model, and save both to ``out_dir``."""
+    out = Path(out_dir)
+    cfg = {**DEFAULTS, **overrides}
+    tokenizer = train_tokenizer(texts, cfg["vocab_size"])
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        **{**cfg, "vocab_size": len(tokenizer)},
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
