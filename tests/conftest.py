@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# The local Hub-protocol server: started in pytest_configure, before huggingface_hub is imported.
+pytest_plugins = ["hubserver.fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 RAW_DIR = Path(os.environ.get("INSTRUCTERC_RAW_DIR", REPO.parent / "shared" / "data" / "cosmic"))
 

@@ -1,0 +1,442 @@
+"""Model cards for LoRA adapters, evaluation results on them, and validation of every card we publish.
+
+Cards are built with `huggingface_hub`'s `ModelCard`/`ModelCardData` (dataset cards are written by the
+builders with `DatasetCard`), so the YAML metadata is exactly what the Hub parses. Evaluation results are
+written twice, because the Hub reads both: the `model-index` block of README.md (the legacy format that
+`evaluate.push_to_hub` also writes) and the newer `.eval_results/*.yaml` files (`EvalResultEntry`).
+
+`validate_card` is the gate before publishing: a card must parse with `ModelCard.load`/`DatasetCard.load`,
+carry the metadata the Hub needs, round-trip through its own YAML unchanged, and contain nothing token-shaped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from huggingface_hub import (
+    DatasetCard,
+    EvalResult,
+    EvalResultEntry,
+    ModelCard,
+    ModelCardData,
+    eval_result_entries_to_yaml,
+    parse_eval_result_entries,
+)
+
+from .errors import CardError, redact
+from .licenses import SOURCES_KEY, folder_sources, license_lines, sources_from_dataset_ids
+
+
+EVAL_RESULTS_DIR = ".eval_results"
+TASK_TYPE = "text-classification"  # ERC is utterance classification, whatever head produces the label
+TASK_NAME = "Emotion Recognition in Conversation"
+_EVAL_START, _EVAL_END = "<!-- instructerc:eval-results:start -->", "<!-- instructerc:eval-results:end -->"
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    type: str  # model-index metric type (an `evaluate` metric id)
+    name: str  # display name
+    args: dict | None = None
+    fraction: bool = True  # a value in [0, 1], shown in % in the card text
+
+
+# The metrics the papers report. `<metric>_<source>` (e.g. `weighted_f1_meld`) is the metric restricted to one
+# source benchmark of a unified evaluation; any other key passes through under its own name.
+METRICS: dict[str, MetricSpec] = {
+    "weighted_f1": MetricSpec("f1", "Weighted F1", {"average": "weighted"}),
+    "accuracy": MetricSpec("accuracy", "Accuracy"),
+}
+
+
+def metric_spec(metric: str) -> MetricSpec:
+    """How a metric key is written in `model-index` and in the card text."""
+    if metric in METRICS:
+        return METRICS[metric]
+    for key, spec in METRICS.items():
+        source = metric.removeprefix(f"{key}_")
+        if metric.startswith(f"{key}_") and source:
+            return MetricSpec(spec.type, f"{spec.name} ({source})", {**(spec.args or {}), "source": source})
+    return MetricSpec(metric, metric, fraction=False)
+
+
+def _metric_key(result: EvalResult) -> str:
+    """The metric key behind a `model-index` entry (the inverse of `metric_spec`)."""
+    args = dict(result.metric_args or {})
+    source = args.pop("source", None)
+    for key, spec in METRICS.items():
+        if (spec.type, spec.args or None) == (result.metric_type, args or None):
+            return f"{key}_{source}" if source else key
+    return result.metric_type
+
+
+@dataclass(frozen=True)
+class EvalScore:
+    """One number: `metric` of the adapter on `split` of `dataset_id` (config `config`)."""
+
+    dataset_id: str  # Hub id of the evaluation dataset, e.g. "instructerc/meld"
+    split: str  # e.g. "test"
+    metric: str  # a key of METRICS ("weighted_f1", "accuracy") or another metric id
+    value: float
+    config: str | None = None  # dataset config, e.g. "plain"
+    dataset_revision: str | None = None
+
+    @property
+    def spec(self) -> MetricSpec:
+        return metric_spec(self.metric)
+
+    @property
+    def task_id(self) -> str:
+        """The `.eval_results` task id: config, split and metric, since each task holds one number."""
+        return "_".join(part for part in (self.config, self.split, self.metric) if part)
+
+    @property
+    def key(self) -> tuple:
+        return (self.dataset_id, self.config or "", self.split, self.metric)
+
+
+def as_scores(results: Iterable[EvalScore | Mapping]) -> list[EvalScore]:
+    """Normalise evaluation results into `EvalScore`s.
+
+    Accepts `EvalScore`s and mappings in a long form (`dataset_id`, `split`, `metric`, `value`, optional
+    `config`, `dataset_revision`) or a wide form (`dataset_id`, `split`, optional `config`, and either a
+    `metrics` mapping or the top-level keys `weighted_f1` and `accuracy`). `dataset` is accepted for
+    `dataset_id`. Metric keys: see `METRICS` and `metric_spec`.
+    """
+    scores: list[EvalScore] = []
+    for result in results:
+        if isinstance(result, EvalScore):
+            scores.append(result)
+            continue
+        if not isinstance(result, Mapping):
+            raise CardError(f"an evaluation result must be an EvalScore or a mapping, got {type(result).__name__}")
+        row = dict(result)
+        dataset_id = row.pop("dataset_id", None) or row.pop("dataset", None)
+        split = row.pop("split", None)
+        if not dataset_id or not split:
+            raise CardError(f"evaluation result {dict(result)!r} needs `dataset_id` and `split`")
+        common = {
+            "dataset_id": str(dataset_id),
+            "split": str(split),
+            "config": row.pop("config", None),
+            "dataset_revision": row.pop("dataset_revision", None),
+        }
+        if "metric" in row:
+            metrics = {row.pop("metric"): row.pop("value", None)}
+        else:
+            metrics = dict(row.pop("metrics", None) or {}) or {k: v for k, v in row.items() if k in METRICS}
+        if not metrics:
+            raise CardError(f"evaluation result {dict(result)!r} holds no metric value")
+        for metric, value in metrics.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(float(value)):
+                raise CardError(f"evaluation result {metric} = {value!r} for {dataset_id} is not a finite number")
+            scores.append(EvalScore(metric=str(metric), value=float(value), **common))
+    return scores
+
+
+def _to_eval_result(score: EvalScore) -> EvalResult:
+    spec = score.spec
+    return EvalResult(
+        task_type=TASK_TYPE,
+        task_name=TASK_NAME,
+        dataset_type=score.dataset_id,
+        dataset_name=score.dataset_id + (f" ({score.config})" if score.config else ""),
+        dataset_config=score.config,
+        dataset_split=score.split,
+        dataset_revision=score.dataset_revision,
+        metric_type=spec.type,
+        metric_name=spec.name,
+        metric_args=spec.args,
+        metric_value=score.value,
+    )
+
+
+def _from_eval_result(result: EvalResult) -> EvalScore:
+    return EvalScore(
+        dataset_id=result.dataset_type,
+        split=result.dataset_split or "",
+        metric=_metric_key(result),
+        value=float(result.metric_value),
+        config=result.dataset_config,
+        dataset_revision=result.dataset_revision,
+    )
+
+
+def _eval_table(scores: Sequence[EvalScore]) -> str:
+    if not scores:
+        return "No evaluation results yet."
+    present = {s.metric for s in scores}
+    metrics = [m for m in METRICS if m in present] + sorted(present - set(METRICS))
+    rows: dict[tuple, dict[str, float]] = {}
+    for s in scores:
+        rows.setdefault((s.dataset_id, s.config or "", s.split), {})[s.metric] = s.value
+
+    def cell(metric: str, values: dict[str, float]) -> str:
+        if metric not in values:
+            return ""
+        return f"{values[metric] * 100:.2f}" if metric_spec(metric).fraction else f"{values[metric]:g}"
+
+    header = "| dataset | config | split | " + " | ".join(metric_spec(m).name for m in metrics) + " |"
+    lines = [header, "|---|---|---|" + "---|" * len(metrics)]
+    for (dataset_id, config, split), values in sorted(rows.items()):
+        cells = [cell(m, values) for m in metrics]
+        lines.append(f"| {dataset_id} | {config or '—'} | {split} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + (
+        "\n\nWeighted F1 and accuracy in %. The same numbers are in the `model-index` metadata and in "
+        "`.eval_results/`."
+    )
+
+
+def _with_eval_section(text: str, scores: Sequence[EvalScore]) -> str:
+    section = f"{_EVAL_START}\n{_eval_table(scores)}\n{_EVAL_END}"
+    if _EVAL_START in text and _EVAL_END in text:
+        start, end = text.index(_EVAL_START), text.index(_EVAL_END) + len(_EVAL_END)
+        return text[:start] + section + text[end:]
+    return text.rstrip("\n") + f"\n\n## Evaluation\n\n{section}\n"
+
+
+def _clean_recipe(recipe: Mapping | str | None) -> str | None:
+    """The recipe as YAML text, without anything that is or looks like a token."""
+    if recipe is None:
+        return None
+    if isinstance(recipe, str):
+        return redact(recipe.strip())
+
+    def clean(value):
+        if isinstance(value, Mapping):
+            return {str(k): clean(v) for k, v in value.items() if not str(k).lower().endswith("token")}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            return redact(value) if isinstance(value, str) else value
+        return redact(str(value))
+
+    return yaml.safe_dump(clean(recipe), sort_keys=False, allow_unicode=True).strip()
+
+
+def _adapter_card_text(
+    *,
+    title: str,
+    description: str,
+    base_model: str,
+    repo_id: str,
+    dataset_ids: Sequence[str],
+    sources: Sequence[str],
+    recipe: str | None,
+    scores: Sequence[EvalScore],
+) -> str:
+    """The Markdown body of an adapter card, section by section."""
+    usage = (
+        "```python\n"
+        "from peft import PeftModel\n"
+        "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+        f'base = AutoModelForCausalLM.from_pretrained("{base_model}")\n'
+        f'tokenizer = AutoTokenizer.from_pretrained("{base_model}")\n'
+        f'model = PeftModel.from_pretrained(base, "{repo_id}")\n'
+        "```"
+    )
+    sections = [f"# {title}", description, "## Usage", usage]
+    if dataset_ids:
+        # Host-relative links: they resolve on whichever Hub serves the card.
+        sections += ["## Training data", "\n".join(f"- [{d}](/datasets/{d})" for d in dataset_ids)]
+    if sources:
+        rows = "\n".join(f"| {s} | {lic} | {note} |" for s, lic, note in license_lines(sources))
+        sections += ["### Sources and licences", "| source | licence | terms |\n|---|---|---|\n" + rows]
+    if recipe:
+        sections += ["## Training recipe", f"```yaml\n{recipe}\n```"]
+    sections += ["## Evaluation", f"{_EVAL_START}\n{_eval_table(scores)}\n{_EVAL_END}"]
+    return "\n\n".join(sections) + "\n"
+
+
+def make_adapter_card(
+    *,
+    base_model: str,
+    datasets: Sequence[str],
+    recipe: Mapping | str | None = None,
+    eval_results: Iterable[EvalScore | Mapping] = (),
+    model_name: str | None = None,
+    repo_id: str | None = None,
+    sources: Iterable[str] | None = None,
+    license: str | None = None,
+    language: str | list[str] | None = "en",
+    pipeline_tag: str = "text-generation",
+    tags: Iterable[str] = (),
+    description: str | None = None,
+) -> ModelCard:
+    """The README.md card of a LoRA adapter trained with instructerc.
+
+    Args:
+        base_model: Hub id of the base model the adapter applies to.
+        datasets: Hub ids of the training datasets (e.g. `["instructerc/unified"]`).
+        recipe: the training recipe (a mapping such as an SFT config dict, or YAML text); keys ending in
+            "token" are dropped and token-shaped values redacted.
+        eval_results: `EvalScore`s or mappings (see `as_scores`), written as `model-index` and in the text.
+        model_name: name used in `model-index` (default: the repo name, or "instructerc-adapter").
+        repo_id: where the adapter will be published, for the usage snippet.
+        sources: benchmarks the training data derives from (`instructerc_sources`); instructerc dataset ids
+            such as `ORG/iemocap` or `ORG/unified` add theirs, so the IEMOCAP licence guard cannot be
+            bypassed by forgetting this argument.
+        license: licence id for the adapter itself, if you want to state one.
+    """
+    scores = as_scores(eval_results)
+    dataset_ids = [str(d) for d in datasets]
+    all_sources = list(dict.fromkeys([*(s.lower() for s in sources or ()), *sources_from_dataset_ids(dataset_ids)]))
+    name = model_name or (repo_id.rsplit("/", 1)[-1] if repo_id else "instructerc-adapter")
+    card_data = ModelCardData(
+        base_model=base_model,
+        library_name="peft",
+        pipeline_tag=pipeline_tag,
+        datasets=dataset_ids or None,
+        language=language,
+        license=license,
+        tags=list(dict.fromkeys(["peft", "lora", "instructerc", "emotion-recognition-in-conversation", *tags])),
+        model_name=name,
+        eval_results=[_to_eval_result(s) for s in scores] or None,
+        **({SOURCES_KEY: all_sources} if all_sources else {}),  # read by the licence guard (hub/licenses.py)
+    )
+    default_description = (
+        f"A LoRA adapter for `{base_model}` that recognises emotions in conversation, fine-tuned with "
+        "instructerc (InstructERC / DialogueLLM recipes)" + (" on the datasets below." if dataset_ids else ".")
+    )
+    text = _adapter_card_text(
+        title=name,
+        description=redact(description) if description else default_description,
+        base_model=base_model,
+        repo_id=repo_id or f"<your-namespace>/{name}",
+        dataset_ids=dataset_ids,
+        sources=all_sources,
+        recipe=_clean_recipe(recipe),
+        scores=scores,
+    )
+    return ModelCard.from_template(card_data, template_str="---\n{{ card_data }}\n---\n\n{{ text }}", text=text)
+
+
+def _eval_results_file(dataset_id: str) -> str:
+    return f"{EVAL_RESULTS_DIR}/{dataset_id.replace('/', '__')}.yaml"
+
+
+def write_eval_results(folder: str | Path, results: Iterable[EvalScore | Mapping]) -> list[Path]:
+    """Add evaluation results to an adapter folder: its README.md `model-index` and `.eval_results/*.yaml`.
+
+    Results merge with those already in the card (a new value for the same dataset, config, split and metric
+    replaces the old one), and both formats are rewritten from the merged set, so writing the same results
+    twice leaves the folder byte-identical (and a second push makes no commit). One `.eval_results` file per
+    evaluation dataset; each entry's task id is `<config>_<split>_<metric>`. Returns the files written.
+    """
+    folder = Path(folder)
+    readme = folder / "README.md"
+    if not readme.is_file():
+        raise CardError(f"{folder} has no README.md model card; write one with make_adapter_card first")
+    card = _load(ModelCard, readme)
+    merged = {s.key: s for s in (_from_eval_result(r) for r in card.data.eval_results or [])}
+    merged.update({s.key: s for s in as_scores(results)})
+    scores = sorted(merged.values(), key=lambda s: s.key)
+    card.data.model_name = card.data.model_name or folder.name
+    card.data.eval_results = [_to_eval_result(s) for s in scores] or None
+    card.text = _with_eval_section(card.text, scores)
+    card.save(readme)
+    written = [readme]
+    for dataset_id in sorted({s.dataset_id for s in scores}):
+        entries = [
+            EvalResultEntry(
+                dataset_id=s.dataset_id,
+                task_id=s.task_id,
+                value=s.value,
+                dataset_revision=s.dataset_revision,
+                notes=f"{s.spec.name} on the {s.split} split" + (f" of the {s.config} config" if s.config else ""),
+            )
+            for s in scores
+            if s.dataset_id == dataset_id
+        ]
+        path = folder / _eval_results_file(dataset_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def read_eval_results(folder: str | Path) -> list[EvalResultEntry]:
+    """The `.eval_results/*.yaml` entries of a folder, parsed by `huggingface_hub`."""
+    entries: list[EvalResultEntry] = []
+    for path in sorted((Path(folder) / EVAL_RESULTS_DIR).glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+            entries.extend(parse_eval_result_entries(data))
+        except (yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as err:
+            raise CardError(f"{path}: not a valid eval results file ({type(err).__name__}: {err})") from None
+    return entries
+
+
+def _load(card_class, path: Path):
+    try:
+        return card_class.load(path, ignore_metadata_errors=False)
+    except (ValueError, yaml.YAMLError) as err:
+        raise CardError(f"{path}: the card does not parse: {' '.join(str(err).split())}") from None
+
+
+def validate_card(path: str | Path, kind: str):
+    """Check a README.md card (or the folder holding it) before publishing; returns the loaded card.
+
+    `kind` is "dataset" or "model". Raises `CardError` with one line naming the first problem.
+    """
+    if kind not in ("dataset", "model"):
+        raise ValueError(f"kind must be 'dataset' or 'model', got {kind!r}")
+    path = Path(path)
+    readme = path / "README.md" if path.is_dir() else path
+    folder = readme.parent
+    if not readme.is_file():
+        raise CardError(f"{readme} does not exist: a {kind} repo needs a README.md card")
+    card = _load(DatasetCard if kind == "dataset" else ModelCard, readme)
+    data = card.data.to_dict()
+    if not data:
+        raise CardError(f"{readme}: the card has no YAML metadata block")
+    reloaded = type(card)(str(card), ignore_metadata_errors=False).data.to_dict()
+    if reloaded != data:
+        changed = sorted(k for k in set(data) | set(reloaded) if data.get(k) != reloaded.get(k))
+        raise CardError(f"{readme}: the YAML metadata does not round-trip (keys {', '.join(changed)})")
+    if redact(str(card)) != str(card):
+        raise CardError(f"{readme}: the card contains something shaped like an access token; remove it")
+    folder_sources(folder)  # `instructerc_sources` must be a list of names
+    if kind == "dataset":
+        _check_dataset_card(data, readme, folder)
+    else:
+        _check_model_card(card, data, readme, folder)
+    return card
+
+
+def _check_dataset_card(data: dict, readme: Path, folder: Path) -> None:
+    if not data.get("license"):
+        raise CardError(f"{readme}: the dataset card states no `license`")
+    for config in data.get("configs") or []:
+        name = config.get("config_name") if isinstance(config, dict) else None
+        files = config.get("data_files") if isinstance(config, dict) else None
+        if not name or not files:
+            raise CardError(f"{readme}: every entry of `configs` needs `config_name` and `data_files`")
+        specs = files if isinstance(files, list) else [files]
+        for spec in specs:
+            patterns = spec.get("path") if isinstance(spec, dict) else spec
+            for pattern in patterns if isinstance(patterns, list) else [patterns]:
+                if not any(folder.glob(str(pattern))):
+                    raise CardError(f"{readme}: config {name!r} lists {pattern!r}, which matches no file")
+
+
+def _check_model_card(card: ModelCard, data: dict, readme: Path, folder: Path) -> None:
+    base_model = data.get("base_model")
+    for model in base_model if isinstance(base_model, list) else [base_model]:
+        if not model or not _REPO_ID.match(str(model)) or Path(str(model)).is_absolute():
+            raise CardError(f"{readme}: `base_model` must be the Hub id of the base model, got {base_model!r}")
+    if not data.get("library_name"):
+        raise CardError(f"{readme}: the model card states no `library_name`")
+    if (folder / "adapter_config.json").is_file() and data.get("library_name") != "peft":
+        raise CardError(f"{readme}: an adapter folder's card needs `library_name: peft`")
+    for result in card.data.eval_results or []:
+        value = result.metric_value
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(float(value)):
+            raise CardError(f"{readme}: model-index value {value!r} for {result.dataset_type} is not a number")
+    read_eval_results(folder)

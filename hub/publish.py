@@ -1,0 +1,252 @@
+"""Publish a Hub-ready folder (a built dataset repo or a trained adapter) with `huggingface_hub`.
+
+`push_folder` is idempotent. It lists the remote tree, compares every local file with it (the sha256 of LFS
+files, the git blob id of regular ones) and commits only what differs, with the compared revision as the
+parent commit. An unchanged folder therefore makes no commit, and a retried push never commits twice: a
+commit whose answer was lost is seen as already there when the push is planned again. Remote files missing
+locally are reported and kept, never deleted.
+
+Transient failures (HTTP 5xx/429/408, dropped connections) are retried with exponential backoff by re-running
+the whole (idempotent) push; every other failure becomes one `HubError` line. The token comes from the
+`token` argument, `HF_TOKEN` or the `huggingface_hub` login, and is never logged or put in a message.
+The Hub is whatever `HF_ENDPOINT` names (or `endpoint=`), through `huggingface_hub` for every call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from huggingface_hub import CommitOperationAdd, HfApi, get_token
+from huggingface_hub.hf_api import RepoFile
+from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
+from huggingface_hub.utils.sha import git_hash, sha_fileobj
+
+from instructerc import __version__
+
+from .cards import validate_card
+from .errors import HubError, http_status, is_transient, redact, translate
+from .licenses import check_publication, folder_sources
+
+
+logger = logging.getLogger(__name__)
+
+REPO_TYPES = ("dataset", "model")
+DEFAULT_BRANCH = "main"
+MAX_RETRY_WAIT = 30.0
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a push did: the head commit afterwards, and which files were uploaded, unchanged or remote-only."""
+
+    repo_id: str
+    repo_type: str
+    revision: str
+    commit_oid: str  # head of `revision` after the push
+    commit_url: str | None  # the commit this push made; None when nothing had changed
+    uploaded: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    remote_only: tuple[str, ...]  # on the Hub but not in the folder: kept
+
+    @property
+    def changed(self) -> bool:
+        return self.commit_url is not None
+
+    def __str__(self) -> str:
+        where = f"{self.repo_type} repo {self.repo_id}@{self.revision}"
+        if not self.changed:
+            return f"{where}: up to date at {self.commit_oid[:12]} ({len(self.unchanged)} files), no commit made"
+        return f"{where}: committed {len(self.uploaded)} changed file(s) as {self.commit_url}"
+
+
+def local_files(folder: str | Path) -> dict[str, Path]:
+    """The files a push publishes: everything under `folder` except what `huggingface_hub` never uploads."""
+    root = Path(folder)
+    paths = {p.relative_to(root).as_posix(): p for p in sorted(root.glob("**/*")) if p.is_file()}
+    return {rel: paths[rel] for rel in filter_repo_objects(paths, ignore_patterns=list(DEFAULT_IGNORE_PATTERNS))}
+
+
+def _same_content(path: Path, remote: RepoFile | None) -> bool:
+    if remote is None or remote.size != path.stat().st_size:
+        return False
+    if remote.lfs is not None:
+        with path.open("rb") as f:
+            return sha_fileobj(f).hex() == remote.lfs.sha256
+    return git_hash(path.read_bytes()) == remote.blob_id
+
+
+def resolve_token(token: str | None = None) -> str:
+    """The write token: the argument, else `HF_TOKEN`, else the `huggingface_hub` login."""
+    token = token or get_token()
+    if not token:
+        raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login` with a token that can write")
+    return token
+
+
+def push_folder(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    repo_type: str = "dataset",
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    confirm_iemocap_license: bool = False,
+    token: str | None = None,
+    endpoint: str | None = None,
+    max_retries: int = 4,
+    retry_wait: float = 2.0,
+) -> PushResult:
+    """Publish `folder` as `repo_id` (created if needed) on branch `revision` (default main; created if needed).
+
+    Refuses (`LicenseError`) to make IEMOCAP-derived content public without `confirm_iemocap_license`, also
+    when the target repo already exists as a public repo. Validates the README.md card first (required for
+    datasets). Retries transient failures up to `max_retries` times, waiting `retry_wait` seconds, doubled each
+    time. Raises `HubError` with one line on failure; returns a `PushResult`.
+    """
+    folder = Path(folder)
+    if repo_type not in REPO_TYPES:
+        raise HubError(f"--repo-type must be one of {', '.join(REPO_TYPES)}, got {repo_type!r}")
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise HubError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
+    if not folder.is_dir():
+        raise HubError(f"{folder} is not a folder")
+    files = local_files(folder)
+    if not files:
+        raise HubError(f"{folder} holds no file to publish")
+    target = f"{repo_type} repo {repo_id}"
+    sources = folder_sources(folder)
+    check_publication(sources, public=not private, confirmed=confirm_iemocap_license, target=target)
+    if repo_type == "dataset" or "README.md" in files:
+        validate_card(folder, repo_type)
+    else:
+        logger.warning("%s has no README.md: the %s will be published without a card", folder, repo_type)
+
+    push = _Push(
+        api=HfApi(
+            endpoint=endpoint, token=resolve_token(token), library_name="instructerc", library_version=__version__
+        ),
+        folder=folder,
+        files=files,
+        repo_id=repo_id,
+        repo_type=repo_type,
+        private=private,
+        revision=revision or DEFAULT_BRANCH,
+        commit_message=commit_message or f"Upload {len(files)} files with instructerc",
+        sources=sources,
+        confirmed=confirm_iemocap_license,
+    )
+    for attempt in range(max_retries + 1):
+        try:
+            return push.run()
+        except HubError:
+            raise
+        except Exception as err:  # noqa: BLE001 - every failure becomes one HubError line below
+            if _worth_retrying(err) and attempt < max_retries:
+                wait = min(retry_wait * 2**attempt, MAX_RETRY_WAIT)
+                status = http_status(err)
+                logger.warning(
+                    "transient failure while trying to %s (%s%s); retrying in %.2fs (attempt %d of %d)",
+                    push.action,
+                    type(err).__name__,
+                    f", HTTP {status}" if status is not None else "",
+                    wait,
+                    attempt + 2,
+                    max_retries + 1,
+                )
+                time.sleep(wait)
+                continue
+            logger.debug("push failed: %s", redact(" ".join(str(err).split()), push.api.token))
+            raise translate(
+                err,
+                action=push.action,
+                repo_id=repo_id,
+                repo_type=repo_type,
+                revision=revision,
+                token=push.api.token,
+                attempts=attempt + 1,
+            ) from None
+    raise AssertionError("unreachable")
+
+
+def _worth_retrying(err: BaseException) -> bool:
+    """Transient failures, and 412 (someone committed after we compared: planning again is the fix)."""
+    return is_transient(err) or http_status(err) == 412
+
+
+@dataclass
+class _Push:
+    """One attempt at publishing; `action` names the step in progress, for messages."""
+
+    api: HfApi
+    folder: Path
+    files: dict[str, Path]
+    repo_id: str
+    repo_type: str
+    private: bool
+    revision: str
+    commit_message: str
+    sources: list[str]
+    confirmed: bool
+    action: str = "start"
+
+    def run(self) -> PushResult:
+        api, repo_id, repo_type = self.api, self.repo_id, self.repo_type
+        self.action = "create the repo"
+        api.create_repo(repo_id, repo_type=repo_type, private=self.private, exist_ok=True)
+        self.action = "read the repo"
+        info = api.repo_info(repo_id, repo_type=repo_type)
+        # The repo may already exist with another visibility than asked for: the guard follows the real one.
+        check_publication(
+            self.sources, public=not info.private, confirmed=self.confirmed, target=f"{repo_type} repo {repo_id}"
+        )
+        if info.private and not self.private:
+            logger.info("%s repo %s exists and is private; it stays private", repo_type, repo_id)
+        if self.revision != DEFAULT_BRANCH:
+            self.action = f"create the branch {self.revision}"
+            api.create_branch(repo_id, branch=self.revision, repo_type=repo_type, exist_ok=True)
+        self.action = "list the remote files"
+        if self.revision != DEFAULT_BRANCH:
+            info = api.repo_info(repo_id, repo_type=repo_type, revision=self.revision)
+        head = info.sha
+        remote = {
+            f.path: f
+            for f in api.list_repo_tree(repo_id, repo_type=repo_type, revision=head, recursive=True)
+            if isinstance(f, RepoFile)
+        }
+        changed = tuple(p for p, local in self.files.items() if not _same_content(local, remote.get(p)))
+        unchanged = tuple(p for p in self.files if p not in changed)
+        remote_only = tuple(sorted(set(remote) - set(self.files) - {".gitattributes"}))
+        if remote_only:
+            logger.warning(
+                "%d file(s) on the Hub are not in %s and are kept (pushes never delete): %s",
+                len(remote_only),
+                self.folder,
+                ", ".join(remote_only[:10]) + (" ..." if len(remote_only) > 10 else ""),
+            )
+        result = dict(
+            repo_id=repo_id,
+            repo_type=repo_type,
+            revision=self.revision,
+            uploaded=changed,
+            unchanged=unchanged,
+            remote_only=remote_only,
+        )
+        if not changed:
+            logger.info("%s repo %s@%s is up to date: no commit made", repo_type, repo_id, self.revision)
+            return PushResult(commit_oid=head, commit_url=None, **result)
+        self.action = "upload and commit"
+        logger.info("uploading %d changed file(s) to %s repo %s@%s", len(changed), repo_type, repo_id, self.revision)
+        commit = api.create_commit(
+            repo_id,
+            operations=[CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(self.files[p])) for p in changed],
+            commit_message=self.commit_message,
+            repo_type=repo_type,
+            revision=self.revision,
+            parent_commit=head,  # refuse (and re-plan on retry) if someone committed since we compared
+        )
+        logger.info("committed %s", commit.commit_url)
+        return PushResult(commit_oid=commit.oid, commit_url=commit.commit_url, **result)

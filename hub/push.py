@@ -1,0 +1,87 @@
+"""Publish a Hub-ready folder (a built dataset repo, or a trained LoRA adapter) to the Hugging Face Hub.
+
+Usage:
+
+    # a built dataset; data derived from IEMOCAP goes public only with --confirm-iemocap-license
+    python hub/push.py output/instructerc/unified --repo-id instructerc/unified --private
+
+    # publicly, when you hold the IEMOCAP licence from USC SAIL
+    python hub/push.py output/instructerc/unified --repo-id instructerc/unified --confirm-iemocap-license
+
+    # a trained adapter (the repo type is detected from adapter_config.json), on a branch
+    python hub/push.py output/adapters/llama-lora --repo-id ORG/llama-lora --revision exp-1 --private
+
+The token comes from HF_TOKEN or `hf auth login`; the Hub is whatever HF_ENDPOINT names. Pushing an
+unchanged folder again makes no commit, and files on the Hub that are not in the folder are kept.
+Also runs as `python -m instructerc.hub.push`; the Python API is `instructerc.hub.publish.push_folder`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+if __name__ == "__main__" and not __package__:
+    # Run as a script: keep this folder's modules (errors.py, cards.py, ...) from shadowing top-level names.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+
+from instructerc.hub.errors import HubError  # noqa: E402
+from instructerc.hub.publish import REPO_TYPES, push_folder  # noqa: E402
+
+
+def detect_repo_type(folder: str | Path) -> str:
+    """`model` for a trained adapter or model folder, `dataset` otherwise."""
+    folder = Path(folder)
+    is_model = (folder / "adapter_config.json").is_file() or (folder / "config.json").is_file()
+    return "model" if is_model else "dataset"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    summary, _, details = __doc__.partition("\n\n")
+    p = argparse.ArgumentParser(
+        prog="hub/push.py", description=summary, epilog=details, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("folder", help="the Hub-ready folder to publish")
+    p.add_argument("--repo-id", required=True, help="ORG/NAME on the Hub")
+    p.add_argument("--repo-type", choices=REPO_TYPES, help="default: model for a folder with adapter_config.json or config.json, else dataset")
+    p.add_argument("--private", action="store_true", help="create the repo private (existing repos keep theirs)")
+    p.add_argument("--revision", help="branch to push to (created from main if missing); default main")
+    p.add_argument("--commit-message", help="default: 'Upload N files with instructerc'")
+    p.add_argument(
+        "--confirm-iemocap-license",
+        action="store_true",
+        help="you hold the IEMOCAP licence and may publish IEMOCAP-derived content publicly",
+    )
+    p.add_argument("--max-retries", type=int, default=4, help="retries of transient Hub failures (default 4)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # Our progress at INFO; libraries (httpx logs every request at INFO) only at WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("instructerc").setLevel(logging.INFO)
+    try:
+        result = push_folder(
+            args.folder,
+            args.repo_id,
+            repo_type=args.repo_type or detect_repo_type(args.folder),
+            private=args.private,
+            revision=args.revision,
+            commit_message=args.commit_message,
+            confirm_iemocap_license=args.confirm_iemocap_license,
+            max_retries=args.max_retries,
+        )
+    except HubError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
