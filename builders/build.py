@@ -14,6 +14,9 @@ Usage:
     # bring your own conversations (JSONL, one dialogue per line)
     python builders/build.py --conversations convs.jsonl --name mydata --labels happy,sad,neutral
 
+    # the default config's demonstrations: 3 per prompt, one per label, another embedder
+    python builders/build.py --raw-dir DIR --top-k 3 --balance label --embedder sentence-transformers/all-mpnet-base-v2
+
 Each dataset lands in OUT/instructerc/<name>/ with parquet files per config and split and a
 README.md dataset card; `load_dataset(folder, config, split=...)` reads it, and pushing the
 folder (python hub/push.py) publishes it.
@@ -22,13 +25,16 @@ folder (python hub/push.py) publishes it.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 import datasets
 
+from instructerc.builders.embedder import DEFAULT_EMBEDDER
 from instructerc.builders.errors import DataError
 from instructerc.builders.mixing import MIXES
 from instructerc.builders.pipeline import ALL_DATASETS, DEFAULT_ORG, build_datasets
+from instructerc.builders.retrieval import BALANCES, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS
 from instructerc.builders.tasks import CONFIGS, DEFAULT_WINDOW
 
 __all__ = ["build_datasets", "main", "parse_args"]
@@ -50,11 +56,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--name", help="dataset name for --conversations")
     p.add_argument("--labels", help="comma-separated label set for --conversations (default: inferred from train)")
     p.add_argument("--org", default=DEFAULT_ORG, help="Hub namespace the folders are named for")
+    r = p.add_argument_group("retrieved demonstrations (the default config)")
+    r.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="demonstrations per prompt (default: 1)")
+    r.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="sentence-transformers id or local path")
+    r.add_argument("--embed-cache", help="embedding cache directory (default: $INSTRUCTERC_CACHE/embeddings)")
+    r.add_argument("--query", default=DEFAULT_QUERY, choices=QUERY_VARIANTS, help="what is embedded as the query")
+    r.add_argument("--balance", default="none", choices=BALANCES, help="none, one per label, or MMR diversity")
     return p.parse_args(argv)
+
+
+def _print_build_log() -> None:
+    """The builders' INFO log (embedding counts, retrieval report) goes to stdout; errors
+    stay a single ``error:`` line on stderr."""
+    log = logging.getLogger("instructerc.builders")
+    if not any(getattr(h, "_instructerc", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._instructerc = True
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    _print_build_log()
     datasets.disable_progress_bars()  # per-file parquet bars drown the per-dataset progress
     try:
         folders = build_datasets(
@@ -72,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             max_dialogues=args.max_dialogues,
             configs=tuple(args.configs),
             org=args.org,
+            top_k=args.top_k,
+            embedder=args.embedder,
+            embed_cache=args.embed_cache,
+            query=args.query,
+            balance=args.balance,
         )
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -52,6 +52,7 @@ TEMPLATE_NOTES = (
     "historical window (the previous `window` turns and the target turn, each as "
     "`\\t Speaker_i:\"utterance\"`), then the label statement "
     "`### Please select the emotional label of < Speaker_i:\"utterance\"> from <labels>:`. "
+    "`default` is `plain` followed by retrieved demonstrations (see the section below). "
     "`speaker` is the official speaker-identification prompt; `prediction` shows the history "
     "up to the previous turn and names the next speaker. Per-turn descriptions (BYO data) "
     "follow each turn as `(description: ...)`."
@@ -65,7 +66,9 @@ def _size_category(n: int) -> str:
     return "n>1M"
 
 
-def card_data(corpus: Corpus, configs: list[str], total_rows: int) -> DatasetCardData:
+def card_data(corpus: Corpus, files: dict[str, dict[str, str]], total_rows: int) -> DatasetCardData:
+    """``files``: config -> split -> parquet path in the folder (listed exactly, see
+    ``pipeline.content_addressed``)."""
     licenses = {LICENSES.get(s, corpus.license) for s in corpus.sources}
     license_fields: dict = {"license": licenses.pop()} if len(licenses) == 1 else {"license": "other"}
     if license_fields["license"] == "other":
@@ -81,10 +84,10 @@ def card_data(corpus: Corpus, configs: list[str], total_rows: int) -> DatasetCar
         configs=[
             {
                 "config_name": c,
-                "data_files": [{"split": s, "path": f"data/{c}/{s}-*.parquet"} for s in SPLITS],
+                "data_files": [{"split": s, "path": files[c][s]} for s in SPLITS],
                 **({"default": True} if c == "default" else {}),
             }
-            for c in configs
+            for c in files
         ],
         instructerc_sources=list(corpus.sources),
         **{k: v for k, v in license_fields.items() if v is not None},
@@ -97,6 +100,7 @@ def render(
     row_counts: dict[str, dict[str, int]],
     example: dict,
     build_params: dict,
+    files: dict[str, dict[str, str]],
     retrieval_section: str = "",
     label_plot: str | None = None,
 ) -> DatasetCard:
@@ -123,7 +127,7 @@ def render(
         summary = "Built from user-supplied conversations."
     total_rows = max(sum(c.values()) for c in row_counts.values())
     return DatasetCard.from_template(
-        card_data(corpus, configs, total_rows),
+        card_data(corpus, files, total_rows),
         template_path=str(TEMPLATE),
         pretty_name=f"instructerc: {corpus.name}",
         summary=summary,

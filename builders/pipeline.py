@@ -8,26 +8,33 @@ partial behind.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import pyarrow as pa
 from datasets import Dataset
+from datasets.table import InMemoryTable
 from tqdm.auto import tqdm
 
 from .card import render
 from .conversations import read_conversations
 from .corpus import Corpus
-from .cosmic import read_cosmic
+from .cosmic import read_cosmic, sha256_file
+from .embedder import DEFAULT_EMBEDDER, Embedder
 from .errors import DataError
 from .labels import BENCHMARKS, SPLITS, UNIFIED, UNIFIED_SPEAKER_OFFSET
-from .mixing import MIXES, parse_fraction, subsample_train, truncate, unify
+from .mixing import MIXES, folder_name, parse_fraction, subsample_train, truncate, unify
+from .retrieval import BALANCES, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS, retrieve_corpus, texts_to_embed
+from .retrieval_report import log_text, markdown, measure
 from .tasks import CONFIGS, DEFAULT_WINDOW, build_rows, features
 
 ALL_DATASETS: tuple[str, ...] = BENCHMARKS + (UNIFIED,)
 DEFAULT_ORG = "instructerc"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,14 +46,22 @@ class BuildOptions:
     max_dialogues: int | None = None
     configs: tuple[str, ...] = CONFIGS
     org: str = DEFAULT_ORG
+    top_k: int = DEFAULT_TOP_K
+    embedder: str = DEFAULT_EMBEDDER
+    embed_cache: str | Path | None = None  # default: $INSTRUCTERC_CACHE/embeddings
+    query: str = DEFAULT_QUERY
+    balance: str = "none"
     extra_params: dict = field(default_factory=dict)
+    # the embedder resolved once per build (verified, with its cache), shared by the datasets
+    loaded_embedder: Embedder | None = field(default=None, repr=False, compare=False)
+
+    def get_embedder(self, progress: bool = False) -> Embedder:
+        if self.loaded_embedder is None:
+            self.loaded_embedder = Embedder(self.embedder, self.embed_cache, progress=progress)
+        return self.loaded_embedder
 
     def folder_name(self, name: str) -> str:
-        """Fractional builds get their own name, so experiments never overwrite the full set."""
-        if self.train_fraction == 1:
-            return name
-        frac = f"frac{self.train_fraction.numerator}_{self.train_fraction.denominator}"
-        return f"{name}-{self.mix}-{frac}" if name == UNIFIED else f"{name}-{frac}"
+        return folder_name(name, self.train_fraction, self.mix)
 
 
 def read_corpora(
@@ -70,32 +85,81 @@ def prepare(corpus: Corpus, options: BuildOptions) -> Corpus:
     return subsample_train(corpus, options.train_fraction, options.seed, options.mix)
 
 
+def content_addressed(path: Path, split: str) -> str:
+    """Rename a written parquet file to ``<split>-<sha256 prefix>.parquet``; returns its path
+    relative to the dataset folder.
+
+    ``datasets`` caches a local folder by its name and README configs, not by file content
+    (huggingface/datasets#2956): a rebuild into the same folder would be served the old rows.
+    Naming files by content and listing them exactly in ``configs:`` changes the cache key
+    whenever the data changes, and keeps it when it does not.
+    """
+    digest = sha256_file(path)[:16]
+    final = path.with_name(f"{split}-{digest}.parquet")
+    path.rename(final)
+    return final.relative_to(path.parents[2]).as_posix()
+
+
+def split_file(folder: str | Path, config: str, split: str) -> Path:
+    """The parquet file of one config and split of a built dataset folder."""
+    found = sorted((Path(folder) / "data" / config).glob(f"{split}-*.parquet"))
+    if len(found) != 1:
+        raise DataError(f"{folder}: expected one {config}/{split} parquet file, found {len(found)}")
+    return found[0]
+
+
 def write_dataset(corpus: Corpus, folder: Path, options: BuildOptions) -> dict[str, dict[str, int]]:
     """Write parquet files and the card for one dataset; returns row counts per config/split."""
     counts: dict[str, dict[str, int]] = {}
+    files: dict[str, dict[str, str]] = {c: {} for c in options.configs}
     example: dict = {}
+    default_example: dict = {}
+    retrieval = None
+    if "default" in options.configs:
+        retrieval = retrieve_corpus(
+            corpus, options.get_embedder(), top_k=options.top_k, query=options.query, balance=options.balance
+        )
+    demonstrations = retrieval.demonstrations() if retrieval is not None else None
     for config in options.configs:
-        rows = build_rows(corpus, config, options.window)
+        rows = build_rows(corpus, config, options.window, demonstrations)
         feats = features(corpus, config)
         counts[config] = {}
         for split in SPLITS:
-            path = folder / "data" / config / f"{split}-00000-of-00001.parquet"
+            path = folder / "data" / config / f"{split}.parquet.tmp"
             path.parent.mkdir(parents=True, exist_ok=True)
             columns = {name: [r[name] for r in rows[split]] for name in feats}  # keeps the schema when empty
-            Dataset.from_dict(columns, features=feats).to_parquet(str(path))
+            # rows are already in storage form (ClassLabel ids): arrow checks the types, and
+            # datasets' writer keeps its parquet layout without a per-value encoding pass
+            table = pa.Table.from_pydict(columns, schema=feats.arrow_schema)
+            Dataset(InMemoryTable(table)).to_parquet(str(path))
+            files[config][split] = content_addressed(path, split)
             counts[config][split] = len(rows[split])
         if config == "plain" and rows["test"]:
             example = rows["test"][0]
+        if config == "default" and rows["test"]:
+            default_example = rows["test"][0]
+    retrieval_params = {
+        "demonstrations per prompt (top_k)": options.top_k,
+        "embedder": options.embedder,
+        "query variant": options.query,
+        "demonstration balancing": options.balance,
+    } if retrieval is not None else {}
     params = {
         "window": options.window,
         "train_fraction": str(options.train_fraction),
         "mix": options.mix if corpus.name == UNIFIED else "—",
         "seed": options.seed,
         "max_dialogues per split": options.max_dialogues or "all",
+        **retrieval_params,
         **options.extra_params,
     }
+    section = ""
+    if retrieval is not None:
+        report = measure(retrieval, corpus.labels)
+        logger.info(log_text(corpus.name, retrieval, report))
+        section = markdown(retrieval, report, default_example, reference=corpus.name)
     repo_id = f"{options.org}/{folder.name}"
-    render(corpus, repo_id, counts, example, params).save(str(folder / "README.md"))
+    render(corpus, repo_id, counts, example, params, files, retrieval_section=section).save(str(folder / "README.md"))
     return counts
 
 
@@ -125,6 +189,12 @@ def build_datasets(
     unknown = [c for c in options.configs if c not in CONFIGS]
     if unknown:
         raise DataError(f"configs: unknown {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
+    if options.top_k < 1:
+        raise DataError(f"--top-k: {options.top_k} must be >= 1")
+    if options.query not in QUERY_VARIANTS:
+        raise DataError(f"--query: {options.query!r} is not one of {', '.join(QUERY_VARIANTS)}")
+    if options.balance not in BALANCES:
+        raise DataError(f"--balance: {options.balance!r} is not one of {', '.join(BALANCES)}")
     if conversations is not None:
         if not name:
             raise DataError("--conversations needs --name NAME for the dataset")
@@ -132,6 +202,16 @@ def build_datasets(
     else:
         corpora = read_corpora(list(datasets), raw_dir, verify_sha256)
     corpora = {n: prepare(c, options) for n, c in corpora.items()}
+    if "default" in options.configs:
+        # resolved (and its sha256 checked) before anything is written
+        embedder = options.get_embedder(progress)
+        texts = list(dict.fromkeys(t for c in corpora.values() for t in texts_to_embed(c, options.query)))
+        cached = len(texts) - embedder.missing(texts)
+        embedder.encode(texts)  # one deduplicated pass for every dataset of the build
+        logger.info(
+            f"embedder {options.embedder}: {len(texts)} distinct texts, {cached} from the cache "
+            f"({embedder.cache.folder}), {embedder.encoded} encoded"
+        )
 
     out = Path(out_dir)
     created_out = not out.exists()

