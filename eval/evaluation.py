@@ -1,0 +1,151 @@
+"""One evaluation run end to end, as ``eval/evaluate.py`` performs it.
+
+Order matters for "no partial results": every input is resolved and checked (adapter, its
+base model, ``erc_task.json``, dataset, label set, context length) before inference; result
+files are written all at once after it; only then is the adapter card updated (through
+``instructerc.hub.cards.write_eval_results``: ``model-index`` and ``.eval_results/``) and,
+when asked, the adapter pushed with its card (``instructerc.hub.publish.push_folder``).
+
+The card of a local adapter folder is updated in place (the folder is what gets published);
+a Hub adapter is downloaded, copied to ``OUTPUT_DIR/adapter`` and that copy is updated.
+Results of a ``max_samples`` subset never go into a card.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import harness, loading
+from .errors import EvalError
+
+
+@dataclass
+class EvalRun:
+    """Arguments of one run (the command-line flags of ``eval/evaluate.py``)."""
+
+    output_dir: str
+    model: str | None = None
+    adapter: str | None = None
+    dataset: str | None = None
+    config: str | None = None
+    split: str = "test"
+    mode: str = "score"
+    batch_size: int = 8
+    max_new_tokens: int | None = None
+    max_samples: int | None = None
+    dataset_id: str | None = None
+    dataset_revision: str | None = None
+    adapter_revision: str | None = None
+    allow_base_mismatch: bool = False
+    update_card: bool = True
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+    private: bool = False
+    confirm_iemocap_license: bool = False
+    device: str | None = None
+    dtype: str = "auto"
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def _prepare(run: EvalRun):
+    if run.mode not in harness.MODES:
+        raise EvalError(f"--mode must be one of {', '.join(harness.MODES)}, got {run.mode!r}")
+    if run.batch_size < 1:
+        raise EvalError(f"--batch-size must be >= 1, got {run.batch_size}")
+    if run.push_to_hub and run.adapter is None:
+        raise EvalError("--push-to-hub publishes the evaluated adapter: pass --adapter")
+    if run.push_to_hub and run.max_samples:
+        raise EvalError("--push-to-hub with --max-samples would publish numbers of a subset; drop one of them")
+    hub_model_id = run.hub_model_id
+    if run.push_to_hub and not hub_model_id:
+        if loading.is_local(run.adapter):
+            raise EvalError("--push-to-hub with a local --adapter folder needs --hub-model-id ORG/NAME")
+        hub_model_id = run.adapter
+    adapter_dir = loading.resolve_adapter(run.adapter, run.adapter_revision)
+    task = loading.read_task(adapter_dir)
+    base = loading.choose_base_model(run.model, adapter_dir, run.allow_base_mismatch)
+    dataset = run.dataset or (task or {}).get("dataset")
+    config = run.config or (task or {}).get("config") or "default"
+    if not dataset:
+        raise EvalError("--dataset is required (the adapter has no erc_task.json naming its dataset)")
+    ds = loading.load_split(dataset, config, run.split, run.dataset_revision)
+    labels = loading.label_names(ds)
+    if task and task["labels"] != labels:
+        raise EvalError(
+            f"the adapter was trained on labels {task['labels']} ({loading.TASK_FILE}), but {dataset} "
+            f"({config}/{run.split}) has labels {labels}: unknown label set for this adapter"
+        )
+    if run.max_samples:
+        ds = ds.select(range(min(run.max_samples, len(ds))))
+    return adapter_dir, base, dataset, config, ds, labels, hub_model_id
+
+
+def run_evaluation(run: EvalRun) -> dict:
+    """Evaluate, write the result files, update the card, push when asked; returns results."""
+    adapter_dir, base, dataset, config, ds, labels, hub_model_id = _prepare(run)
+    model, tokenizer = loading.load_model(base, adapter_dir, device=run.device, dtype=run.dtype)
+    results, rows = harness.evaluate_split(
+        model,
+        tokenizer,
+        ds,
+        labels,
+        mode=run.mode,
+        batch_size=run.batch_size,
+        max_new_tokens=run.max_new_tokens,
+        context=loading.context_length(model, tokenizer),
+        progress=run.progress,
+    )
+    cited = loading.dataset_id(dataset, run.dataset_id)
+    results = {
+        "model": base,
+        "adapter": run.adapter,
+        "dataset": dataset,
+        "dataset_id": cited,
+        "config": config,
+        "split": run.split,
+        "mode": run.mode,
+        "max_samples": run.max_samples,
+        **results,
+        "environment": harness.environment(),
+    }
+    title = f"{run.adapter or base} on {cited} ({config}/{run.split}, {run.mode})"
+    out = harness.write_outputs(run.output_dir, results, rows, title)
+    results["output_dir"] = str(out)
+
+    if adapter_dir is not None and (run.update_card or run.push_to_hub) and not run.max_samples:
+        folder = adapter_dir if loading.is_local(run.adapter) else _local_copy(adapter_dir, out / "adapter")
+        _write_card(folder, base, cited, results, config, run.split)
+        results["card"] = str(folder / "README.md")
+        if run.push_to_hub:
+            from instructerc.hub.publish import push_folder
+
+            pushed = push_folder(
+                folder,
+                hub_model_id,
+                repo_type="model",
+                private=run.private,
+                commit_message=f"Evaluation on {cited} ({config}/{run.split}): weighted-F1 {results['weighted_f1'] * 100:.2f}",
+                confirm_iemocap_license=run.confirm_iemocap_license,
+            )
+            results["pushed"] = str(pushed)
+    return results
+
+
+def _local_copy(snapshot: Path, dest: Path) -> Path:
+    """A plain copy of a Hub snapshot (whose files are links into the cache), to edit and push."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(snapshot, dest, symlinks=False, ignore=shutil.ignore_patterns(".cache"))
+    return dest
+
+
+def _write_card(folder: Path, base: str, dataset_id: str, results: dict, config: str, split: str) -> None:
+    from instructerc.hub.cards import make_adapter_card, write_eval_results
+
+    readme = folder / "README.md"
+    if not readme.is_file():  # an adapter trained elsewhere: give it a card to carry the results
+        make_adapter_card(base_model=base, datasets=[dataset_id]).save(str(readme))
+    write_eval_results(folder, harness.card_scores(results, dataset_id, config, split))

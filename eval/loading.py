@@ -1,0 +1,186 @@
+"""Load what evaluation and prediction run on: a dataset split, a base model with an optional
+LoRA adapter, and the adapter's ``erc_task.json`` (the training run's task metadata).
+
+Hub ids and local folders are both accepted everywhere; a Hub adapter is downloaded with
+``huggingface_hub.snapshot_download`` so that its card can be updated and pushed back.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from .errors import EvalError
+
+TASK_FILE = "erc_task.json"  # written by train/ (instructerc.train.artifacts), read here
+TASK_FIELDS = ("dataset", "config", "window", "labels", "top_k", "embedder", "base_model")
+
+
+def is_local(name: str | Path) -> bool:
+    return Path(name).exists()
+
+
+def dataset_id(dataset: str, override: str | None = None) -> str:
+    """The Hub id to cite a dataset by in a model card.
+
+    A local folder built by ``builders/build.py`` sits at ``OUT/<org>/<name>``, the layout of
+    its future Hub id, so ``<org>/<name>`` is what it will be published as.
+    """
+    if override:
+        return override
+    if not is_local(dataset):
+        return dataset
+    path = Path(dataset).resolve()
+    return f"{path.parent.name}/{path.name}"
+
+
+def load_split(dataset: str, config: str, split: str, revision: str | None = None):
+    """One split of a built dataset, from a local folder or the Hub.
+
+    Local folders are prepared in a private, temporary cache: ``datasets`` keys its cache of a
+    local folder on the folder name and the README configs, not on the files' content, so two
+    builds both named ``iemocap`` (a 4-dialogue and a full one) would otherwise be served each
+    other's rows.
+    """
+    from datasets import load_dataset
+
+    try:
+        if is_local(dataset):
+            if not (Path(dataset) / "README.md").is_file():
+                raise EvalError(f"{dataset}: not a built dataset folder (no README.md with configs)")
+            with tempfile.TemporaryDirectory(prefix="instructerc-eval-") as cache:
+                return load_dataset(str(dataset), config, split=split, cache_dir=cache, keep_in_memory=True)
+        return load_dataset(dataset, config, split=split, revision=revision)
+    except EvalError:
+        raise
+    except ValueError as err:  # unknown config or split: datasets says which exist
+        raise EvalError(f"--dataset {dataset} --config {config} --split {split}: {' '.join(str(err).split())}") from None
+    except (FileNotFoundError, OSError) as err:
+        raise EvalError(f"--dataset {dataset}: cannot load it ({type(err).__name__}: {err})") from None
+
+
+def label_names(ds, column: str = "label") -> list[str]:
+    """The label set of a built split, in id order (its ``ClassLabel``)."""
+    feature = ds.features.get(column)
+    names = getattr(feature, "names", None)
+    if not names:
+        raise EvalError(f"dataset column {column!r} is not a ClassLabel: the label set is unknown")
+    return list(names)
+
+
+def read_task(adapter_dir: str | Path | None) -> dict | None:
+    """The adapter's ``erc_task.json``, checked; ``None`` when the adapter has none."""
+    if adapter_dir is None:
+        return None
+    path = Path(adapter_dir) / TASK_FILE
+    if not path.is_file():
+        return None
+    try:
+        task = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise EvalError(f"{path}: invalid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(task, dict):
+        raise EvalError(f"{path}: expected a JSON object")
+    labels = task.get("labels")
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
+        raise EvalError(f"{path}: field 'labels' must be a non-empty list of label names, got {labels!r}")
+    if len(set(labels)) != len(labels):
+        raise EvalError(f"{path}: field 'labels' has duplicates: {labels!r}")
+    for key in ("window", "top_k"):
+        if key in task and (not isinstance(task[key], int) or task[key] < 0):
+            raise EvalError(f"{path}: field {key!r} must be a non-negative integer, got {task[key]!r}")
+    return task
+
+
+def resolve_adapter(adapter: str | None, revision: str | None = None) -> Path | None:
+    """A local folder holding the adapter: the path itself, or a snapshot of the Hub repo."""
+    if adapter is None:
+        return None
+    if is_local(adapter):
+        path = Path(adapter)
+        if not (path / "adapter_config.json").is_file():
+            raise EvalError(f"--adapter {adapter}: no adapter_config.json in this folder (not a PEFT adapter)")
+        return path
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(adapter, repo_type="model", revision=revision))
+    except Exception as err:  # noqa: BLE001 - one line naming the adapter, whatever huggingface_hub raised
+        raise EvalError(f"--adapter {adapter}: cannot download it ({type(err).__name__}: {' '.join(str(err).split())[:300]})") from None
+
+
+def recorded_base_model(adapter_dir: Path) -> str | None:
+    task = read_task(adapter_dir) or {}
+    if task.get("base_model"):
+        return str(task["base_model"])
+    config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    return config.get("base_model_name_or_path")
+
+
+def _same_model(a: str, b: str) -> bool:
+    if is_local(a) and is_local(b):
+        return Path(a).resolve() == Path(b).resolve()
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def choose_base_model(model: str | None, adapter_dir: Path | None, allow_mismatch: bool = False) -> str:
+    """The base model to load: ``--model``, else the one the adapter was trained on.
+
+    An adapter applied to another base model gives meaningless numbers without any error from
+    PEFT when the shapes happen to match, so a different name is refused unless the user says
+    it is the same model under another name.
+    """
+    recorded = recorded_base_model(adapter_dir) if adapter_dir else None
+    if model is None:
+        if recorded is None:
+            raise EvalError("--model is required (no adapter, or the adapter does not name its base model)")
+        return recorded
+    if recorded and not allow_mismatch and not _same_model(model, recorded):
+        raise EvalError(
+            f"--adapter was trained on base model {recorded!r}, not --model {model!r}; omit --model to use "
+            f"{recorded!r}, or pass --allow-base-mismatch if {model!r} is the same model under another name"
+        )
+    return model
+
+
+def load_model(model: str, adapter_dir: Path | None = None, *, device: str | None = None, dtype: str = "auto"):
+    """``(model, tokenizer)``: the base model, with the adapter applied when given, in eval mode.
+
+    The tokenizer comes from the adapter folder when training saved one there (it may carry
+    added tokens), else from the base model. fp32 on CPU (bf16 matmuls are slow there), bf16
+    on GPU, unless ``dtype`` says otherwise.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if dtype == "auto":
+        torch_dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    else:
+        torch_dtype = getattr(torch, dtype)
+    tok_source = adapter_dir if adapter_dir and (adapter_dir / "tokenizer_config.json").is_file() else model
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(tok_source))
+        base = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).to(device)
+    except OSError as err:
+        raise EvalError(f"--model {model}: cannot load it ({' '.join(str(err).split())[:300]})") from None
+    if adapter_dir is None:
+        return base.eval(), tokenizer
+    from peft import PeftModel
+
+    try:
+        peft_model = PeftModel.from_pretrained(base, str(adapter_dir))
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise EvalError(
+            f"--adapter {adapter_dir} does not fit base model {model!r} ({' '.join(str(err).split())[:300]})"
+        ) from None
+    return peft_model.eval(), tokenizer
+
+
+def context_length(model, tokenizer) -> int:
+    """The longest sequence the model takes: its position limit, capped by the tokenizer's."""
+    config = getattr(model, "config", None)
+    limit = getattr(config, "max_position_embeddings", None) or 10**9
+    tok_limit = getattr(tokenizer, "model_max_length", None) or 10**9
+    return int(min(limit, tok_limit if tok_limit < 10**8 else 10**9))

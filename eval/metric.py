@@ -1,0 +1,30 @@
+"""The ERC metric module (``eval/metrics/erc``), loaded by path so it works offline.
+
+``evaluate.load("f1")`` needs the Hub; a local module does not, and ``evaluate`` still
+records it as a metric (name, citation, features) like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+METRIC_PATH = Path(__file__).resolve().parent / "metrics" / "erc"
+UNPARSEABLE = -1
+
+
+@lru_cache(maxsize=1)
+def load_metric():
+    import evaluate
+
+    return evaluate.load(str(METRIC_PATH))
+
+
+def compute(predictions: Sequence[int], references: Sequence[int], label_names: Sequence[str]) -> dict:
+    """Weighted-F1, accuracy, macro-F1, per-class table, confusion matrix, unparseable rate."""
+    return load_metric().compute(
+        predictions=[int(x) for x in predictions],
+        references=[int(x) for x in references],
+        label_names=list(label_names),
+    )

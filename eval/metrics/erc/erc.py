@@ -1,0 +1,104 @@
+"""ERC metric: weighted-F1 (the papers' headline) with the numbers needed to read it.
+
+Load it by path, offline: ``evaluate.load("eval/metrics/erc")``.
+
+Predictions and references are label ids; a prediction of ``-1`` is an unparseable answer
+(free-text generation that named no label). It is counted as wrong, never mapped to a
+label: it lowers the recall of its gold class and adds no false positive anywhere, which
+is what scikit-learn computes with ``labels=range(num_labels)``.
+"""
+
+import datasets
+import evaluate
+import numpy as np
+from sklearn.metrics import accuracy_score
+from sklearn.metrics import confusion_matrix
+from sklearn.metrics import f1_score
+from sklearn.metrics import precision_recall_fscore_support
+
+_DESCRIPTION = """
+Emotion recognition in conversation: weighted-F1 (headline), accuracy, macro-F1, per-class
+precision/recall/F1/support, the confusion matrix over the label set, and the rate of
+unparseable predictions (id -1). Equal to scikit-learn with labels=range(num_labels) and
+zero_division=0.
+"""
+
+_KWARGS_DESCRIPTION = """
+Args:
+    predictions (list of int): predicted label ids; -1 marks an unparseable prediction.
+    references (list of int): gold label ids.
+    label_names (list of str, optional): the label set in id order; its length is the
+        number of labels and its names key the per-class table.
+    num_labels (int, optional): number of labels when no names are given (default: 1 + the
+        largest id seen).
+Returns:
+    weighted_f1, accuracy, macro_f1, unparseable_rate, num_examples (numbers; F1s and
+    rates in [0, 1]), per_class ({name: {precision, recall, f1, support}}), labels (names),
+    confusion_matrix (rows gold, columns predicted, label ids in order), unparseable
+    (per gold class, the unparseable predictions).
+Examples:
+    >>> erc = evaluate.load("eval/metrics/erc")
+    >>> erc.compute(predictions=[0, 1, -1], references=[0, 1, 1], label_names=["happy", "sad"])["accuracy"]
+    0.6666666666666666
+"""
+
+_CITATION = """
+@article{lei2023instructerc,
+  title={InstructERC: Reforming Emotion Recognition in Conversation with a Retrieval Multi-task LLMs Framework},
+  author={Lei, Shanglin and Dong, Guanting and Wang, Xiaoping and Wang, Keheng and Wang, Sirui},
+  journal={arXiv preprint arXiv:2309.11911},
+  year={2023}
+}
+"""
+
+UNPARSEABLE = -1
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
+class Erc(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=datasets.Features(
+                {"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}
+            ),
+            reference_urls=["https://arxiv.org/abs/2309.11911"],
+        )
+
+    def _compute(self, predictions, references, label_names=None, num_labels=None):
+        pred = np.asarray(predictions, dtype=np.int64)
+        gold = np.asarray(references, dtype=np.int64)
+        if label_names is not None:
+            label_names = [str(x) for x in label_names]
+            if num_labels is not None and num_labels != len(label_names):
+                raise ValueError(f"num_labels={num_labels} but {len(label_names)} label_names")
+            num_labels = len(label_names)
+        elif num_labels is None:
+            num_labels = int(max(gold.max(initial=-1), pred.max(initial=-1))) + 1
+        if len(gold) == 0:
+            raise ValueError("no examples to score")
+        if gold.min() < 0 or gold.max() >= num_labels:
+            raise ValueError(f"references must be label ids in [0, {num_labels}), got {sorted(set(gold.tolist()))}")
+        bad = pred[(pred < UNPARSEABLE) | (pred >= num_labels)]
+        if len(bad):
+            raise ValueError(f"predictions must be label ids in [0, {num_labels}) or -1, got {sorted(set(bad.tolist()))}")
+        names = label_names or [str(i) for i in range(num_labels)]
+        ids = list(range(num_labels))
+        p, r, f, s = precision_recall_fscore_support(gold, pred, labels=ids, zero_division=0)
+        unparseable = pred == UNPARSEABLE
+        return {
+            "weighted_f1": float(f1_score(gold, pred, labels=ids, average="weighted", zero_division=0)),
+            "accuracy": float(accuracy_score(gold, pred)),
+            "macro_f1": float(f1_score(gold, pred, labels=ids, average="macro", zero_division=0)),
+            "unparseable_rate": float(unparseable.mean()),
+            "num_examples": int(len(gold)),
+            "labels": names,
+            "per_class": {
+                n: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+                for i, n in enumerate(names)
+            },
+            "confusion_matrix": confusion_matrix(gold, pred, labels=ids).tolist(),
+            "unparseable": np.bincount(gold[unparseable], minlength=num_labels).tolist(),
+        }

@@ -1,0 +1,42 @@
+"""Plot the data-scaling curve (InstructERC Figure 6) from evaluation results.
+
+Usage:
+
+    python eval/plot_scaling.py runs/*/results.json --out scaling.png
+
+Each results.json is one `eval/evaluate.py` run on a test split; the train fraction and mix
+are read from the evaluated dataset's name (`iemocap-frac1_4`, `unified-ratio-frac1_8`, as
+`builders/build.py --train-fraction ... --mix ...` names them). Prints the table of points.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# eval/ is sys.path[0] when run as a script; keep it from shadowing installed libraries
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402
+
+from instructerc.eval.errors import EvalError  # noqa: E402
+from instructerc.eval.scaling import collect, markdown_table, plot_scaling  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("results", nargs="+", help="results.json files of eval/evaluate.py")
+    p.add_argument("--out", default="scaling.png", help="PNG to write (default: scaling.png)")
+    args = p.parse_args(argv)
+    try:
+        points = collect(args.results)
+    except EvalError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(markdown_table(points))
+    print(f"plot: {plot_scaling(points, args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

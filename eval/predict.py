@@ -1,0 +1,85 @@
+"""Predict the emotion of every turn of a conversation with a trained adapter.
+
+Usage:
+
+    python eval/predict.py --adapter instructerc/llama2-7b-iemocap-lora --conversation conv.json
+
+    # local folders; the base model defaults to the one in the adapter's erc_task.json
+    python eval/predict.py --adapter output/tiny-lora --conversation conv.json --json
+
+conv.json holds one dialogue in the builders' BYO turn format, `dialogue_id` and `split`
+optional, or just the list of turns:
+
+    {"turns": [{"speaker": "Ann", "text": "Guess what?"},
+               {"speaker": "Bob", "text": "What?", "description": "raises an eyebrow"}]}
+
+Prints one line per turn: index, speaker, emotion, score (its probability among the labels),
+text; or with --json, a JSON list of {"turn", "speaker", "text", "emotion", "score"}. Prompts
+are built as in training (window, label statement, and for `default` adapters demonstrations
+retrieved from the train split of the adapter's dataset). Exit status 2 with one `error:` line
+on bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    # eval/ is sys.path[0] when run as a script; eval/evaluate.py would shadow the `evaluate` library.
+    _here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="eval/predict.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--adapter", required=True, help="LoRA adapter Hub id or folder (with erc_task.json)")
+    p.add_argument("--conversation", required=True, help="JSON file: a dialogue object or a list of turns")
+    p.add_argument("--model", help="base model (default: the adapter's)")
+    p.add_argument("--dataset", help="retrieval base for default-config adapters (default: the adapter's dataset)")
+    p.add_argument("--allow-base-mismatch", action="store_true")
+    p.add_argument("--adapter-revision")
+    p.add_argument("--device")
+    p.add_argument("--dtype", default="auto")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = p.parse_args(argv)
+
+    from instructerc.builders.errors import DataError
+    from instructerc.eval.errors import EvalError
+    from instructerc.eval.prediction import Predictor, format_predictions, read_conversation
+
+    try:
+        dialogue = read_conversation(args.conversation)  # bad input fails before any model is loaded
+        predictor = Predictor.from_pretrained(
+            args.adapter,
+            args.model,
+            dataset=args.dataset,
+            allow_base_mismatch=args.allow_base_mismatch,
+            device=args.device,
+            dtype=args.dtype,
+            batch_size=args.batch_size,
+            revision=args.adapter_revision,
+        )
+        predictions = predictor.predict(dialogue)
+    except (EvalError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        rows = [
+            {"turn": t, "speaker": turn.speaker, "text": turn.text, "emotion": label, "score": round(score, 6)}
+            for t, (turn, (label, score)) in enumerate(zip(dialogue.turns, predictions))
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        print(format_predictions(dialogue, predictions))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Emotions for new conversations with a trained adapter: the same prompts as training, label scoring.
+
+A conversation is the builders' BYO dialogue object (``builders/conversations.py``) with
+``dialogue_id`` and ``split`` optional, or just its list of turns::
+
+    {"turns": [{"speaker": "Ann", "text": "Guess what?"}, {"speaker": "Bob", "text": "What?"}]}
+
+Every turn gets a prediction; a turn's ``emotion`` field, if present, is ignored (the plain
+and default prompts show only speakers and text). The prompt of each turn is built as the
+adapter's ``erc_task.json`` says (config, window, labels; for ``default``, ``top_k``
+demonstrations retrieved with its embedder from the train split of its dataset). A history
+too long for the model's context loses its oldest turns, one at a time; the target turn is
+never cut (if it alone does not fit, that is an error).
+
+The score of a prediction is its probability among the candidate labels: the softmax of the
+label log-likelihoods (``scoring.LabelScorer``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from instructerc.builders.conversations import parse_dialogue
+from instructerc.builders.corpus import Dialogue
+from instructerc.builders.errors import DataError
+from instructerc.builders.labels import label_text
+from instructerc.builders.templates import default_prompt, plain_prompt
+
+from . import loading
+from .errors import EvalError
+from .scoring import LabelScorer
+
+PROMPT_CONFIGS = ("default", "plain")  # configs whose prompts can be built for new text
+
+
+def read_conversation(conversation, where: str = "conversation") -> Dialogue:
+    """A validated ``Dialogue`` from a dict, a list of turns, or a JSON file holding either."""
+    if isinstance(conversation, (str, Path)):
+        path = Path(conversation)
+        if not path.is_file():
+            raise EvalError(f"{path}: file not found")
+        try:
+            conversation = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise EvalError(f"{path}: invalid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
+        where = str(path)
+    if isinstance(conversation, list):
+        conversation = {"turns": conversation}
+    if not isinstance(conversation, Mapping):
+        raise EvalError(f"{where}: expected a dialogue object or a list of turns, got {type(conversation).__name__}")
+    obj = {"dialogue_id": "conversation", "split": "test", **conversation}
+    try:
+        return parse_dialogue(obj, where, "conversation")
+    except DataError as err:
+        raise EvalError(str(err)) from None
+
+
+@dataclass
+class Predictor:
+    """A loaded model + adapter and its task; ``predict`` many conversations with one load."""
+
+    model: object
+    tokenizer: object
+    task: dict
+    base: object = None  # the retrieval base (train split) for default-config prompts
+    batch_size: int = 8
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        adapter: str,
+        model: str | None = None,
+        *,
+        dataset: str | None = None,
+        allow_base_mismatch: bool = False,
+        device: str | None = None,
+        dtype: str = "auto",
+        batch_size: int = 8,
+        revision: str | None = None,
+    ) -> Predictor:
+        """Load base + adapter from the Hub or local folders; the adapter must carry ``erc_task.json``."""
+        adapter_dir = loading.resolve_adapter(adapter, revision)
+        task = loading.read_task(adapter_dir)
+        if task is None:
+            raise EvalError(
+                f"--adapter {adapter}: no {loading.TASK_FILE}; prediction needs the label set, window and config "
+                "the adapter was trained with"
+            )
+        config = task.get("config", "default")
+        if config not in PROMPT_CONFIGS:
+            raise EvalError(f"{loading.TASK_FILE}: config {config!r} cannot be built for new text; use one of {PROMPT_CONFIGS}")
+        base_model = loading.choose_base_model(model, adapter_dir, allow_base_mismatch)
+        retrieval_base = None
+        if config == "default" and task.get("top_k", 1) > 0:
+            source = dataset or task.get("dataset")
+            if not source:
+                raise EvalError(f"{loading.TASK_FILE}: field 'dataset' is needed to retrieve demonstrations")
+            retrieval_base = loading.load_split(source, config, "train")
+            if loading.label_names(retrieval_base) != task["labels"]:
+                raise EvalError(f"{source}: its labels are not the adapter's {task['labels']}: unknown label set")
+        model_, tokenizer = loading.load_model(base_model, adapter_dir, device=device, dtype=dtype)
+        return cls(model_, tokenizer, task, retrieval_base, batch_size)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.task["labels"])
+
+    def prompts(self, dialogue: Dialogue) -> list[str]:
+        """One prompt per turn, each fitted into the model's context."""
+        task, turns = self.task, dialogue.turns
+        window = int(task.get("window", 12))
+        demos: list[list[dict]] = [[] for _ in turns]
+        if self.base is not None:
+            from instructerc.builders.retrieval import retrieve
+
+            demos = retrieve(
+                [t.text for t in turns],
+                self.base,
+                k=int(task.get("top_k", 1)),
+                embedder=task.get("embedder") or "sentence-transformers/all-MiniLM-L6-v2",
+                previous=[None] + [t.text for t in turns[:-1]],
+                query=task.get("query"),  # optional: the build's query variant and balancing, if recorded
+                balance=task.get("balance", "none"),
+            )
+        limit = loading.context_length(self.model, self.tokenizer)
+        longest = max(len(self.tokenizer(x + self.tokenizer.eos_token, add_special_tokens=False)["input_ids"]) for x in self.labels)
+        labels = label_text(self.labels)
+        out = []
+        for t in range(len(turns)):
+            for w in range(min(window, t), -1, -1):  # drop the oldest turns until it fits
+                if self.base is not None:
+                    prompt = default_prompt(turns, t, w, labels, demos[t])
+                else:
+                    prompt = plain_prompt(turns, t, w, labels)
+                if len(self.tokenizer(prompt)["input_ids"]) + longest <= limit:
+                    break
+            else:
+                raise EvalError(
+                    f"{dialogue.dialogue_id} turn {t}: the turn alone does not fit the model's context ({limit} tokens)"
+                )
+            out.append(prompt)
+        return out
+
+    def predict(self, conversation) -> list[tuple[str, float]]:
+        """``[(label, probability among the labels), ...]``, one per turn."""
+        dialogue = conversation if isinstance(conversation, Dialogue) else read_conversation(conversation)
+        prompts = self.prompts(dialogue)
+        ids, scores = LabelScorer(self.model, self.tokenizer, self.labels, self.batch_size).predict(prompts)
+        probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        return [(self.labels[i], float(probs[r, i])) for r, i in enumerate(ids)]
+
+
+def predict(conversation, adapter: str | None = None, *, predictor: Predictor | None = None, **kwargs) -> list[tuple[str, float]]:
+    """Emotions of every turn of ``conversation``: ``[(label, score), ...]``.
+
+    Pass ``adapter`` (Hub id or folder; ``kwargs`` go to ``Predictor.from_pretrained``), or a
+    loaded ``predictor`` to reuse across conversations.
+    """
+    if predictor is None:
+        if adapter is None:
+            raise EvalError("predict: pass adapter=ID_OR_PATH or predictor=Predictor.from_pretrained(...)")
+        predictor = Predictor.from_pretrained(adapter, **kwargs)
+    return predictor.predict(conversation)
+
+
+def format_predictions(dialogue: Dialogue, predictions: Sequence[tuple[str, float]]) -> str:
+    return "\n".join(
+        f"{t}\t{turn.speaker}\t{label}\t{score:.3f}\t{turn.text}"
+        for t, (turn, (label, score)) in enumerate(zip(dialogue.turns, predictions))
+    )

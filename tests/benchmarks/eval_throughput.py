@@ -1,0 +1,131 @@
+"""Throughput of label scoring vs greedy generation, in the same run, on the same prompts.
+
+Usage:
+
+    # CPU, tiny LLaMA (built from the real data), 64 IEMOCAP test prompts
+    python tests/benchmarks/eval_throughput.py --raw-dir ../shared/data/cosmic --threads 1
+
+    # a trained adapter on the tiny model
+    python tests/benchmarks/eval_throughput.py --dataset output/instructerc/iemocap \\
+        --model output/tiny-llama --adapter output/tiny-lora
+
+    # GPU: add a LLaMA-2-7B-shaped model (random weights, bf16; 32 layers, hidden 4096,
+    # vocab 32000, BPE tokenizer of that vocabulary trained on the prompts)
+    python tests/benchmarks/eval_throughput.py --raw-dir ../shared/data/cosmic --llama7b --n 256 --batch-size 16
+
+Each mode runs once to warm up, then ``--repeats`` times; the best time is reported (the
+machine is shared, so the best run is the one least disturbed). Prints a markdown table row
+per model: utterances/s of ``score`` and ``generate``, the speed-up, and the unparseable rates.
+Not collected by pytest (no ``test_`` prefix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from instructerc.eval.harness import run_inference
+from instructerc.eval.loading import label_names, load_model, load_split
+
+
+def best_run(model, tokenizer, prompts, labels, mode, batch_size, repeats, max_new_tokens=None):
+    run = lambda ps: run_inference(model, tokenizer, ps, labels, mode, batch_size, max_new_tokens)  # noqa: E731
+    run(prompts[: batch_size * 2])  # warm-up
+    runs = [run(prompts) for _ in range(repeats)]
+    return min(runs, key=lambda r: r.seconds)
+
+
+def bench(name, model, tokenizer, prompts, labels, args) -> str:
+    score = best_run(model, tokenizer, prompts, labels, "score", args.batch_size, args.repeats)
+    gen = best_run(model, tokenizer, prompts, labels, "generate", args.batch_size, args.repeats, args.max_new_tokens)
+    valid = gen.pred_ids >= 0
+    agree = float((gen.pred_ids[valid] == score.pred_ids[valid]).mean()) if valid.any() else float("nan")
+    if torch.cuda.is_available():
+        device = torch.cuda.get_device_name(0)
+    else:
+        device = f"CPU {platform.machine()}, {torch.get_num_threads()} thread(s)"
+    return (
+        f"| {date.today()} | {device} | {name} | {len(prompts)} | {args.batch_size} "
+        f"| {score.per_second:.2f} | {gen.per_second:.2f} | {score.per_second / gen.per_second:.2f}x "
+        f"| {float((score.pred_ids < 0).mean()) * 100:.1f}% | {float((~valid).mean()) * 100:.1f}% | {agree * 100:.1f}% |"
+    )
+
+
+def llama7b_shaped(texts):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from instructerc.train.tiny_model import train_tokenizer
+
+    tokenizer = train_tokenizer(texts, vocab_size=32000)
+    config = LlamaConfig(
+        vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+        num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )
+    with torch.device("cuda"):
+        model = LlamaForCausalLM(config).to(torch.bfloat16)
+    return model.eval(), tokenizer
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", help="built dataset folder (default: build IEMOCAP from --raw-dir)")
+    p.add_argument("--raw-dir", help="COSMIC data folder, to build the dataset and the tiny model")
+    p.add_argument("--config", default="plain")
+    p.add_argument("--split", default="test")
+    p.add_argument("--model", help="base model folder (default: a fresh tiny LLaMA)")
+    p.add_argument("--adapter")
+    p.add_argument("--n", type=int, default=64, help="prompts")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--max-new-tokens", type=int, help="generate mode budget (default: longest label + 2)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--llama7b", action="store_true", help="also a LLaMA-2-7B-shaped model (needs a GPU)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    work = Path(tempfile.mkdtemp(prefix="eval-bench-"))
+    dataset = args.dataset
+    if dataset is None:
+        from instructerc.builders.pipeline import build_datasets
+
+        if not args.raw_dir:
+            p.error("pass --dataset or --raw-dir")
+        dataset = str(build_datasets(args.raw_dir, work, ["iemocap"], configs=(args.config,), progress=False)["iemocap"])
+    ds = load_split(dataset, args.config, args.split)
+    labels = label_names(ds)
+    rng = np.random.default_rng(0)
+    prompts = [ds[int(i)]["prompt"] for i in rng.choice(len(ds), size=min(args.n, len(ds)), replace=False)]
+    model_dir = args.model
+    if model_dir is None:
+        from instructerc.train.tiny_model import dataset_texts, make_tiny_model
+
+        model_dir = str(make_tiny_model(work / "tiny", dataset_texts(dataset, args.config)))
+    model, tokenizer = load_model(model_dir, Path(args.adapter) if args.adapter else None)
+    print("| date | device | model | prompts | batch | score utt/s | generate utt/s | speed-up | unparseable (score) | unparseable (generate) | agreement where generate is valid |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    name = "tiny LLaMA (2x64)" + (" + LoRA" if args.adapter else ", random")
+    if args.max_new_tokens:
+        name += f", generate <= {args.max_new_tokens} new tokens"
+    print(bench(name, model, tokenizer, prompts, labels, args), flush=True)
+    if args.llama7b:
+        if not torch.cuda.is_available():
+            print("| — | no GPU available in this session | LLaMA-2-7B-shaped | | | | | | | | |")
+        else:
+            del model
+            texts = (row["prompt"] + row["completion"] for row in load_split(dataset, args.config, "train"))
+            big, big_tok = llama7b_shaped(texts)
+            print(bench("LLaMA-2-7B-shaped, random, bf16", big, big_tok, prompts, labels, args), flush=True)
+
+
+if __name__ == "__main__":
+    start = time.time()
+    main()
+    print(f"\n({time.time() - start:.0f} s)")

@@ -1,0 +1,303 @@
+"""The evaluation harness on a really fine-tuned tiny adapter: inference modes, result files,
+the adapter card, unified breakdowns, bad input, and prediction for new conversations."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+
+from instructerc.builders.labels import LABELS, TO_UNIFIED, UNIFIED_LABELS
+from instructerc.eval import harness, loading
+from instructerc.eval.errors import EvalError
+from instructerc.eval.generation import parse_label
+
+IEMOCAP = LABELS["iemocap"]
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """The test machine's cores are shared: one thread avoids OpenMP oversubscription stalls."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_adapter(small_build, tiny_model_dir, tmp_path_factory, one_thread):
+    """A LoRA adapter fitted by TRL's SFTTrainer to 16 short IEMOCAP train rows (plain prompts),
+    with the erc_task.json a training run writes."""
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    out = tmp_path_factory.mktemp("tiny-adapter")
+    train = loading.load_split(str(small_build["iemocap"]), "plain", "train")
+    short = sorted(range(len(train)), key=lambda i: len(train[i]["prompt"]))[:16]
+    rows = train.select(short).select_columns(["prompt", "completion"])
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+        processing_class=AutoTokenizer.from_pretrained(tiny_model_dir),
+        train_dataset=rows,
+        peft_config=LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"),
+        args=SFTConfig(
+            output_dir=str(out / "run"), max_steps=40, learning_rate=1e-2, per_device_train_batch_size=8,
+            gradient_checkpointing=False, save_strategy="no", report_to=[], bf16=False, use_cpu=True,
+            max_length=None, seed=0, logging_steps=40,
+        ),
+    )
+    trainer.train()
+    adapter = out / "adapter"
+    trainer.model.save_pretrained(adapter)
+    task = {
+        "dataset": str(small_build["iemocap"]), "config": "plain", "window": 12, "labels": IEMOCAP, "top_k": 1,
+        "embedder": "sentence-transformers/all-MiniLM-L6-v2", "base_model": str(tiny_model_dir),
+    }
+    (adapter / "erc_task.json").write_text(json.dumps(task), encoding="utf-8")
+    return {"dir": adapter, "train_rows": short}
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_adapter, tiny_model_dir):
+    return loading.load_model(str(tiny_model_dir), tiny_adapter["dir"])
+
+
+def copy_adapter(tiny_adapter, tmp_path):
+    dest = tmp_path / "adapter"
+    shutil.copytree(tiny_adapter["dir"], dest)
+    return dest
+
+
+def test_score_and_generate_agree(loaded, small_build, tiny_adapter):
+    model, tok = loaded
+    train = loading.load_split(str(small_build["iemocap"]), "plain", "train")
+    test = loading.load_split(str(small_build["iemocap"]), "plain", "test")
+    fitted, unseen = train.select(tiny_adapter["train_rows"]), test.select(range(24))
+    prompts = list(fitted["prompt"]) + list(unseen["prompt"])
+    gold = np.array(list(fitted["label"]) + list(unseen["label"]))
+    score = harness.run_inference(model, tok, prompts, IEMOCAP, "score", batch_size=4)
+    gen = harness.run_inference(model, tok, prompts, IEMOCAP, "generate", batch_size=4)
+    assert set(score.pred_ids.tolist()) <= set(range(len(IEMOCAP)))  # never an invalid label
+    assert (score.pred_ids[:16] == gold[:16]).mean() >= 0.9  # the adapter learned its training rows
+    exact = np.array([t.strip() in IEMOCAP for t in gen.texts])  # the model answered a label and stopped
+    assert exact[:16].mean() >= 0.9
+    assert (gen.pred_ids[exact] == score.pred_ids[exact]).all()
+    assert (gen.pred_ids == [parse_label(t, IEMOCAP) for t in gen.texts]).all()
+
+
+def test_evaluate_writes_results_and_card(tiny_adapter, small_build, tmp_path):
+    import pandas as pd
+    from huggingface_hub import ModelCard
+
+    from instructerc.eval.evaluate import main
+
+    adapter = copy_adapter(tiny_adapter, tmp_path)
+    out = tmp_path / "results"
+    argv = ["--adapter", str(adapter), "--dataset", str(small_build["iemocap"]), "--config", "plain",
+            "--split", "validation", "--output-dir", str(out), "--batch-size", "8", "--no-progress"]
+    assert main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["dataset_id"] == "instructerc/iemocap" and results["mode"] == "score"
+    assert results["unparseable_rate"] == 0.0 and results["labels"] == IEMOCAP
+    predictions = pd.read_parquet(out / "predictions.parquet")
+    assert len(predictions) == results["num_examples"] == len(loading.load_split(str(small_build["iemocap"]), "plain", "validation"))
+    assert predictions["id"].is_unique
+    # The headline numbers, recomputed from the written predictions by scikit-learn.
+    assert results["weighted_f1"] == pytest.approx(f1_score(predictions["gold"], predictions["prediction"], average="weighted", labels=IEMOCAP, zero_division=0))
+    assert results["accuracy"] == pytest.approx(accuracy_score(predictions["gold"], predictions["prediction"]))
+    scores = predictions[[f"score_{x}" for x in IEMOCAP]].to_numpy()
+    assert (np.array(IEMOCAP)[scores.argmax(1)] == predictions["prediction"]).all()
+    assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| happy |" in (out / "per_class.md").read_text()
+    card = ModelCard.load(adapter / "README.md")
+    index = {(r.dataset_split, r.metric_type, (r.metric_args or {}).get("average")): r.metric_value for r in card.data.eval_results}
+    assert index[("validation", "f1", "weighted")] == pytest.approx(results["weighted_f1"])
+    assert list((adapter / ".eval_results").glob("*.yaml"))
+    # generate mode on the same rows: every unparseable answer is counted, none is mapped.
+    out_gen = tmp_path / "gen"
+    assert main(argv[:-5] + ["--output-dir", str(out_gen), "--mode", "generate", "--no-update-card", "--max-samples", "24"]) == 0
+    gen = pd.read_parquet(out_gen / "predictions.parquet")
+    gen_results = json.loads((out_gen / "results.json").read_text())
+    assert gen_results["unparseable_rate"] == pytest.approx(gen["prediction"].isna().mean())
+    assert [parse_label(t, IEMOCAP) >= 0 for t in gen["generation"]] == gen["prediction"].notna().tolist()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"labels": ["joy", "anger"]}, "unknown label set"),
+        ({"base_model": "someone/other-model"}, "was trained on base model"),
+        ({"config": "nonexistent"}, "nonexistent"),
+        ({"labels": []}, "non-empty list"),
+    ],
+)
+def test_bad_input_leaves_no_result_files(tiny_adapter, tmp_path, capsys, change, message):
+    from instructerc.eval.evaluate import main
+
+    adapter = copy_adapter(tiny_adapter, tmp_path)
+    task = json.loads((adapter / "erc_task.json").read_text())
+    (adapter / "erc_task.json").write_text(json.dumps({**task, **change}))
+    out = tmp_path / "results"
+    card = (adapter / "README.md").read_bytes()  # PEFT's save_pretrained wrote one
+    argv = ["--adapter", str(adapter), "--output-dir", str(out)]
+    if "base_model" in change:
+        argv += ["--model", task["base_model"]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1] and sum(x.startswith("error") for x in err) == 1
+    assert not out.exists()
+    assert (adapter / "README.md").read_bytes() == card and not (adapter / ".eval_results").exists()
+
+
+def test_push_requires_an_adapter_and_full_split(tmp_path, capsys):
+    from instructerc.eval.evaluate import main
+
+    assert main(["--model", "x", "--dataset", "y", "--output-dir", str(tmp_path / "o"), "--push-to-hub"]) == 2
+    assert "pass --adapter" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_unified_scored_per_benchmark_in_both_label_sets(small_build, tiny_model_dir, one_thread):
+    from sklearn.metrics import f1_score
+
+    model, tok = loading.load_model(str(tiny_model_dir))
+    test = loading.load_split(str(small_build["unified"]), "plain", "test")
+    sources = np.array(test["source"])
+    rows = [int(i) for s in ("iemocap", "meld", "emorynlp") for i in np.where(sources == s)[0][:12]]
+    ds = test.select(rows)
+    results, predictions = harness.evaluate_split(model, tok, ds, UNIFIED_LABELS, batch_size=6)
+    assert set(results["by_source"]) == {"iemocap", "meld", "emorynlp"}
+    for source, parts in results["by_source"].items():
+        mine = [p for p in predictions if p["source"] == source]
+        assert parts["unified"]["num_examples"] == len(mine) == 12
+        back = {u: o for o, u in TO_UNIFIED[source].items()}
+        gold = [back[p["gold"]] for p in mine]
+        pred = [back.get(p["prediction"], "<not a label of this benchmark>") for p in mine]
+        expected = f1_score(gold, pred, labels=LABELS[source], average="weighted", zero_division=0)
+        assert parts["original"]["weighted_f1"] == pytest.approx(expected)
+        assert parts["original"]["labels"] == LABELS[source]
+        outside = np.mean([p["prediction"] not in back for p in mine])
+        assert parts["original"]["out_of_label_set_rate"] == pytest.approx(outside)
+
+
+def test_predict_new_conversation(tiny_adapter, tmp_path, capsys):
+    from instructerc.eval.predict import main
+    from instructerc.eval.prediction import Predictor
+
+    conversation = {"turns": [
+        {"speaker": "Speaker_0", "text": "Guess what?"},
+        {"speaker": "Speaker_1", "text": "What?", "emotion": "neutral"},
+        {"speaker": "Speaker_0", "text": "I got the job!", "description": "smiling"},
+    ]}
+    path = tmp_path / "conv.json"
+    path.write_text(json.dumps(conversation))
+    assert main(["--adapter", str(tiny_adapter["dir"]), "--conversation", str(path), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["text"] for r in rows] == [t["text"] for t in conversation["turns"]]
+    assert all(r["emotion"] in IEMOCAP and 0 < r["score"] <= 1 for r in rows)
+
+    predictor = Predictor.from_pretrained(str(tiny_adapter["dir"]))
+    from instructerc.builders.labels import label_text
+    from instructerc.builders.templates import plain_prompt
+    from instructerc.eval.prediction import read_conversation
+
+    dialogue = read_conversation(conversation)
+    assert predictor.prompts(dialogue)[2] == plain_prompt(dialogue.turns, 2, 12, label_text(IEMOCAP))
+    assert predictor.predict(conversation) == predictor.predict(conversation["turns"])  # bare list of turns
+
+    # A long history is cut from its oldest turns, never the target.
+    long = [{"speaker": f"Speaker_{i % 2}", "text": f"turn number {i} " + "blah " * 20} for i in range(12)]
+    full = len(predictor.tokenizer(predictor.prompts(read_conversation(long))[-1])["input_ids"])
+    predictor.tokenizer.model_max_length = full // 2
+    prompt = predictor.prompts(read_conversation(long))[-1]
+    assert "turn number 11" in prompt and "turn number 0 " not in prompt
+    assert len(predictor.tokenizer(prompt)["input_ids"]) <= full // 2
+    with pytest.raises(EvalError, match="turn alone does not fit"):
+        predictor.prompts(read_conversation([{"speaker": "A", "text": "word " * 2000}]))
+
+
+@pytest.mark.parametrize(
+    "conversation, message",
+    [
+        ({"turns": []}, "empty dialogue"),
+        ([], "empty dialogue"),
+        ({"turns": [{"speaker": "A", "text": "  "}]}, "field 'text'"),
+        ({"turns": [{"speaker": "A"}]}, "field 'text'"),
+        ("not json", "invalid JSON"),
+    ],
+)
+def test_predict_bad_conversation(tiny_adapter, tmp_path, capsys, conversation, message):
+    from instructerc.eval.predict import main
+
+    path = tmp_path / "conv.json"
+    path.write_text(conversation if isinstance(conversation, str) else json.dumps(conversation))
+    assert main(["--adapter", str(tiny_adapter["dir"]), "--conversation", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+
+
+def test_predict_default_config_uses_retrieved_demonstrations(loaded, small_build):
+    from instructerc.eval.prediction import Predictor, read_conversation
+
+    model, tok = loaded
+    base = loading.load_split(str(small_build["iemocap"]), "default", "train")
+    task = {"config": "default", "window": 12, "labels": IEMOCAP, "top_k": 2,
+            "embedder": "sentence-transformers/all-MiniLM-L6-v2"}
+    predictor = Predictor(model, tok, task, base)
+    dialogue = read_conversation([{"speaker": "Speaker_0", "text": "I am so happy for you!"},
+                                  {"speaker": "Speaker_1", "text": "Thanks, I can't believe it."}])
+    prompts = predictor.prompts(dialogue)
+    assert all("Here are 2 demonstrations:" in p and p.endswith("Answer:") for p in prompts)
+    train_utterances = set(base["utterance"])
+    shown = prompts[0].split("Here are 2 demonstrations:")[1]
+    assert any(f':"{u}">' in shown for u in train_utterances)
+    assert [label for label, _ in predictor.predict(dialogue)] and len(predictor.predict(dialogue)) == 2
+
+
+@pytest.mark.slow
+def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_build, tmp_path):
+    """Publish a tiny base model, a dataset and an adapter; evaluate the adapter from the Hub with
+    eval/evaluate.py --push-to-hub; read the card back: its weighted-F1 is results.json's."""
+    import os
+    import subprocess
+    import sys
+
+    from huggingface_hub import ModelCard
+
+    from instructerc.hub.cards import make_adapter_card
+    from instructerc.hub.publish import push_folder
+
+    push_folder(tiny_model_dir, "instructerc-bot/tiny-llama", repo_type="model", private=True, token=hub.token)
+    push_folder(small_build["iemocap"], "instructerc-bot/iemocap", repo_type="dataset", private=True, token=hub.token)
+    adapter = copy_adapter(tiny_adapter, tmp_path)
+    task = json.loads((adapter / "erc_task.json").read_text())
+    task.update(base_model="instructerc-bot/tiny-llama", dataset="instructerc-bot/iemocap")
+    (adapter / "erc_task.json").write_text(json.dumps(task))
+    make_adapter_card(base_model="instructerc-bot/tiny-llama", datasets=["instructerc-bot/iemocap"], repo_id="instructerc-bot/tiny-lora").save(
+        str(adapter / "README.md")
+    )
+    push_folder(adapter, "instructerc-bot/tiny-lora", repo_type="model", private=True, token=hub.token)
+
+    out = tmp_path / "results"
+    env = {**os.environ, "HF_TOKEN": hub.token, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "eval/evaluate.py", "--adapter", "instructerc-bot/tiny-lora", "--split", "validation",
+           "--output-dir", str(out), "--push-to-hub", "--private", "--no-progress"]
+    proc = subprocess.run(cmd, cwd=harness.__file__.rsplit("/eval/", 1)[0], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    assert (results["model"], results["dataset"], results["config"]) == ("instructerc-bot/tiny-llama", "instructerc-bot/iemocap", "plain")
+
+    card = ModelCard.load("instructerc-bot/tiny-lora", token=hub.token)
+    weighted = [r for r in card.data.eval_results if r.metric_type == "f1" and r.dataset_split == "validation"]
+    assert len(weighted) == 1 and weighted[0].metric_value == results["weighted_f1"]
+    assert weighted[0].dataset_type == "instructerc-bot/iemocap" and weighted[0].dataset_config == "plain"
+    files = hub.files("instructerc-bot/tiny-lora")
+    assert ".eval_results/instructerc-bot__iemocap.yaml" in files and "adapter_model.safetensors" in files
+    for name in ("README.md", ".eval_results/instructerc-bot__iemocap.yaml"):
+        assert hub.token not in files[name].decode()
+    assert hub.token not in proc.stdout + proc.stderr + (out / "results.json").read_text()

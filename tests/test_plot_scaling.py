@@ -1,0 +1,99 @@
+"""The data-scaling plot on synthetic results files with known values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from fractions import Fraction
+
+import pytest
+from PIL import Image
+
+from conftest import REPO
+from instructerc.builders.mixing import folder_name, parse_folder_name
+from instructerc.eval.errors import EvalError
+from instructerc.eval.scaling import collect, make_figure
+
+FRACTIONS = [Fraction(1), Fraction(1, 4), Fraction(1, 64)]
+
+
+def _single(f, bench, value):
+    return {"dataset": f"output/instructerc/{folder_name(bench, f, 'total')}", "weighted_f1": value}
+
+
+def _unified(f, mix, values):
+    by_source = {b: {"original": {"weighted_f1": v}, "unified": {"weighted_f1": v - 0.01}} for b, v in values.items()}
+    return {"dataset_id": f"instructerc/{folder_name('unified', f, mix)}", "weighted_f1": 0.5, "by_source": by_source}
+
+
+@pytest.fixture
+def results_files(tmp_path):
+    """Known values: single = 0.60*f-ish, total = +0.02, ratio = +0.03, per benchmark offsets."""
+    files, expected = [], {}
+    offset = {"iemocap": 0.0, "meld": 0.1, "emorynlp": -0.2}
+    for i, f in enumerate(FRACTIONS):
+        base = 0.6 - 0.05 * i
+        for b, o in offset.items():
+            files.append(_single(f, b, base + o))
+            expected[(b, "single", f)] = base + o
+        for mix, extra in (("total", 0.02), ("ratio", 0.03)):
+            if f == 1 and mix == "ratio":
+                continue  # the full unified build is one dataset; it anchors both curves
+            files.append(_unified(f, mix, {b: base + o + extra for b, o in offset.items()}))
+            for b, o in offset.items():
+                expected[(b, mix, f)] = base + o + extra
+                if f == 1:
+                    expected[(b, "ratio", f)] = base + o + extra
+    paths = []
+    for k, content in enumerate(files):
+        path = tmp_path / f"run{k}" / "results.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps(content))
+        paths.append(path)
+    return paths, expected
+
+
+def test_folder_names_round_trip():
+    assert folder_name("unified", Fraction(1, 8), "ratio") == "unified-ratio-frac1_8"
+    assert parse_folder_name("hub/instructerc/unified-ratio-frac1_8") == ("unified", Fraction(1, 8), "ratio")
+    assert parse_folder_name("instructerc/iemocap-frac1_64") == ("iemocap", Fraction(1, 64), None)
+    assert parse_folder_name("output/instructerc/meld/") == ("meld", Fraction(1), None)
+
+
+def test_points_and_plot_data_carry_the_known_values(results_files):
+    paths, expected = results_files
+    points = collect(paths)
+    assert {(p.benchmark, p.series, p.fraction): p.weighted_f1 for p in points} == pytest.approx(expected)
+    fig = make_figure(points)
+    assert [ax.get_title() for ax in fig.axes] == ["iemocap", "meld", "emorynlp"]
+    for ax in fig.axes:
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert set(lines) == {"single dataset", "unified, total mix", "unified, ratio mix"}
+        single = lines["single dataset"]
+        assert list(single.get_xdata()) == [1 / 64, 1 / 4, 1.0]
+        want = [100 * expected[(ax.get_title(), "single", f)] for f in sorted(FRACTIONS)]
+        assert list(single.get_ydata()) == pytest.approx(want)
+
+
+def test_script_writes_png_and_table(results_files, tmp_path):
+    paths, expected = results_files
+    out = tmp_path / "scaling.png"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "eval" / "plot_scaling.py"), *map(str, paths), "--out", str(out)],
+        capture_output=True, text=True, check=True,
+    )
+    assert f"| meld | ratio | {100 * expected[('meld', 'ratio', Fraction(1))]:.2f} |" in proc.stdout
+    with Image.open(out) as img:
+        assert img.size[0] > 1000 and img.size[1] > 300
+        assert len(set(img.convert("RGB").getdata())) > 50  # real rendering, not a blank canvas
+
+
+def test_duplicate_and_bad_results_are_errors(results_files, tmp_path):
+    paths, _ = results_files
+    with pytest.raises(EvalError, match="a second result for iemocap, single, fraction 1"):
+        collect([paths[0], paths[0]])
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(EvalError, match="bad.json: not an evaluation results.json"):
+        collect([bad])
