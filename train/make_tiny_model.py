@@ -10,9 +10,16 @@ builders/build.py); the model is a real LlamaForCausalLM with random weights.
 
 from __future__ import annotations
 
-import argparse
+import os
+import sys
 
-from instructerc.train.tiny_model import DEFAULTS, dataset_texts, make_tiny_model
+# Run as a script, this file's folder is sys.path[0]: its modules must not shadow libraries.
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+
+from instructerc.train.tiny_model import DEFAULTS, dataset_texts, make_tiny_model  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,78 @@
+"""Model selection on validation weighted-F1, with the evaluation harness's label scoring.
+
+At each evaluation (each epoch in the paper recipes) the model scores every label for every
+validation prompt (``instructerc.eval.scoring.LabelScorer``), predicts the best one, and the
+weighted-F1 joins the Trainer's eval metrics as ``eval_weighted_f1``. With
+``metric_for_best_model: weighted_f1`` and ``load_best_model_at_end: true`` the Trainer then
+keeps the best checkpoint and restores it at the end, so the saved adapter is the one chosen on
+validation. The official InstructERC code picked its checkpoint on the test set; this toolkit scores
+test once, after training (``score_split`` on the test rows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from accelerate.utils import gather_object
+from datasets import Dataset
+from transformers import TrainerCallback
+
+from instructerc.eval import metric as erc_metric
+from instructerc.eval.scoring import LabelScorer
+
+
+def split_metrics(gold: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict[str, float]:
+    """Weighted-F1 and accuracy (fractions) from the evaluation harness's ERC metric, the one definition."""
+    result = erc_metric.compute(predictions=pred, references=gold, label_names=labels)
+    return {"weighted_f1": result["weighted_f1"], "accuracy": result["accuracy"]}
+
+
+def predict_split(model, tokenizer, rows: Dataset, labels: list[str], *, label_column: str = "label",
+                  batch_size: int = 8, accelerator=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(gold, pred)`` label ids for ``rows``; with several processes each scores a shard and all get all."""
+    prompts = rows["prompt"]
+    gold = np.asarray(rows[label_column])
+    scorer = LabelScorer(model, tokenizer, labels, batch_size=batch_size)
+    if accelerator is None or accelerator.num_processes == 1:
+        return gold, scorer.predict(prompts)[0]
+    # Equal shards (the last index repeated) so every rank runs the same number of forward passes,
+    # which sharded engines (FSDP, ZeRO-3) need; duplicates collapse in the dict below.
+    with accelerator.split_between_processes(list(range(len(prompts))), apply_padding=True) as shard:
+        pred = scorer.predict([prompts[i] for i in shard])[0] if shard else []
+        mine = list(zip(shard, (int(p) for p in pred)))
+    merged = dict(gather_object(mine))
+    return gold, np.asarray([merged[i] for i in range(len(prompts))])
+
+
+def score_split(model, tokenizer, rows: Dataset, labels: list[str], **kwargs) -> dict[str, float]:
+    gold, pred = predict_split(model, tokenizer, rows, labels, **kwargs)
+    return split_metrics(gold, pred, labels)
+
+
+class WeightedF1Callback(TrainerCallback):
+    """Adds ``eval_weighted_f1`` and ``eval_accuracy`` (label scoring on ``rows``) to each evaluation.
+
+    Holds the trainer, as TRL's evaluation callbacks do, to reach its model, tokenizer and
+    accelerator and to log the scores.
+    """
+
+    def __init__(self, trainer, rows: Dataset, labels: list[str], *, label_column: str = "label", batch_size: int = 8):
+        self.trainer = trainer
+        self.rows = rows
+        self.labels = labels
+        self.label_column = label_column
+        self.batch_size = batch_size
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        scores = score_split(
+            self.trainer.model,
+            self.trainer.processing_class,
+            self.rows,
+            self.labels,
+            label_column=self.label_column,
+            batch_size=self.batch_size,
+            accelerator=self.trainer.accelerator,
+        )
+        scores = {f"eval_{k}": v for k, v in scores.items()}
+        if metrics is not None:  # the dict the Trainer reads metric_for_best_model from
+            metrics.update(scores)
+        self.trainer.log(scores)

@@ -1,0 +1,190 @@
+"""The script arguments of ``train/sft.py`` beside TRL's ``SFTConfig`` and ``ModelConfig``.
+
+A recipe is one YAML file read by ``TrlParser``: keys of this dataclass, of ``SFTConfig`` and of
+``ModelConfig`` side by side, and any of them can be overridden on the command line. A key that
+none of the three knows is an error, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from instructerc.builders.embedder import DEFAULT_EMBEDDER
+from instructerc.builders.retrieval import DEFAULT_TOP_K
+from instructerc.builders.tasks import CONFIGS, DEFAULT_WINDOW
+
+# The configs whose label is an emotion of the target turn: validation and test are scored on one of them.
+EMOTION_CONFIGS: tuple[str, ...] = ("default", "plain")
+OVERLONG_POLICIES: tuple[str, ...] = ("auto", "drop", "error")
+
+
+class RecipeError(ValueError):
+    """A recipe (YAML or command line) that cannot run: the message names the field, in one line.
+
+    Raised before any model is loaded; ``train/sft.py`` prints it as ``error: <message>`` and exits 2.
+    """
+
+
+@dataclass
+class ERCScriptArguments:
+    """What to train on and how to select and evaluate the model.
+
+    The dataset is a built instructerc dataset: a Hub id (``instructerc/iemocap``) or a local folder
+    (``output/instructerc/iemocap``), with one config, or a weighted mixture of configs for the
+    multi-task setup.
+    """
+
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "Hub id or local folder of a built instructerc dataset."}
+    )
+    dataset_config: str = field(
+        default="default",
+        metadata={"help": f"Config to train on: one of {', '.join(CONFIGS)}. Ignored when dataset_mixture is set."},
+    )
+    dataset_mixture: dict[str, float] | str | None = field(
+        default=None,
+        metadata={
+            "help": "Multi-task mixture {config: weight} (JSON on the command line): each config's train split "
+            "contributes round(weight * rows) rows, sampled with `seed` (weight > 1 repeats rows)."
+        },
+    )
+    dataset_revision: str | None = field(default=None, metadata={"help": "Hub revision of the dataset."})
+    dataset_train_split: str = field(default="train", metadata={"help": "Split to train on."})
+    dataset_eval_split: str = field(
+        default="validation", metadata={"help": "Split for model selection (never the test split)."}
+    )
+    dataset_test_split: str = field(default="test", metadata={"help": "Split evaluated once, after training."})
+    eval_config: str | None = field(
+        default=None,
+        metadata={
+            "help": "Config whose validation/test labels are scored. Default: dataset_config, or for a mixture "
+            "its first emotion-recognition config (default, plain)."
+        },
+    )
+    label_column: str = field(
+        default="label", metadata={"help": "ClassLabel column holding the gold label of each row."}
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Keep the first N training rows (after mixing): smoke runs."}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Score N validation rows (a seeded random sample) at each evaluation."}
+    )
+    max_test_samples: int | None = field(
+        default=None, metadata={"help": "Score N test rows (a seeded random sample) at the end."}
+    )
+    do_test: bool = field(default=True, metadata={"help": "Score the test split once, at the end."})
+    scoring_batch_size: int = field(default=8, metadata={"help": "Prompts per batch in label scoring."})
+    overlong: str = field(
+        default="auto",
+        metadata={
+            "help": "Rows longer than max_length: `auto` left-truncates the prompt (truncation_mode keep_end, "
+            "no packing) or drops the row (otherwise, where the label would be cut); `drop` always drops; "
+            "`error` refuses to train. The count is logged either way."
+        },
+    )
+    init_adapter: str | None = field(
+        default=None,
+        metadata={
+            "help": "Continue training this LoRA adapter (folder or Hub id) instead of a new one: stage 2 of "
+            "the speaker-identification -> emotion curriculum."
+        },
+    )
+    base_model_id: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub id of the base model, for the card and erc_task.json, when model_name_or_path is a "
+            "local copy of it."
+        },
+    )
+    # How the dataset was built (builders/build.py --window/--top-k/--embedder), recorded in erc_task.json so
+    # prediction builds prompts for new text the same way. The defaults are the builder's.
+    window: int = field(default=DEFAULT_WINDOW, metadata={"help": "Historical window of the dataset's prompts."})
+    top_k: int = field(default=DEFAULT_TOP_K, metadata={"help": "Retrieved demonstrations per prompt (`default`)."})
+    embedder: str = field(default=DEFAULT_EMBEDDER, metadata={"help": "Sentence embedder used for retrieval."})
+    confirm_iemocap_license: bool = field(
+        default=False,
+        metadata={"help": "You hold the IEMOCAP licence: allow a public push of an IEMOCAP-derived adapter."},
+    )
+
+    # Keys the recipe set (YAML and command line), in order: what recipe.yaml records. Filled by parse_recipe.
+    recipe_keys: list[str] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self):
+        if isinstance(self.dataset_mixture, str):
+            try:
+                self.dataset_mixture = json.loads(self.dataset_mixture)
+            except json.JSONDecodeError as e:
+                raise RecipeError(f"dataset_mixture: not a JSON mapping {{config: weight}} ({e})") from None
+
+    @property
+    def train_configs(self) -> dict[str, float]:
+        """The configs to train on with their weights (a single config has weight 1)."""
+        if self.dataset_mixture:
+            return dict(self.dataset_mixture)
+        return {self.dataset_config: 1.0}
+
+    @property
+    def selection_config(self) -> str:
+        """The config whose labels model selection and the test score use."""
+        if self.eval_config:
+            return self.eval_config
+        configs = list(self.train_configs)
+        return next((c for c in configs if c in EMOTION_CONFIGS), configs[0])
+
+
+def make_parser():
+    """``TrlParser`` over the three dataclasses of a recipe."""
+    from trl import ModelConfig, SFTConfig, TrlParser
+
+    return TrlParser((ERCScriptArguments, SFTConfig, ModelConfig))
+
+
+def parse_recipe(argv: list[str] | None = None):
+    """``(script_args, training_args, model_args)`` from ``--config RECIPE.yaml`` and command-line overrides.
+
+    Unknown keys, in the YAML or on the command line, are a ``RecipeError`` naming them, as are
+    values the dataclasses reject.
+    """
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    where = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else "command line"
+    parser = make_parser()
+    try:
+        *parsed, from_yaml, from_cli = parser.parse_args_and_config(
+            argv, return_remaining_strings=True, separate_remaining_strings=True
+        )
+    except RecipeError:
+        raise
+    except (ValueError, TypeError, OSError) as e:
+        raise RecipeError(f"{where}: {' '.join(str(e).split())}") from None
+    for source, rest in ((where, from_yaml), ("command line", from_cli)):
+        keys = [s.lstrip("-").split("=")[0] for s in rest if s.startswith("--")]
+        if keys or rest:
+            raise RecipeError(
+                f"{source}: unknown key(s) {', '.join(keys) or ' '.join(rest)}; "
+                "see `python train/sft.py --help` for the recipe keys"
+            )
+    script_args = parsed[0]
+    script_args.recipe_keys = list(dict.fromkeys(_yaml_keys(argv) + _cli_keys(argv)))
+    return tuple(parsed)
+
+
+def _yaml_keys(argv: list[str]) -> list[str]:
+    import yaml
+
+    if "--config" not in argv[:-1]:
+        return []
+    with open(argv[argv.index("--config") + 1]) as f:
+        return [k for k in (yaml.safe_load(f) or {}) if k != "env"]
+
+
+def _cli_keys(argv: list[str]) -> list[str]:
+    keys = []
+    for arg in argv:
+        if arg.startswith("--") and arg != "--config":
+            key = arg[2:].split("=")[0].replace("-", "_")
+            keys.append(key[3:] if key.startswith("no_") else key)
+    return keys

@@ -1,0 +1,185 @@
+"""One fine-tuning run: check the recipe, load data and model, train with TRL's SFTTrainer, select
+on validation, score test once, save and publish.
+
+Everything distributed (DDP, DeepSpeed, FSDP, several nodes) is the Trainer's and accelerate's:
+this module never writes a training loop. Rerunning the same command after a kill resumes from the
+last checkpoint in ``output_dir`` (``get_last_checkpoint``); the Trainer restores optimizer,
+scheduler, RNG states and the data order, so the final step and weights match an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+from accelerate import PartialState
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.trainer_utils import get_last_checkpoint
+from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config, get_quantization_config
+
+from instructerc.eval.loading import dataset_id as hub_dataset_id
+
+from . import artifacts
+from .callbacks import WeightedF1Callback, score_split
+from .config import ERCScriptArguments, RecipeError
+from .data import fit_max_length, load_erc_data
+
+logger = logging.getLogger(__name__)
+
+
+def check_training_args(args: ERCScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> None:
+    """Checks of SFTConfig/ModelConfig values that would otherwise fail late (after a model load or a run)."""
+    if not model_args.model_name_or_path:
+        raise RecipeError("model_name_or_path: required (a Hub id or a local model folder)")
+    if training_args.push_to_hub and not training_args.hub_model_id:
+        raise RecipeError("hub_model_id: required when push_to_hub is true (ORG/NAME of the adapter repo)")
+    if args.init_adapter and model_args.use_peft:
+        raise RecipeError("init_adapter: continues an existing adapter, so use_peft (a new adapter) must be false")
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and training_args.world_size != launched:
+        # accelerate/torchrun started several processes but the Trainer sees one: each would train alone and
+        # all would write the same output_dir. Without a GPU, accelerate forms a (gloo) group only for use_cpu.
+        raise RecipeError(
+            f"use_cpu: {launched} processes were launched but the Trainer runs {training_args.world_size}; "
+            "on a machine without GPU set use_cpu: true"
+        )
+    selecting = training_args.eval_strategy != "no"
+    if selecting and training_args.metric_for_best_model is None:  # this toolkit's selection metric
+        training_args.metric_for_best_model, training_args.greater_is_better = "weighted_f1", True
+    metric = (training_args.metric_for_best_model or "").removeprefix("eval_")
+    if training_args.load_best_model_at_end and not selecting:
+        raise RecipeError("load_best_model_at_end: needs eval_strategy (and save_strategy) epoch or steps")
+    if selecting and metric not in ("weighted_f1", "accuracy", "loss"):
+        raise RecipeError(
+            f"metric_for_best_model: {training_args.metric_for_best_model!r}; model selection uses weighted_f1 "
+            "(label scoring on validation), accuracy or loss"
+        )
+
+
+def load_model(model_args: ModelConfig, training_args: SFTConfig, init_adapter: str | None = None):
+    dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
+    quantization_config = get_quantization_config(model_args)
+    model = AutoModelForCausalLM.from_pretrained(
+        model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        trust_remote_code=training_args.trust_remote_code,
+        attn_implementation=model_args.attn_implementation,
+        dtype=dtype,
+        # k-bit weights live on this process's device (QLoRA); otherwise the Trainer places the model
+        device_map={"": PartialState().local_process_index} if quantization_config is not None else None,
+        quantization_config=quantization_config,
+        **(training_args.model_init_kwargs or {}),
+    )
+    if init_adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, init_adapter, is_trainable=True)
+    return model
+
+
+def selected_scores(trainer) -> list[dict]:
+    """The validation scores of the checkpoint model selection kept (none without label-scored selection)."""
+    state = trainer.state
+    if state.best_global_step is None:
+        return []
+    logged = [e for e in state.log_history if e.get("step") == state.best_global_step and "eval_weighted_f1" in e]
+    return [{"weighted_f1": logged[-1]["eval_weighted_f1"], "accuracy": logged[-1]["eval_accuracy"]}] if logged else []
+
+
+def finetune(
+    args: ERCScriptArguments,
+    training_args: SFTConfig,
+    model_args: ModelConfig,
+    callbacks: list | tuple = (),
+) -> Path:
+    """Run the recipe; returns the output folder holding the final adapter and its card."""
+    check_training_args(args, training_args, model_args)
+    # The token is kept in memory for the final push only: the Trainer pickles its arguments
+    # (training_args.bin) into every checkpoint, and its own push_to_hub would bypass the licence guard.
+    hub_token, training_args.hub_token = training_args.hub_token, None
+    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
+
+    data = load_erc_data(args, seed=training_args.seed, with_validation=training_args.eval_strategy != "no")
+    if push_to_hub:  # refuse a public IEMOCAP-derived push now, not after hours of training
+        from instructerc.hub.licenses import check_publication
+
+        check_publication(data.sources, public=not training_args.hub_private_repo,
+                          confirmed=args.confirm_iemocap_license, target=f"model repo {training_args.hub_model_id}")
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            model_args.model_name_or_path, revision=model_args.model_revision,
+            trust_remote_code=training_args.trust_remote_code,
+        )
+    except OSError as e:
+        raise RecipeError(f"model_name_or_path: no tokenizer at {model_args.model_name_or_path!r} "
+                          f"({' '.join(str(e).split())[:200]})") from None
+    fit = dict(max_length=training_args.max_length, truncation_mode=training_args.truncation_mode, policy=args.overlong)
+    data.train = fit_max_length(data.train, tokenizer, packing=training_args.packing, name="train", **fit)
+
+    output_dir = Path(training_args.output_dir)
+    last_checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    if last_checkpoint and training_args.resume_from_checkpoint is None:
+        logger.info("resuming from %s", last_checkpoint)
+
+    model = load_model(model_args, training_args, args.init_adapter)
+    eval_rows = None
+    if data.validation is not None:  # validation loss rides along with the label scores
+        eval_packing = training_args.packing if training_args.eval_packing is None else training_args.eval_packing
+        eval_rows = fit_max_length(data.validation.select_columns(["prompt", "completion"]), tokenizer,
+                                   packing=eval_packing, name="validation", **fit)
+    trainer = SFTTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=data.train,
+        eval_dataset=eval_rows,
+        processing_class=tokenizer,
+        peft_config=None if args.init_adapter else get_peft_config(model_args),
+        callbacks=list(callbacks),
+    )
+    if data.validation is not None:
+        trainer.add_callback(
+            WeightedF1Callback(trainer, data.validation, data.labels, label_column=args.label_column,
+                               batch_size=args.scoring_batch_size)
+        )
+
+    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint or last_checkpoint)
+    metrics = {**result.metrics, "train_samples": len(data.train), "world_size": training_args.world_size}
+    trainer.log_metrics("train", metrics)
+    trainer.save_metrics("train", metrics)
+    trainer.save_state()
+    trainer.save_model(str(output_dir))  # the adapter (the best one with load_best_model_at_end) and tokenizer
+
+    dataset_id = hub_dataset_id(args.dataset_name)  # a built folder OUT/<org>/<name> cites <org>/<name>
+    where = {"dataset_id": dataset_id, "config": data.eval_config}
+    results = [{**where, "split": args.dataset_eval_split, **best} for best in selected_scores(trainer)]
+    if data.test is not None:
+        test = score_split(trainer.model, tokenizer, data.test, data.labels, label_column=args.label_column,
+                           batch_size=args.scoring_batch_size, accelerator=trainer.accelerator)
+        test_metrics = {f"test_{k}": v for k, v in test.items()} | {"test_samples": len(data.test)}
+        trainer.log_metrics("test", test_metrics)
+        trainer.save_metrics("test", test_metrics)
+        results.append({**where, "split": args.dataset_test_split, **test})
+
+    if trainer.accelerator.is_main_process:
+        base_model = args.base_model_id or model_args.model_name_or_path
+        recipe = artifacts.recipe_as_run(args, training_args, model_args, keys=args.recipe_keys or None)
+        recipe["push_to_hub"] = push_to_hub
+        artifacts.save_recipe(output_dir, recipe)
+        artifacts.save_erc_task(output_dir, artifacts.erc_task(
+            dataset=args.dataset_name, config=data.eval_config, window=args.window, labels=data.labels,
+            top_k=args.top_k, embedder=args.embedder, base_model=base_model))
+        artifacts.write_card(output_dir, base_model=base_model, dataset_id=dataset_id, recipe=recipe,
+                             results=results, repo_id=training_args.hub_model_id, sources=data.sources)
+        if push_to_hub:
+            pushed = artifacts.push(output_dir, training_args.hub_model_id,
+                                    private=bool(training_args.hub_private_repo), token=hub_token,
+                                    confirm_iemocap_license=args.confirm_iemocap_license)
+            logger.info("%s", pushed)
+    trainer.accelerator.wait_for_everyone()
+    if hasattr(trainer, "end"):  # transformers >= 5.18: finish trackers, destroy the process group
+        trainer.end()
+    return output_dir
+

@@ -1,0 +1,73 @@
+"""Fine-tune an LLM for emotion recognition in conversation: TRL SFTTrainer, LoRA, accelerate.
+
+Usage:
+
+    # one GPU (or CPU) with a recipe
+    accelerate launch train/sft.py --config train/recipes/llama-2-7b/iemocap-lora.yaml
+
+    # any recipe key can be overridden on the command line
+    accelerate launch train/sft.py --config train/recipes/llama-2-7b/iemocap-lora.yaml \
+        --dataset_name output/instructerc/iemocap --output_dir runs/iemocap-lora
+
+    # several GPUs / DeepSpeed / FSDP / nodes: pick an accelerate config
+    accelerate launch --config_file train/recipes/accelerate_configs/deepspeed_zero3.yaml \
+        train/sft.py --config train/recipes/llama-2-7b/iemocap-full.yaml
+
+    # the tiny CPU recipe (build the data and the tiny model first)
+    python train/sft.py --config train/recipes/tiny/iemocap-lora-cpu.yaml
+
+A recipe holds the keys of `ERCScriptArguments` (train/config.py), TRL's `SFTConfig` and
+`ModelConfig`. The run selects its checkpoint on validation weighted-F1, scores test once, and
+leaves in `output_dir`: the adapter, tokenizer, `recipe.yaml`, `erc_task.json`, the model card
+(README.md) and `*_results.json`; with `push_to_hub: true` it publishes them to `hub_model_id`.
+Rerunning the same command after an interruption resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Run as a script, this file's folder is sys.path[0]; its modules (config, data, callbacks...) must
+# not shadow libraries of the same name, so the package is imported as instructerc.train instead.
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
+import logging  # noqa: E402
+
+import datasets  # noqa: E402
+import transformers  # noqa: E402
+
+from instructerc.hub.errors import HubError  # noqa: E402
+from instructerc.train.config import RecipeError, parse_recipe  # noqa: E402
+from instructerc.train.finetune import finetune  # noqa: E402
+
+logger = logging.getLogger("instructerc.train")
+
+
+def main(argv: list[str] | None = None, callbacks=()) -> int:
+    datasets.disable_progress_bars()  # per-file and per-map bars; the Trainer's own progress stays
+    try:
+        script_args, training_args, model_args = parse_recipe(argv)
+    except RecipeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO,
+                        handlers=[logging.StreamHandler(sys.stdout)])
+    log_level = training_args.get_process_log_level()
+    datasets.utils.logging.set_verbosity(log_level)
+    transformers.utils.logging.set_verbosity(log_level)
+    # This package's own lines (resume point, dropped rows, push) at INFO on the main process by default.
+    passive = training_args.log_level == "passive" and training_args.should_log
+    logging.getLogger("instructerc").setLevel(logging.INFO if passive else log_level)
+    try:
+        output_dir = finetune(script_args, training_args, model_args, callbacks=callbacks)
+    except (RecipeError, HubError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2 if isinstance(e, RecipeError) else 1
+    logger.info("adapter, card and erc_task.json in %s", output_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
