@@ -19,7 +19,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
-demo: build
+demo: install
+	PYTHONUNBUFFERED=1 $(PY) -m instructerc.demo --raw-dir $(RAW_DIR) --out $(OUT)
 
 build: install
 	$(PY) builders/build.py --raw-dir $(RAW_DIR) --out $(OUT)

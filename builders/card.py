@@ -7,12 +7,12 @@ benchmarks the data derives from; the Hub licence guard reads it.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from .corpus import Corpus
+from .plots import label_counts
 from .labels import BENCHMARKS, LICENSE_NOTES, LICENSES, SPLITS, TO_UNIFIED, UNIFIED, UNIFIED_LABELS
 from .tasks import CONFIG_DESCRIPTIONS
 
@@ -105,9 +105,9 @@ def render(
     label_plot: str | None = None,
 ) -> DatasetCard:
     configs = list(row_counts)
-    per_split = {s: Counter(t.label for d in corpus.split(s) for t in d.turns if t.label) for s in SPLITS}
+    per_split = label_counts(corpus)
     label_rows = [
-        {"name": name, "id": i, **{s: per_split[s][name] for s in SPLITS}}
+        {"name": name, "id": i, **{s: per_split[s][i] for s in SPLITS}}
         for i, name in enumerate(corpus.labels)
     ]
     mapping_rows = []

@@ -28,6 +28,7 @@ from .embedder import DEFAULT_EMBEDDER, Embedder
 from .errors import DataError
 from .labels import BENCHMARKS, SPLITS, UNIFIED, UNIFIED_SPEAKER_OFFSET
 from .mixing import MIXES, folder_name, parse_fraction, subsample_train, truncate, unify
+from .plots import plot_label_distribution
 from .retrieval import BALANCES, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS, retrieve_corpus, texts_to_embed
 from .retrieval_report import log_text, markdown, measure
 from .tasks import CONFIGS, DEFAULT_WINDOW, build_rows, features
@@ -159,7 +160,10 @@ def write_dataset(corpus: Corpus, folder: Path, options: BuildOptions) -> dict[s
         logger.info(log_text(corpus.name, retrieval, report))
         section = markdown(retrieval, report, default_example, reference=corpus.name)
     repo_id = f"{options.org}/{folder.name}"
-    render(corpus, repo_id, counts, example, params, files, retrieval_section=section).save(str(folder / "README.md"))
+    plot = plot_label_distribution(corpus, folder)
+    render(corpus, repo_id, counts, example, params, files, retrieval_section=section, label_plot=plot).save(
+        str(folder / "README.md")
+    )
     return counts
 
 

@@ -8,10 +8,12 @@ from fractions import Fraction
 import pytest
 from datasets import load_dataset
 from huggingface_hub import DatasetCard
+from PIL import Image
 
 from instructerc.builders.corpus import repair_cp1252
 from instructerc.builders.errors import DataError
 from instructerc.builders.pipeline import build_datasets
+from instructerc.hub.cards import validate_card
 
 
 def test_repair_cp1252():
@@ -84,6 +86,11 @@ def test_window_and_hub_ready_card(small_build, raw_dir, tmp_path):
     assert DatasetCard.load(small_build["meld"] / "README.md").data.license == "gpl-3.0"
     assert DatasetCard.load(small_build["emorynlp"] / "README.md").data.license == "apache-2.0"
     assert "@article{lei2023instructerc" in card.text
+    # the label-distribution picture is a real render, linked from the card
+    assert "![Label distribution per split](images/label_distribution.png)" in card.text
+    with Image.open(folder / "images" / "label_distribution.png") as img:
+        assert img.size[0] >= 600 and len(set(img.convert("RGB").getdata())) > 50
+    validate_card(folder / "README.md", "dataset")
     narrow = build_datasets(raw_dir, tmp_path, ["iemocap"], window=2, max_dialogues=1, configs=("plain",), progress=False)
     row = load_dataset(str(narrow["iemocap"]), "plain", split="train")[10]
     assert row["prompt"].count("\t") == 3  # two previous turns and the target

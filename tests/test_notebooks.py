@@ -1,0 +1,90 @@
+"""Both notebooks run top to bottom (nbclient) against the tiny model and the local Hub server,
+so they cannot rot: a broken cell fails the suite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import REPO
+from instructerc.demo import RECIPE, publish_locally
+from instructerc.hub.publish import push_folder
+
+DATASET_ID = "instructerc/unified"
+ADAPTER_ID = "instructerc/tiny-llama-unified-lora"
+BASE_ID = "instructerc/tiny-llama"
+
+
+@pytest.fixture(scope="module")
+def published(hub_server, small_build, tiny_model_dir, tmp_path_factory):
+    """A tiny adapter trained on the small unified build (default config, a few real steps),
+    and both pushed, privately, to the local Hub server."""
+    tmp = tmp_path_factory.mktemp("notebooks")
+    run_dir = tmp / "run"
+    # the base model is published too, so the adapter card names it by repo id
+    push_folder(tiny_model_dir, BASE_ID, repo_type="model", private=True, token=hub_server.token)
+    subprocess.run(
+        [sys.executable, "train/sft.py", "--config", str(RECIPE), "--model_name_or_path", BASE_ID,
+         "--dataset_name", str(small_build["unified"]), "--dataset_config", "default", "--output_dir", str(run_dir),
+         "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2", "--max_eval_samples", "16",
+         "--max_test_samples", "16", "--logging_steps", "2"],
+        cwd=REPO, check=True, env={**os.environ, "HF_TOKEN": hub_server.token},
+    )
+    push_folder(small_build["unified"], DATASET_ID, repo_type="dataset", private=True, token=hub_server.token)
+    adapter = publish_locally(run_dir, tmp / "hub" / ADAPTER_ID)
+    assert not any(p.name.startswith("checkpoint-") for p in adapter.iterdir())
+    push_folder(adapter, ADAPTER_ID, repo_type="model", private=True, token=hub_server.token)
+    return tmp
+
+
+def _execute(name: str, env: dict[str, str], monkeypatch) -> nbformat.NotebookNode:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
+    return nb
+
+
+def _outputs(nb) -> str:
+    text = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text.append(out.get("text", "") + str(out.get("data", {}).get("text/plain", "")))
+    return "\n".join(text)
+
+
+def test_demo_notebook(published, hub_server, monkeypatch, tmp_path):
+    nb = _execute("demo.ipynb", {
+        "HF_TOKEN": hub_server.token,
+        "INSTRUCTERC_DATASET": DATASET_ID,
+        "INSTRUCTERC_ADAPTER": ADAPTER_ID,
+        "INSTRUCTERC_EVAL_ROWS": "24",
+        "INSTRUCTERC_FIGURES": str(tmp_path),
+    }, monkeypatch)
+    text = _outputs(nb)
+    assert "Here is a demonstration" in text  # the default prompt with its demonstration
+    assert "weighted-F1" in text and "on 24 test rows" in text
+    assert any("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
+    assert (tmp_path / "confusion_matrix.png").stat().st_size > 10_000
+    predicted = [c for c in nb.cells if "predictor.predict(dialogue)" in c.source][0]
+    table = predicted.outputs[0]["data"]["text/plain"]
+    assert table.count("\n") >= 12  # header + one row per turn of the sample conversation
+
+
+def test_paper_table_notebook(published, hub_server, monkeypatch, small_build, tmp_path):
+    out = tmp_path / "eval" / "run"
+    subprocess.run(
+        [sys.executable, "eval/evaluate.py", "--adapter", str(published / "hub" / ADAPTER_ID), "--dataset",
+         str(small_build["unified"]), "--split", "test", "--output-dir", str(out)],
+        cwd=REPO, check=True, env={**os.environ, "HF_TOKEN": hub_server.token},
+    )
+    nb = _execute("paper_table.ipynb", {"INSTRUCTERC_RESULTS": str(tmp_path / "eval" / "*" / "results.json")}, monkeypatch)
+    text = _outputs(nb)
+    assert "1 results files match" in text
+    for benchmark in ("iemocap", "meld", "emorynlp", "average"):
+        assert benchmark in text
