@@ -7,6 +7,7 @@ the same in scripts, tests and notebooks.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,8 +42,8 @@ def plot_confusion_matrix(
     ax.set_xticklabels(labels, rotation=45, ha="right")
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold (support)")
-    if title:
-        ax.set_title(title)
+    if title:  # long run names: wrap and title the figure, so the colorbar never covers it
+        fig.suptitle(textwrap.fill(title, width=int(size * 9)), fontsize=10)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)
