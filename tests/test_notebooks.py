@@ -15,9 +15,10 @@ from conftest import REPO
 from instructerc.demo import RECIPE, publish_locally
 from instructerc.hub.publish import push_folder
 
-DATASET_ID = "instructerc/unified"
-ADAPTER_ID = "instructerc/tiny-llama-unified-lora"
-BASE_ID = "instructerc/tiny-llama"
+# A namespace of their own: other tests of the session publish instructerc/* repos publicly.
+DATASET_ID = "notebooks/unified"
+ADAPTER_ID = "notebooks/tiny-llama-unified-lora"
+BASE_ID = "notebooks/tiny-llama"
 
 
 @pytest.fixture(scope="module")
