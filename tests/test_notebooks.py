@@ -15,10 +15,10 @@ from conftest import REPO
 from instructerc.demo import RECIPE, publish_locally
 from instructerc.hub.publish import push_folder
 
-# A namespace of their own: other tests of the session publish instructerc/* repos publicly.
-DATASET_ID = "notebooks/unified"
-ADAPTER_ID = "notebooks/tiny-llama-unified-lora"
-BASE_ID = "notebooks/tiny-llama"
+# The user namespace of the test token: other tests of the session publish instructerc/* publicly.
+DATASET_ID = "instructerc-bot/unified"
+ADAPTER_ID = "instructerc-bot/tiny-llama-unified-lora"
+BASE_ID = "instructerc-bot/tiny-llama"
 
 
 @pytest.fixture(scope="module")
