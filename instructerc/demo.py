@@ -42,17 +42,13 @@ def run(step: str, args: list[str], env: dict | None = None) -> None:
 
 
 def publish_locally(folder: Path, dest: Path) -> Path:
-    """Copy the files a push would upload (no checkpoints, logs or training state)."""
-    from instructerc.hub.publish import local_files
+    """A fresh copy of the files a push would upload (no checkpoints, logs or training state)."""
+    from instructerc.train.artifacts import copy_publishable
 
     if dest.exists():
         shutil.rmtree(dest)
-    for rel, path in local_files(folder).items():
-        if rel.split("/", 1)[0].startswith("checkpoint-") or rel.startswith("runs/") or rel == "training_args.bin":
-            continue
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, dest / rel)
-    return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return copy_publishable(folder, dest)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,20 +117,27 @@ def write_card(folder: str | Path, *, base_model: str, dataset_id: str, recipe: 
     return folder / "README.md"
 
 
+def _link(s, d):
+    try:
+        os.link(s, d)
+    except OSError:
+        shutil.copy2(s, d)
+
+
+def copy_publishable(folder: str | Path, dest: str | Path, *, hard_links: bool = False) -> Path:
+    """Copy what a push of ``folder`` publishes (not ``UNPUBLISHED``: checkpoints, logs, training
+    state) to ``dest``, which must not exist. Hard links are for throw-away staging only: an
+    in-place edit of a linked file (a card update) would change the run folder too."""
+    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns(*UNPUBLISHED),
+                    copy_function=_link if hard_links else shutil.copy2)
+    return Path(dest)
+
+
 def staged_copy(folder: str | Path) -> Path:
     """A temporary folder with the files to publish (hard links where possible): the adapter, not the run."""
     src = Path(folder)
     dest = Path(tempfile.mkdtemp(prefix=".instructerc-push-"))
-    ignore = shutil.ignore_patterns(*UNPUBLISHED)
-
-    def link(s, d):
-        try:
-            os.link(s, d)
-        except OSError:
-            shutil.copy2(s, d)
-
-    shutil.copytree(src, dest / src.name, ignore=ignore, copy_function=link)
-    return dest / src.name
+    return copy_publishable(src, dest / src.name, hard_links=True)
 
 
 def push(folder: str | Path, repo_id: str, *, private: bool, token: str | None, confirm_iemocap_license: bool):
