@@ -34,6 +34,9 @@ from trl.data_utils import common_prefix_length
 
 
 TREE_ATTENTION = ("sdpa", "eager")
+# Characters of a prompt's end tokenized again with each label: several words, so a label can
+# only change how tokens inside this tail merge.
+TAIL_CHARS = 32
 
 
 @dataclass
@@ -80,26 +83,67 @@ class LabelScorer:
     def encode(self, prompts: Sequence[str]) -> list[Encoded]:
         """Token ids of each prompt's shared prefix and label continuations.
 
-        One tokenizer call for the whole batch (prompt, and prompt + label + EOS for every label),
-        which is what ``completion_ids`` does row by row, batched in the Rust tokenizer.
+        Equal to ``completion_ids`` for every (prompt, label), at about the cost of tokenizing
+        each prompt once: labels can only change how the last few words of the prompt
+        tokenize, so only a tail of the prompt (from a word boundary ``TAIL_CHARS`` back) is
+        tokenized again with each label. The tail is used only where tokenizing it alone gives
+        exactly the prompt's own last tokens (a tokenizer that adds a prefix space or appends
+        a special token fails that check); other prompts are tokenized whole with each label.
         """
+        prompts = list(prompts)
+        for p in prompts:
+            if not p:
+                raise ValueError("empty prompt")
+        prompt_ids = self.tokenizer(prompts)["input_ids"]
+        tails = self._tails(prompts, prompt_ids)
         eos = self.tokenizer.eos_token
-        width = len(self.labels) + 1
-        texts = [t for p in prompts for t in (p, *(p + label + eos for label in self.labels))]
-        ids = self.tokenizer(texts)["input_ids"]
-        return [self._split(p, ids[i * width], ids[i * width + 1 : (i + 1) * width]) for i, p in enumerate(prompts)]
+        texts_tail, texts_whole = [], []
+        for p, tail in zip(prompts, tails):
+            (texts_tail if tail else texts_whole).extend((tail[0] if tail else p) + label + eos for label in self.labels)
+        tail_ids = iter(self.tokenizer(texts_tail, add_special_tokens=False)["input_ids"] if texts_tail else [])
+        whole_ids = iter(self.tokenizer(texts_whole)["input_ids"] if texts_whole else [])
+        out = []
+        for p, pids, tail in zip(prompts, prompt_ids, tails):
+            source = tail_ids if tail else whole_ids
+            fulls = [next(source) for _ in self.labels]
+            cut = len(pids) - tail[1] if tail else 0
+            out.append(self._split(p, pids[:cut], pids[cut:], fulls))
+        return out
 
-    def _split(self, prompt: str, prompt_ids: list[int], fulls: list[list[int]]) -> Encoded:
-        if not prompt:
-            raise ValueError("empty prompt")
-        starts = [common_prefix_length(prompt_ids, f) for f in fulls]
+    def _tails(self, prompts: list[str], prompt_ids: list[list[int]]) -> list[tuple[str, int] | None]:
+        """Per prompt, ``(tail, n_tokens)``: a tail text whose own tokens are exactly the prompt's
+        last ``n_tokens`` tokens; or None.
+
+        Two cuts are tried at the last space at least ``TAIL_CHARS`` from the end: before it
+        (byte-level BPE keeps the space with the next word) and after it (SentencePiece-style
+        tokenizers prefix a space marker to the text themselves)."""
+        candidates = []
+        for p in prompts:
+            k = p.rfind(" ", 0, max(len(p) - TAIL_CHARS, 0))
+            candidates.append((p[k:], p[k + 1 :]) if k > 0 else ())
+        flat = [c for cs in candidates for c in cs]
+        encoded = iter(self.tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else [])
+        tails: list[tuple[str, int] | None] = []
+        for cs, pids in zip(candidates, prompt_ids):
+            found = None
+            for c in cs:
+                tids = next(encoded)
+                if found is None and 0 < len(tids) < len(pids) and pids[len(pids) - len(tids) :] == tids:
+                    found = (c, len(tids))
+            tails.append(found)
+        return tails
+
+    def _split(self, prompt: str, head: list[int], prompt_tail: list[int], fulls: list[list[int]]) -> Encoded:
+        """``head`` + ``prompt_tail`` are the prompt's ids, ``head`` + ``fulls[j]`` those of the
+        prompt + label j + EOS (``head`` is common to all, so only the tails are compared)."""
+        starts = [common_prefix_length(prompt_tail, f) for f in fulls]
         shared = min(min(common_prefix_length(fulls[0], f) for f in fulls), min(starts))
-        if shared < 1:
+        if len(head) + shared < 1:
             raise ValueError(f"no token precedes the completion of prompt {prompt[:60]!r}")
         if any(len(f) <= s for f, s in zip(fulls, starts)):
             raise ValueError(f"a label has no completion token after prompt {prompt[:60]!r}")
         return Encoded(
-            prefix=list(fulls[0][:shared]),
+            prefix=list(head) + list(fulls[0][:shared]),
             continuations=[list(f[shared:]) for f in fulls],
             n_completion=[len(f) - s for f, s in zip(fulls, starts)],
         )

@@ -11,8 +11,8 @@ from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import SFTConfig, SFTTrainer
 
-from instructerc.builders.labels import LABELS
-from instructerc.eval.scoring import LabelScorer
+from instructerc.builders.labels import LABELS, UNIFIED_LABELS
+from instructerc.eval.scoring import TAIL_CHARS, LabelScorer, completion_ids
 
 IEMOCAP = LABELS["iemocap"]
 
@@ -118,3 +118,85 @@ def test_training_mode_restored_and_bad_labels(tiny, prompts):
         LabelScorer(model, tok, ["sad", "sad"])
     with pytest.raises(ValueError, match="non-empty"):
         LabelScorer(model, tok, [])
+
+
+def assert_encodes_like_trl(scorer: LabelScorer, prompts: list[str]) -> None:
+    """Every (prompt, label): prefix + continuation is TRL's row, and the scored tokens its completion."""
+    for prompt, e in zip(prompts, scorer.encode(prompts)):
+        for j, label in enumerate(scorer.labels):
+            full, start = completion_ids(scorer.tokenizer, prompt, label)
+            assert e.prefix + e.continuations[j] == full, (prompt[-80:], label)
+            assert e.n_completion[j] == len(full) - start, (prompt[-80:], label)
+
+
+def all_test_prompts(small_build) -> list[tuple[list[str], list[str]]]:
+    """(prompts, labels) of every benchmark's test split, the shortest and the longest configs."""
+    out = []
+    for name in ("iemocap", "meld", "emorynlp", "unified"):
+        labels = UNIFIED_LABELS if name == "unified" else LABELS[name]
+        for config in ("plain", "default"):
+            out.append((list(load_dataset(str(small_build[name]), config, split="test")["prompt"]), labels))
+    return out
+
+
+def test_encode_retokenizes_only_the_tail_and_equals_trl(tiny, small_build):
+    """The prompt is tokenized once; only its tail is tokenized again with each label, and the
+    result is TRL's tokenization of the whole row, for every real test prompt of every benchmark."""
+    model, tok = tiny
+    for prompts, labels in all_test_prompts(small_build):
+        scorer = LabelScorer(model, tok, labels)
+        tails = scorer._tails(prompts, tok(prompts)["input_ids"])
+        assert all(t is not None and len(t[0]) <= TAIL_CHARS + 40 for t in tails)  # the fast path is taken
+        assert_encodes_like_trl(scorer, prompts)
+    # A prompt ending in a space (merged into the label by byte-level BPE) and short prompts.
+    scorer = LabelScorer(model, tok, IEMOCAP)
+    assert_encodes_like_trl(scorer, [prompts[0] + " ", "Speaker_0: hi>:", "a", " "])
+
+
+def llama2_style_tokenizer(texts):
+    """The layout of LLaMA-2's ``tokenizer.json``: a normalizer that prefixes "\u2581" and turns
+    spaces into it, no pretokenizer (merges are not fenced at word boundaries as in byte-level
+    BPE), BOS added. Pieces are learnt per word, as SentencePiece learnt LLaMA-2's."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.BPE(unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=True)
+    alphabet = sorted(set("".join(texts)) | {"\u2581"})
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<unk>", "<s>", "</s>"], initial_alphabet=alphabet, show_progress=False)
+    raw.train_from_iterator(texts, trainer)
+    raw.pre_tokenizer = None
+    raw.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    raw.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    raw.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", raw.token_to_id("<s>"))])
+    return PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+def test_encode_with_a_llama2_style_tokenizer(tiny, small_build):
+    """The normalizer adds its own space marker, so the cut after the space is the one that matches."""
+    model, _ = tiny
+    train = load_dataset(str(small_build["iemocap"]), "default", split="train")
+    tok = llama2_style_tokenizer([p + c for p, c in zip(train["prompt"], train["completion"])])
+    prompts = list(load_dataset(str(small_build["iemocap"]), "default", split="test")["prompt"])
+    assert tok(" Answer:", add_special_tokens=False)["input_ids"] != tok("Answer:", add_special_tokens=False)["input_ids"]
+    scorer = LabelScorer(model, tok, IEMOCAP)
+    tails = scorer._tails(prompts, tok(prompts)["input_ids"])
+    assert all(t is not None and not t[0].startswith(" ") for t in tails)
+    assert_encodes_like_trl(scorer, prompts)
+
+
+def test_encode_falls_back_to_whole_prompts(tiny, small_build):
+    """A tokenizer that appends a special token to every text: no tail matches the prompt's
+    last tokens, so every row is tokenized whole, and still equals TRL's."""
+    from tokenizers import processors
+
+    model, tok = tiny
+    tok = AutoTokenizer.from_pretrained(tok.name_or_path)
+    eos = tok.eos_token_id
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", eos)]
+    )
+    prompts = list(load_dataset(str(small_build["iemocap"]), "plain", split="test")["prompt"])[:20]
+    scorer = LabelScorer(model, tok, IEMOCAP)
+    assert scorer._tails(prompts, tok(prompts)["input_ids"]) == [None] * len(prompts)
+    assert_encodes_like_trl(scorer, prompts)
