@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from .batching import inference, longest_first
+
 UNPARSEABLE = -1
 
 
@@ -52,34 +54,27 @@ class LabelGenerator:
     def generate(self, prompts: Sequence[str]) -> list[str]:
         prompts = list(prompts)
         texts: list[str] = [""] * len(prompts)
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)  # little padding
         device = next(self.model.parameters()).device
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.inference_mode():
-                for i in range(0, len(order), self.batch_size):
-                    rows = order[i : i + self.batch_size]
-                    encoded = [self.tokenizer(prompts[r])["input_ids"] for r in rows]
-                    width = max(len(x) for x in encoded)
-                    ids = torch.full((len(encoded), width), pad, dtype=torch.long)
-                    mask = torch.zeros((len(encoded), width), dtype=torch.long)
-                    for r, x in enumerate(encoded):  # left padding: generation continues every row at the end
-                        ids[r, width - len(x) :] = torch.tensor(x)
-                        mask[r, width - len(x) :] = 1
-                    out = self.model.generate(
-                        input_ids=ids.to(device),
-                        attention_mask=mask.to(device),
-                        do_sample=False,
-                        max_new_tokens=self.max_new_tokens,
-                        eos_token_id=self.tokenizer.eos_token_id,
-                        pad_token_id=pad,
-                    )
-                    for r, text in zip(rows, self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)):
-                        texts[r] = text
-        finally:
-            self.model.train(was_training)
+        with inference(self.model):
+            for rows in longest_first(prompts, self.batch_size):
+                encoded = [self.tokenizer(prompts[r])["input_ids"] for r in rows]
+                width = max(len(x) for x in encoded)
+                ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(encoded), width), dtype=torch.long)
+                for r, x in enumerate(encoded):  # left padding: generation continues every row at the end
+                    ids[r, width - len(x) :] = torch.tensor(x)
+                    mask[r, width - len(x) :] = 1
+                out = self.model.generate(
+                    input_ids=ids.to(device),
+                    attention_mask=mask.to(device),
+                    do_sample=False,
+                    max_new_tokens=self.max_new_tokens,
+                    eos_token_id=self.tokenizer.eos_token_id,
+                    pad_token_id=pad,
+                )
+                for r, text in zip(rows, self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)):
+                    texts[r] = text
         return texts
 
     def predict(self, prompts: Sequence[str]) -> tuple[np.ndarray, list[str]]:

@@ -9,11 +9,11 @@ a token that merges across the prompt/label boundary is scored as training saw i
 
 Speed: the prompt is run once per example and shared by all candidates. The shared prefix
 is the common prefix of *all* candidate sequences (never a token that some candidate
-re-tokenizes). Prompts are batched longest first, so a batch holds prompts of similar length
-and little padding, and only positions that predict label tokens go through the LM head.
-The prefixes run first, right-padded and
-unmasked (causal attention never looks ahead at the padding, so attention takes its fastest
-path), keeping their KV cache; then the label continuations run over that cache:
+re-tokenizes). Prompts are batched longest first (``batching.longest_first``), and only
+positions that predict label tokens go through the LM head. The prefixes run first,
+right-padded and unmasked (causal attention never looks ahead at the padding, so attention
+takes its fastest path), keeping their KV cache; then the label continuations run over that
+cache:
 
 - ``tree`` (attention implementations that take a custom 4D mask: ``sdpa``, ``eager``): one
   row per prompt holding every label's continuation, with a mask that lets each continuation
@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from trl.data_utils import common_prefix_length
+
+from .batching import inference, longest_first
 
 
 TREE_ATTENTION = ("sdpa", "eager")
@@ -152,17 +154,10 @@ class LabelScorer:
         """Total log-likelihood of each label's completion tokens, shape ``[n_prompts, n_labels]``."""
         prompts = list(prompts)
         out = np.empty((len(prompts), len(self.labels)), dtype=np.float64)
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)  # little padding
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.inference_mode():
-                for i in range(0, len(order), self.batch_size):
-                    rows = order[i : i + self.batch_size]
-                    batch = self.encode([prompts[r] for r in rows])
-                    out[rows] = self._score_tree(batch) if self.method == "tree" else self._score_repeat(batch)
-        finally:
-            self.model.train(was_training)
+        with inference(self.model):
+            for rows in longest_first(prompts, self.batch_size):
+                batch = self.encode([prompts[r] for r in rows])
+                out[rows] = self._score_tree(batch) if self.method == "tree" else self._score_repeat(batch)
         return out
 
     def predict(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
