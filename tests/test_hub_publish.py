@@ -119,26 +119,19 @@ def tiny_adapter(tmp_path_factory):
     """A random tiny Llama and a LoRA on q_proj/v_proj, saved to disk, with the logits they produce."""
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
+
+    from instructerc.train.tiny_model import tiny_config
 
     torch.manual_seed(0)
-    config = LlamaConfig(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        vocab_size=400,
-        max_position_embeddings=64,
-    )
     root = tmp_path_factory.mktemp("tiny-llama")
-    base = LlamaForCausalLM(config)
+    base = LlamaForCausalLM(tiny_config(max_position_embeddings=64))
     base.save_pretrained(root / "base")
     # init_lora_weights=False: random B, so the adapter really changes the logits
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     model = get_peft_model(base, lora)
     model.save_pretrained(root / "adapter")
-    inputs = torch.randint(0, 400, (2, 9), generator=torch.Generator().manual_seed(1))
+    inputs = torch.randint(0, base.config.vocab_size, (2, 9), generator=torch.Generator().manual_seed(1))
     model.eval()
     with torch.no_grad():
         logits = model(inputs).logits

@@ -59,19 +59,20 @@ def dataset_texts(folder: str | Path, config: str = "plain") -> Iterator[str]:
         yield row["prompt"] + row["completion"]
 
 
+def tiny_config(tokenizer: PreTrainedTokenizerFast | None = None, **overrides) -> LlamaConfig:
+    """The tiny LLaMA's config; with a tokenizer, its vocabulary size and BOS/EOS ids."""
+    cfg = {**DEFAULTS, **overrides}
+    if tokenizer is not None:
+        cfg.update(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    return LlamaConfig(**cfg, tie_word_embeddings=False)
+
+
 def make_tiny_model(out_dir: str | Path, texts: Iterable[str], seed: int = 0, **overrides) -> Path:
     """Train the tokenizer, build the random model, and save both to ``out_dir``."""
     out = Path(out_dir)
-    cfg = {**DEFAULTS, **overrides}
-    tokenizer = train_tokenizer(texts, cfg["vocab_size"])
+    tokenizer = train_tokenizer(texts, overrides.get("vocab_size", DEFAULTS["vocab_size"]))
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        **{**cfg, "vocab_size": len(tokenizer)},
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=False,
-    )
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(tiny_config(tokenizer, **overrides))
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
