@@ -34,7 +34,7 @@ from instructerc.builders.embedder import DEFAULT_EMBEDDER
 from instructerc.builders.errors import DataError
 from instructerc.builders.mixing import MIXES
 from instructerc.builders.pipeline import ALL_DATASETS, DEFAULT_ORG, build_datasets
-from instructerc.builders.retrieval import BALANCES, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS
+from instructerc.builders.retrieval import BALANCES, DEFAULT_BALANCE, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS
 from instructerc.builders.tasks import CONFIGS, DEFAULT_WINDOW
 
 __all__ = ["build_datasets", "main", "parse_args"]
@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     r.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="sentence-transformers id or local path")
     r.add_argument("--embed-cache", help="embedding cache directory (default: $INSTRUCTERC_CACHE/embeddings)")
     r.add_argument("--query", default=DEFAULT_QUERY, choices=QUERY_VARIANTS, help="what is embedded as the query")
-    r.add_argument("--balance", default="none", choices=BALANCES, help="none, one per label, or MMR diversity")
+    r.add_argument("--balance", default=DEFAULT_BALANCE, choices=BALANCES, help="none, one per label, or MMR diversity")
     return p.parse_args(argv)
 
 

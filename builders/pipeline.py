@@ -29,7 +29,7 @@ from .errors import DataError
 from .labels import BENCHMARKS, SPLITS, UNIFIED, UNIFIED_SPEAKER_OFFSET
 from .mixing import MIXES, folder_name, parse_fraction, subsample_train, truncate, unify
 from .plots import plot_label_distribution
-from .retrieval import BALANCES, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS, retrieve_corpus, texts_to_embed
+from .retrieval import BALANCES, DEFAULT_BALANCE, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS, retrieve_corpus, texts_to_embed
 from .retrieval_report import log_text, markdown, measure
 from .tasks import CONFIGS, DEFAULT_WINDOW, build_rows, features
 
@@ -51,7 +51,7 @@ class BuildOptions:
     embedder: str = DEFAULT_EMBEDDER
     embed_cache: str | Path | None = None  # default: $INSTRUCTERC_CACHE/embeddings
     query: str = DEFAULT_QUERY
-    balance: str = "none"
+    balance: str = DEFAULT_BALANCE
     extra_params: dict = field(default_factory=dict)
     # the embedder resolved once per build (verified, with its cache), shared by the datasets
     loaded_embedder: Embedder | None = field(default=None, repr=False, compare=False)

@@ -47,6 +47,7 @@ QUERY_VARIANTS: tuple[str, ...] = ("utterance", "previous")
 DEFAULT_QUERY = "previous"  # chosen on validation: tests/benchmarks/query_variants.py
 PREVIOUS_WEIGHT = 0.5
 BALANCES: tuple[str, ...] = ("none", "label", "mmr")
+DEFAULT_BALANCE = "none"
 MMR_RELEVANCE = 0.7
 DEFAULT_TOP_K = 1
 REPORT_NEIGHBOURS = 10  # the k of the k-NN vote in the retrieval report
@@ -373,7 +374,7 @@ def retrieve_split(
     *,
     top_k: int = DEFAULT_TOP_K,
     query: str = DEFAULT_QUERY,
-    balance: str = "none",
+    balance: str = DEFAULT_BALANCE,
     neighbours: int = REPORT_NEIGHBOURS,
     memoise: bool = True,
 ) -> SplitRetrieval:
@@ -413,7 +414,7 @@ def retrieve_corpus(
     *,
     top_k: int = DEFAULT_TOP_K,
     query: str = DEFAULT_QUERY,
-    balance: str = "none",
+    balance: str = DEFAULT_BALANCE,
     splits: Sequence[str] = ("train", "validation", "test"),
     distinct: bool = True,
 ) -> CorpusRetrieval:
@@ -438,7 +439,7 @@ def retrieve(
     *,
     previous: list[str | None] | None = None,
     query: str | None = None,
-    balance: str = "none",
+    balance: str = DEFAULT_BALANCE,
     cache_dir: str | None = None,
 ) -> list[list[dict]]:
     """Demonstrations for new text: the ``k`` most similar labelled turns of ``base``.

@@ -28,7 +28,10 @@ import numpy as np
 from instructerc.builders.conversations import parse_dialogue
 from instructerc.builders.corpus import Dialogue
 from instructerc.builders.errors import DataError
+from instructerc.builders.embedder import DEFAULT_EMBEDDER
 from instructerc.builders.labels import label_text
+from instructerc.builders.retrieval import DEFAULT_BALANCE, DEFAULT_QUERY, DEFAULT_TOP_K, retrieve
+from instructerc.builders.tasks import DEFAULT_WINDOW
 from instructerc.builders.templates import default_prompt, plain_prompt
 
 from . import loading
@@ -113,19 +116,17 @@ class Predictor:
     def prompts(self, dialogue: Dialogue) -> list[str]:
         """One prompt per turn, each fitted into the model's context."""
         task, turns = self.task, dialogue.turns
-        window = int(task.get("window", 12))
+        window = int(task.get("window", DEFAULT_WINDOW))
         demos: list[list[dict]] = [[] for _ in turns]
         if self.base is not None:
-            from instructerc.builders.retrieval import retrieve
-
             demos = retrieve(
                 [t.text for t in turns],
                 self.base,
-                k=int(task.get("top_k", 1)),
-                embedder=task.get("embedder") or "sentence-transformers/all-MiniLM-L6-v2",
+                k=int(task.get("top_k", DEFAULT_TOP_K)),
+                embedder=task.get("embedder") or DEFAULT_EMBEDDER,
                 previous=[None] + [t.text for t in turns[:-1]],
-                query=task.get("query"),  # optional: the build's query variant and balancing, if recorded
-                balance=task.get("balance", "none"),
+                query=task.get("query", DEFAULT_QUERY),  # adapters trained before these were recorded: the defaults
+                balance=task.get("balance", DEFAULT_BALANCE),
             )
         limit = loading.context_length(self.model, self.tokenizer)
         longest = max(len(self.tokenizer(x + self.tokenizer.eos_token, add_special_tokens=False)["input_ids"]) for x in self.labels)

@@ -259,6 +259,27 @@ def test_predict_default_config_uses_retrieved_demonstrations(loaded, small_buil
     assert [label for label, _ in predictor.predict(dialogue)] and len(predictor.predict(dialogue)) == 2
 
 
+def test_predict_uses_the_recorded_retrieval_balance(loaded, small_build):
+    """erc_task.json's ``balance``: with ``label``, no two demonstrations of a prompt share a label."""
+    import re
+
+    from instructerc.eval.prediction import Predictor, read_conversation
+
+    model, tok = loaded
+    base = loading.load_split(str(small_build["iemocap"]), "default", "train")
+    task = {"config": "default", "window": 12, "labels": IEMOCAP, "top_k": 4}
+    dialogue = read_conversation([{"speaker": "Speaker_0", "text": t} for t in
+                                  ("I am so happy for you!", "Why would you do that?", "Okay.", "Leave me alone.")])
+
+    def shown_labels(balance):
+        prompts = Predictor(model, tok, {**task, "balance": balance}, base).prompts(dialogue)
+        return [re.findall(r"> is <(\w+)>", p.split("Here are 4 demonstrations:")[1]) for p in prompts]
+
+    balanced = shown_labels("label")
+    assert all(len(labels) == 4 and len(set(labels)) == 4 for labels in balanced)
+    assert any(len(set(labels)) < 4 for labels in shown_labels("none"))  # unbalanced top-4 repeats labels
+
+
 @pytest.mark.slow
 def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_build, tmp_path):
     """Publish a tiny base model, a dataset and an adapter; evaluate the adapter from the Hub with

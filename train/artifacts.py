@@ -86,7 +86,7 @@ def save_recipe(folder: str | Path, recipe: dict) -> Path:
 
 
 def erc_task(*, dataset: str, config: str, window: int, labels: list[str], top_k: int, embedder: str,
-             base_model: str) -> dict:
+             query: str, balance: str, base_model: str) -> dict:
     """The ``erc_task.json`` contract, read by evaluation and prediction."""
     return {
         "dataset": dataset,
@@ -95,6 +95,8 @@ def erc_task(*, dataset: str, config: str, window: int, labels: list[str], top_k
         "labels": list(labels),
         "top_k": top_k,
         "embedder": embedder,
+        "query": query,
+        "balance": balance,
         "base_model": base_model,
     }
 

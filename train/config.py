@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 
 from instructerc.builders.embedder import DEFAULT_EMBEDDER
-from instructerc.builders.retrieval import DEFAULT_TOP_K
+from instructerc.builders.retrieval import BALANCES, DEFAULT_BALANCE, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS
 from instructerc.builders.tasks import CONFIGS, DEFAULT_WINDOW
 
 # The configs whose label is an emotion of the target turn: validation and test are scored on one of them.
@@ -98,11 +98,19 @@ class ERCScriptArguments:
             "local copy of it."
         },
     )
-    # How the dataset was built (builders/build.py --window/--top-k/--embedder), recorded in erc_task.json so
-    # prediction builds prompts for new text the same way. The defaults are the builder's.
+    # How the dataset was built (builders/build.py --window/--top-k/--embedder/--query/--balance), recorded in
+    # erc_task.json so prediction builds prompts for new text the same way. The defaults are the builder's.
     window: int = field(default=DEFAULT_WINDOW, metadata={"help": "Historical window of the dataset's prompts."})
     top_k: int = field(default=DEFAULT_TOP_K, metadata={"help": "Retrieved demonstrations per prompt (`default`)."})
     embedder: str = field(default=DEFAULT_EMBEDDER, metadata={"help": "Sentence embedder used for retrieval."})
+    query: str = field(
+        default=DEFAULT_QUERY,
+        metadata={"help": "What retrieval embedded as the query (`default`).", "choices": list(QUERY_VARIANTS)},
+    )
+    balance: str = field(
+        default=DEFAULT_BALANCE,
+        metadata={"help": "How demonstrations were balanced (`default`).", "choices": list(BALANCES)},
+    )
     confirm_iemocap_license: bool = field(
         default=False,
         metadata={"help": "You hold the IEMOCAP licence: allow a public push of an IEMOCAP-derived adapter."},

@@ -170,7 +170,7 @@ def finetune(
         artifacts.save_recipe(output_dir, recipe)
         artifacts.save_erc_task(output_dir, artifacts.erc_task(
             dataset=args.dataset_name, config=data.eval_config, window=args.window, labels=data.labels,
-            top_k=args.top_k, embedder=args.embedder, base_model=base_model))
+            top_k=args.top_k, embedder=args.embedder, query=args.query, balance=args.balance, base_model=base_model))
         artifacts.write_card(output_dir, base_model=base_model, dataset_id=dataset_id, recipe=recipe,
                              results=results, repo_id=training_args.hub_model_id, sources=data.sources)
         if push_to_hub:
