@@ -8,12 +8,13 @@ Hub ids and local folders are both accepted everywhere; a Hub adapter is downloa
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
+
+from instructerc.builders import reading
+from instructerc.train.artifacts import TASK_FILE
 
 from .errors import EvalError
 
-TASK_FILE = "erc_task.json"  # written by train/ (instructerc.train.artifacts), read here
 TASK_FIELDS = ("dataset", "config", "window", "labels", "top_k", "embedder", "base_model")
 
 
@@ -36,25 +37,10 @@ def dataset_id(dataset: str, override: str | None = None) -> str:
 
 
 def load_split(dataset: str, config: str, split: str, revision: str | None = None):
-    """One split of a built dataset, from a local folder or the Hub.
-
-    Local folders are prepared in a private, temporary cache: ``datasets`` keys its cache of a
-    local folder on the folder name and the README configs, not on the files' content, so two
-    builds both named ``iemocap`` (a 4-dialogue and a full one) would otherwise be served each
-    other's rows.
-    """
-    from datasets import load_dataset
-
+    """One split of a built dataset, from a local folder or the Hub (``builders.reading``)."""
     try:
-        if is_local(dataset):
-            if not (Path(dataset) / "README.md").is_file():
-                raise EvalError(f"{dataset}: not a built dataset folder (no README.md with configs)")
-            with tempfile.TemporaryDirectory(prefix="instructerc-eval-") as cache:
-                return load_dataset(str(dataset), config, split=split, cache_dir=cache, keep_in_memory=True)
-        return load_dataset(dataset, config, split=split, revision=revision)
-    except EvalError:
-        raise
-    except ValueError as err:  # unknown config or split: datasets says which exist
+        return reading.load_split(dataset, config, split, revision)
+    except ValueError as err:  # unknown config or split: the message says which exist
         raise EvalError(f"--dataset {dataset} --config {config} --split {split}: {' '.join(str(err).split())}") from None
     except (FileNotFoundError, OSError) as err:
         raise EvalError(f"--dataset {dataset}: cannot load it ({type(err).__name__}: {err})") from None

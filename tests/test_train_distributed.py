@@ -19,8 +19,9 @@ import pytest
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from instructerc.builders.reading import load_split
 from instructerc.eval.scoring import LabelScorer
-from instructerc.train.data import load_split, sample_rows
+from instructerc.train.data import sample_rows
 from test_train_sft import tiny_argv
 
 REPO = Path(__file__).resolve().parents[1]

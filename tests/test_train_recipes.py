@@ -8,13 +8,13 @@ import logging
 from pathlib import Path
 
 import pytest
-
-from instructerc.builders.pipeline import split_file
 import torch
 import yaml
 
+from instructerc.builders.pipeline import split_file
+from instructerc.builders.reading import load_split
 from instructerc.train.config import ERCScriptArguments, RecipeError, parse_recipe
-from instructerc.train.data import fit_max_length, load_erc_data, load_split, sample_weighted, token_lengths
+from instructerc.train.data import fit_max_length, load_erc_data, sample_weighted, token_lengths
 from instructerc.train.sft import main
 
 REPO = Path(__file__).resolve().parents[1]

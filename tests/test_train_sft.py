@@ -15,9 +15,10 @@ from safetensors.torch import load_file
 from sklearn.metrics import f1_score
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
+from instructerc.builders.reading import load_split
 from instructerc.eval.scoring import LabelScorer
 from instructerc.train.config import parse_recipe
-from instructerc.train.data import load_split, sample_rows
+from instructerc.train.data import sample_rows
 from instructerc.train.sft import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,6 +120,8 @@ def test_run_leaves_task_recipe_and_card_without_secrets(run, small_build):
         "labels": ["happy", "sad", "neutral", "angry", "excited", "frustrated"],
         "top_k": 1,
         "embedder": "sentence-transformers/all-MiniLM-L6-v2",
+        "query": "previous",  # the build's retrieval settings, for prediction on new text
+        "balance": "none",
         "base_model": "instructerc/tiny-llama",
     }
     # recipe.yaml reruns the same recipe: the YAML keys plus the command-line overrides

@@ -5,22 +5,18 @@ A built instructerc dataset (Hub id or local folder) is read per config and spli
 that can fail on the recipe or the data runs here, so a bad recipe costs seconds, not a model load,
 and its error names the recipe field.
 
-Local folders are read through their parquet files (resolved from the card's ``configs:`` by
-``load_dataset_builder``), not ``load_dataset(folder, config)``: datasets 5.2 keys the cache of a
-folder by its name and file patterns only, so two builds named ``iemocap`` (a 4-dialogue slice and
-the full set) share one cache entry and the second silently gets the first one's rows. A parquet
-load is keyed by the absolute files and their modification times.
+Splits are read with ``builders.reading.load_split`` (a local folder through its own files).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 import numpy as np
-from datasets import ClassLabel, Dataset, concatenate_datasets, get_dataset_config_names, load_dataset
-from datasets import load_dataset_builder
+from datasets import ClassLabel, Dataset, concatenate_datasets, get_dataset_config_names
+
+from instructerc.builders.reading import load_split
 
 from .config import OVERLONG_POLICIES, ERCScriptArguments, RecipeError
 
@@ -44,17 +40,6 @@ class ERCData:
 
 def _where(args: ERCScriptArguments, config: str, split: str | None = None) -> str:
     return f"{args.dataset_name} (config {config}" + (f", split {split})" if split else ")")
-
-
-def load_split(name: str, config: str, split: str, revision: str | None = None) -> Dataset:
-    """One split of one config of a built dataset (Hub id or local folder)."""
-    if os.path.isdir(name):
-        builder = load_dataset_builder(name, config)
-        files = builder.config.data_files or {}
-        if split not in files:
-            raise ValueError(f'Unknown split "{split}". Should be one of {sorted(files)}.')
-        return load_dataset("parquet", data_files={split: list(files[split])}, split=split)
-    return load_dataset(name, config, split=split, revision=revision)
 
 
 def available_configs(args: ERCScriptArguments) -> list[str]:

@@ -53,7 +53,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULTS["vocab_size
 
 def dataset_texts(folder: str | Path, config: str = "plain") -> Iterator[str]:
     """Prompts and completions of a built dataset's train split, to train the tokenizer on."""
-    from .data import load_split  # a folder is read by its files, never from another build's cache entry
+    from instructerc.builders.reading import load_split
 
     for row in load_split(str(folder), config, "train"):
         yield row["prompt"] + row["completion"]
