@@ -15,8 +15,8 @@ SFTTrainer can batch them: `padded` (rows padded to the longest of the batch), `
 (rows concatenated, no pad tokens, position ids restart per row) and `packing` (best-fit
 decreasing packing into `--max-length` sequences, padding-free; its batch holds as many real tokens
 as the padded batch). Each mode runs in a fresh process with the same seed, the modes take turns
-for `--repeats` rounds and the best round of each is reported (on a shared machine other jobs only
-ever slow a run down); the first `--warmup` steps are not timed.
+for `--repeats` rounds and the median round of each is reported (every round's rate is printed
+beside it); the first `--warmup` steps are not timed.
 
 Reported per mode: trained tokens/s (prompt + completion tokens, pads excluded), peak memory (GPU:
 max allocated; CPU: peak RSS), and model-FLOPs utilisation: LoRA needs about 4 x params x tokens
@@ -71,7 +71,7 @@ def build_model(args, gpu: bool):
         tok = AutoTokenizer.from_pretrained(args.tiny_model_dir)
         model = AutoModelForCausalLM.from_pretrained(args.tiny_model_dir, dtype=torch.float32)
         return model, tok, "all-linear"
-    from instructerc.train.data import load_split
+    from instructerc.builders.reading import load_split
     from instructerc.train.tiny_model import train_tokenizer
 
     rows = load_split(args.dataset, "plain", "train")
@@ -89,7 +89,7 @@ def measure(args, mode: str) -> dict:
     from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
-    from instructerc.train.data import load_split
+    from instructerc.builders.reading import load_split
 
     gpu = torch.cuda.is_available()
     torch.manual_seed(0)
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-length", type=int, default=2048, help="padded/packing sequence cap (covers every row)")
     p.add_argument("--rows", type=int, default=2000, help="training rows to sample from")
-    p.add_argument("--repeats", type=int, default=1, help="rounds over the modes; the best of each is reported")
+    p.add_argument("--repeats", type=int, default=3, help="rounds over the modes; the median of each is reported")
     p.add_argument("--attn-implementation", default="sdpa", help="7B-shaped model: sdpa, flash_attention_2, ...")
     p.add_argument("--json", help="also write the results here")
     p.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)  # one measurement, in a child process
@@ -179,16 +179,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(child.stderr[-3000:], file=sys.stderr)
                 return child.returncode
             runs[mode].append(json.loads(child.stdout.strip().splitlines()[-1]))
-    # the best of the repeats: contention only ever slows a run down
+    # the median round of each mode (the upper median for an even count)
     results = [
-        max(runs[m], key=lambda r: r["tokens_per_s"]) | {"all_tokens_per_s": [r["tokens_per_s"] for r in runs[m]]}
+        sorted(runs[m], key=lambda r: r["tokens_per_s"])[len(runs[m]) // 2]
+        | {"all_tokens_per_s": [r["tokens_per_s"] for r in runs[m]]}
         for m in MODES
     ]
     device, peak = device_info()
     padded = results[0]["tokens_per_s"]
     print(f"\n{args.model}, batch {args.batch_size}, {args.steps} timed steps, {device}, "
           f"{datetime.date.today().isoformat()}; peak {peak / 1e12:.2f} TFLOP/s\n")
-    print("| mode | batch | tokens/s (best of runs) | vs padded | peak memory (GiB) | MFU |")
+    print("| mode | batch | tokens/s, median (each run) | vs padded | peak memory (GiB) | MFU |")
     print("|---|---|---|---|---|---|")
     for r in results:
         r["mfu"] = r["achieved_flops"] / peak
