@@ -1,5 +1,6 @@
-"""What every inference mode does around its batches: eval mode without autograd, and
-prompts batched longest first (a batch holds prompts of similar length, so little padding)."""
+"""What every inference mode does around its batches: eval mode without autograd, prompts
+batched longest first (a batch holds prompts of similar length, so little padding), and
+token id lists padded into one tensor."""
 
 from __future__ import annotations
 
@@ -19,6 +20,19 @@ def inference(model) -> Iterator[None]:
             yield
     finally:
         model.train(was_training)
+
+
+def pad(sequences: Sequence[Sequence[int]], value: int = 0, left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids, mask)``, both ``[len(sequences), longest]``: each sequence padded with ``value``
+    on the right (or the left), and 1 in ``mask`` where a real token stands."""
+    width = max(len(x) for x in sequences)
+    ids = torch.full((len(sequences), width), value, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for r, x in enumerate(sequences):
+        at = slice(width - len(x), width) if left else slice(0, len(x))
+        ids[r, at] = torch.tensor(x, dtype=torch.long)
+        mask[r, at] = 1
+    return ids, mask
 
 
 def longest_first(texts: Sequence[str], batch_size: int) -> Iterator[list[int]]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .batching import inference, longest_first
+from .batching import inference, longest_first, pad
 
 UNPARSEABLE = -1
 
@@ -55,23 +55,20 @@ class LabelGenerator:
         prompts = list(prompts)
         texts: list[str] = [""] * len(prompts)
         device = next(self.model.parameters()).device
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         with inference(self.model):
             for rows in longest_first(prompts, self.batch_size):
                 encoded = [self.tokenizer(prompts[r])["input_ids"] for r in rows]
-                width = max(len(x) for x in encoded)
-                ids = torch.full((len(encoded), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(encoded), width), dtype=torch.long)
-                for r, x in enumerate(encoded):  # left padding: generation continues every row at the end
-                    ids[r, width - len(x) :] = torch.tensor(x)
-                    mask[r, width - len(x) :] = 1
+                # left padding: generation continues every row at the end
+                ids, mask = pad(encoded, pad_id, left=True)
+                width = ids.shape[1]
                 out = self.model.generate(
                     input_ids=ids.to(device),
                     attention_mask=mask.to(device),
                     do_sample=False,
                     max_new_tokens=self.max_new_tokens,
                     eos_token_id=self.tokenizer.eos_token_id,
-                    pad_token_id=pad,
+                    pad_token_id=pad_id,
                 )
                 for r, text in zip(rows, self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)):
                     texts[r] = text

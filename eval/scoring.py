@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from trl.data_utils import common_prefix_length
 
-from .batching import inference, longest_first
+from .batching import inference, longest_first, pad
 
 
 TREE_ATTENTION = ("sdpa", "eager")
@@ -93,9 +93,8 @@ class LabelScorer:
         a special token fails that check); other prompts are tokenized whole with each label.
         """
         prompts = list(prompts)
-        for p in prompts:
-            if not p:
-                raise ValueError("empty prompt")
+        if not all(prompts):
+            raise ValueError("empty prompt")
         prompt_ids = self.tokenizer(prompts)["input_ids"]
         tails = self._tails(prompts, prompt_ids)
         eos = self.tokenizer.eos_token
@@ -175,12 +174,7 @@ class LabelScorer:
         device = self._device()
         n = len(batch)
         plen = [len(e.prefix) for e in batch]
-        width = max(plen)
-        ids = torch.zeros((n, width), dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for r, e in enumerate(batch):
-            ids[r, : plen[r]] = torch.tensor(e.prefix)
-            mask[r, : plen[r]] = 1
+        ids, mask = pad([e.prefix for e in batch])
         keep = sorted(set(p - 1 for p in plen))
         out = self.model(input_ids=ids.to(device), use_cache=True, logits_to_keep=torch.tensor(keep, device=device))
         column = torch.tensor([keep.index(p - 1) for p in plen], device=device)
@@ -247,13 +241,8 @@ class LabelScorer:
         # the prefix padding, explicit positions continue each prompt's own positions.
         conts = [c for e in batch for c in e.continuations]
         clen = [len(c) for c in conts]
-        cwidth = max(clen)
-        cids = torch.zeros((n * n_labels, cwidth), dtype=torch.long)
-        cmask = torch.zeros((n * n_labels, cwidth), dtype=torch.long)
-        for r, c in enumerate(conts):
-            cids[r, : len(c)] = torch.tensor(c)
-            cmask[r, : len(c)] = 1
-        cids, cmask = cids.to(device), cmask.to(device)
+        cids, cmask = (t.to(device) for t in pad(conts))
+        cwidth = cids.shape[1]
         start = torch.tensor(plen, device=device).repeat_interleave(n_labels)
         cpositions = start[:, None] + torch.arange(cwidth, device=device)[None, :]
         full_mask = torch.cat([mask.repeat_interleave(n_labels, dim=0), cmask], dim=1)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from instructerc.eval.batching import inference, longest_first
+from instructerc.eval.batching import inference, longest_first, pad
 from instructerc.eval.harness import run_inference
 from instructerc.eval.loading import label_names, load_model, load_split
 
@@ -47,10 +47,7 @@ def prompt_pass(model, tokenizer, prompts, batch_size) -> float:
     start = time.perf_counter()
     with inference(model):
         for rows in longest_first(prompts, batch_size):
-            encoded = tokenizer([prompts[r] for r in rows])["input_ids"]
-            ids = torch.zeros((len(encoded), max(len(x) for x in encoded)), dtype=torch.long)
-            for r, x in enumerate(encoded):
-                ids[r, : len(x)] = torch.tensor(x)
+            ids, _ = pad(tokenizer([prompts[r] for r in rows])["input_ids"])
             model(input_ids=ids.to(device), use_cache=False, logits_to_keep=1)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
