@@ -8,7 +8,7 @@ RAW_DIR ?= ../shared/data/cosmic
 OUT ?= output
 PYTEST_ARGS ?=
 
-.PHONY: install demo build test bench clean
+.PHONY: install demo build test bench gpu-bundle gpu-proof-dry clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +31,14 @@ test: install
 bench: install
 	$(PY) tests/benchmarks/build_speed.py --raw-dir $(RAW_DIR)
 
+# The GPU proof (README "GPU proof"): the bundle the GPU machine needs, and the CPU dry run of the
+# proof script (also part of make test).
+gpu-bundle: install
+	@test -f $(OUT)/instructerc/iemocap/README.md || $(MAKE) build
+	$(PY) tests/benchmarks/gpu_bundle.py --datasets-dir $(OUT) --out .gpu-bundle
+
+gpu-proof-dry: install
+	HF_HUB_DISABLE_XET=1 $(PY) -m pytest tests/test_gpu_proof.py $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache .gpu-bundle

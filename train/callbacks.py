@@ -11,7 +11,10 @@ test once, after training (``score_split`` on the test rows).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
+import torch
 from accelerate.utils import gather_object
 from datasets import Dataset
 from transformers import TrainerCallback
@@ -76,3 +79,48 @@ class WeightedF1Callback(TrainerCallback):
         if metrics is not None:  # the dict the Trainer reads metric_for_best_model from
             metrics.update(scores)
         self.trainer.log(scores)
+
+
+class ThroughputCallback(TrainerCallback):
+    """Adds ``train_tokens_per_second`` and ``peak_memory_gib`` to every training log.
+
+    Why: a 7B run's cost is decided by tokens/s and memory, and the Trainer logs neither (its
+    ``train_samples_per_second`` counts rows of any length, and averages in the first steps,
+    which compile and warm up). The rate is measured between consecutive logs, over the tokens
+    TRL counted (``num_tokens``: real tokens, pads excluded, all processes), after a device
+    synchronisation so queued GPU work is inside the interval; the first log of a run has no
+    interval, so warm-up never enters a rate. Peak memory is this process's largest allocation
+    by torch on its accelerator (``torch.cuda.max_memory_allocated``), or the peak RSS on CPU.
+    The values land in ``trainer_state.json``'s ``log_history`` too.
+    """
+
+    def __init__(self):
+        self._last: tuple[float, float] | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._last = None
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or "num_tokens" not in logs or "loss" not in logs:
+            return  # evaluation logs and the final summary
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        now, tokens = time.perf_counter(), float(logs["num_tokens"])
+        extra = {"peak_memory_gib": round(peak_memory_gib(), 3)}
+        if self._last is not None and now > self._last[0]:
+            extra["train_tokens_per_second"] = round((tokens - self._last[1]) / (now - self._last[0]), 2)
+        self._last = (now, tokens)
+        logs.update(extra)
+        if state.log_history and state.log_history[-1].get("step") == state.global_step:
+            state.log_history[-1].update(extra)  # the Trainer stored a copy of logs before calling us
+
+
+def peak_memory_gib() -> float:
+    """Peak memory of this process: torch's largest GPU allocation, or peak RSS without a GPU."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**30
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux

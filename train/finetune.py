@@ -22,7 +22,7 @@ from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config, get_quantiz
 from instructerc.eval.loading import dataset_id as hub_dataset_id
 
 from . import artifacts
-from .callbacks import WeightedF1Callback, score_split
+from .callbacks import ThroughputCallback, WeightedF1Callback, score_split
 from .config import ERCScriptArguments, RecipeError
 from .data import fit_max_length, load_erc_data
 
@@ -58,7 +58,7 @@ def check_training_args(args: ERCScriptArguments, training_args: SFTConfig, mode
         )
 
 
-def load_model(model_args: ModelConfig, training_args: SFTConfig, init_adapter: str | None = None):
+def load_model(model_args: ModelConfig, training_args: SFTConfig):
     dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
     quantization_config = get_quantization_config(model_args)
     model = AutoModelForCausalLM.from_pretrained(
@@ -72,10 +72,6 @@ def load_model(model_args: ModelConfig, training_args: SFTConfig, init_adapter: 
         quantization_config=quantization_config,
         **(training_args.model_init_kwargs or {}),
     )
-    if init_adapter:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, init_adapter, is_trainable=True)
     return model
 
 
@@ -93,8 +89,13 @@ def finetune(
     training_args: SFTConfig,
     model_args: ModelConfig,
     callbacks: list | tuple = (),
+    model=None,
 ) -> Path:
-    """Run the recipe; returns the output folder holding the final adapter and its card."""
+    """Run the recipe; returns the output folder holding the final adapter and its card.
+
+    ``model``: an already loaded base model to train instead of loading ``model_name_or_path``
+    (whose tokenizer is still used), e.g. to run several recipes on one copy of a 7B model.
+    """
     check_training_args(args, training_args, model_args)
     # The token is kept in memory for the final push only: the Trainer pickles its arguments
     # (training_args.bin) into every checkpoint, and its own push_to_hub would bypass the licence guard.
@@ -117,14 +118,26 @@ def finetune(
         raise RecipeError(f"model_name_or_path: no tokenizer at {model_args.model_name_or_path!r} "
                           f"({' '.join(str(e).split())[:200]})") from None
     fit = dict(max_length=training_args.max_length, truncation_mode=training_args.truncation_mode, policy=args.overlong)
-    data.train = fit_max_length(data.train, tokenizer, packing=training_args.packing, name="train", **fit)
+    if training_args.padding_free and not training_args.packing:
+        # TRL's padding-free collator cannot cut rows, so it refuses a max_length; rows that do not fit are
+        # dropped here instead (cutting would lose the label) and TRL is told the rows are already short enough.
+        fit["policy"] = "error" if args.overlong == "error" else "drop"
+        data.train = fit_max_length(data.train, tokenizer, packing=True, name="train", **fit)
+        training_args.max_length = None
+    else:
+        data.train = fit_max_length(data.train, tokenizer, packing=training_args.packing, name="train", **fit)
 
     output_dir = Path(training_args.output_dir)
     last_checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
     if last_checkpoint and training_args.resume_from_checkpoint is None:
         logger.info("resuming from %s", last_checkpoint)
 
-    model = load_model(model_args, training_args, args.init_adapter)
+    if model is None:
+        model = load_model(model_args, training_args)
+    if args.init_adapter:  # stage 2 of the curriculum: continue the stage-1 adapter instead of a new one
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, args.init_adapter, is_trainable=True)
     eval_rows = None
     if data.validation is not None:  # validation loss rides along with the label scores
         eval_packing = training_args.packing if training_args.eval_packing is None else training_args.eval_packing
@@ -137,7 +150,7 @@ def finetune(
         eval_dataset=eval_rows,
         processing_class=tokenizer,
         peft_config=None if args.init_adapter else get_peft_config(model_args),
-        callbacks=list(callbacks),
+        callbacks=[ThroughputCallback(), *callbacks],
     )
     if data.validation is not None:
         trainer.add_callback(

@@ -1,0 +1,209 @@
+"""Prepare everything the GPU machine lacks for tests/benchmarks/gpu_proof.py (not a test).
+
+Usage:
+
+    make gpu-bundle                 # builds the datasets first if output/ has none
+    python tests/benchmarks/gpu_bundle.py --datasets-dir output --out .gpu-bundle
+
+The GPU machine has no network and no trl, datasets or evaluate (and other versions of
+transformers, huggingface_hub, peft...), so the bundle carries, in one ignored folder of at most
+64 MiB that travels with the working tree:
+
+- ``wheels/``: the versions this checkout is tested with (read from the running environment),
+  for Python 3.12 on manylinux x86_64, of every package the project needs beyond what that
+  machine's image holds at a compatible version (torch, numpy, pyarrow, pandas... stay its own);
+- ``data/instructerc/<name>/``: built dataset folders (IEMOCAP always; MELD, EmoryNLP and unified
+  when they fit, for the memory-fit table);
+- ``tokenizer/``: a LLaMA-2-shaped tokenizer (byte-level BPE, 32k vocabulary, LLaMA-2's special
+  tokens) trained on the built prompts, since LLaMA-2's own cannot be downloaded;
+- ``manifest.json``: versions, the commit, and the token lengths of every dataset row with that
+  tokenizer (what the proof needs to project full-recipe times and worst-case batches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+LIMIT_BYTES = 64 * 2**20
+# What the project needs at run time that the GPU image lacks or holds at another version (its image:
+# Python 3.12, torch 2.11, transformers 5.17, huggingface_hub 1.33, accelerate 1.15, no trl/datasets/
+# evaluate). Compiled ones are fetched for cp312.
+WHEELS = (
+    "trl", "datasets", "evaluate", "dill", "multiprocess", "transformers", "tokenizers", "huggingface_hub",
+    "hf-xet", "httpx2", "httpcore2", "peft", "accelerate", "sentence-transformers", "safetensors", "fsspec",
+    "click", "typer", "regex", "filelock",
+)
+# DeepSpeed for the ZeRO-3 row: PyPI has only its sdist, so it is built here into a pure-Python wheel
+# (DS_BUILD_OPS=0: its CUDA ops compile on first use, and ZeRO-3 without offload needs none); with the
+# pydantic stack it needs, at the versions this environment holds.
+DEEPSPEED = "0.19.8"
+DEEPSPEED_DEPS = ("hjson", "pydantic", "pydantic-core", "annotated-types", "typing-inspection")
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
+             "manylinux1_x86_64")
+DATASETS = ("iemocap", "meld", "emorynlp", "unified")
+# The configs the LLaMA-2-7B recipes train on: all of IEMOCAP's (speaker, plain, multi-task recipes), only
+# `default` of the others, so all four fit the 64 MiB beside the wheels.
+RECIPE_CONFIGS = {"iemocap": None, "meld": ("default",), "emorynlp": ("default",), "unified": ("default",)}
+TOKENIZER_CONFIGS = ("default", "speaker", "prediction")  # `plain` prompts are inside `default`'s
+VOCAB = 32000
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def download_wheels(dest: Path, deepspeed: bool = True) -> dict[str, str]:
+    """The tested version of each package in ``WHEELS``, as a cp312 manylinux wheel (and DeepSpeed)."""
+    pins = {name: metadata.version(name) for name in WHEELS}
+    if deepspeed:
+        pins.update({name: _version_or(name, "hjson", "3.1.0") for name in DEEPSPEED_DEPS})
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
+                        "--no-build-isolation", f"deepspeed=={DEEPSPEED}", "-w", str(dest)], check=True,
+                       env={**os.environ, "DS_BUILD_OPS": "0"})
+    cmd = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
+           "--only-binary=:all:", "--python-version", "3.12", "--implementation", "cp", "-d", str(dest)]
+    for platform in PLATFORMS:
+        cmd += ["--platform", platform]
+    subprocess.run(cmd + [f"{n}=={v}" for n, v in pins.items()], check=True)
+    return pins
+
+
+def copy_dataset(folder: Path, dest: Path, configs: tuple[str, ...] | None) -> list[str]:
+    """Copy a built dataset folder, keeping only ``configs`` (all when None) in its files and card."""
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard.load(folder / "README.md")
+    kept = [c for c in card.data.configs if configs is None or c["config_name"] in configs]
+    shutil.copytree(folder, dest, ignore=lambda d, names: [n for n in names if Path(d).name == "data"
+                                                           and n not in {c["config_name"] for c in kept}])
+    card.data.configs = kept
+    card.save(str(dest / "README.md"))
+    return [c["config_name"] for c in kept]
+
+
+def _version_or(name: str, fallback_name: str, fallback: str) -> str:
+    """The installed version, or the pinned one for the package this environment lacks (hjson)."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        if name != fallback_name:
+            raise
+        return fallback
+
+
+def tokenizer_texts(folders: list[Path]):
+    from instructerc.builders.reading import load_split
+
+    for folder in folders:
+        if folder.name == "unified":  # the union of the others
+            continue
+        for config in TOKENIZER_CONFIGS:
+            for row in load_split(str(folder), config, "train"):
+                yield row["prompt"] + row["completion"]
+
+
+def length_stats(folder: Path, tokenizer) -> dict:
+    """Token lengths (prompt + completion + EOS, as SFTTrainer counts them) per config and split."""
+    from datasets import get_dataset_config_names
+
+    from instructerc.builders.reading import load_split
+    from instructerc.train.data import token_lengths
+
+    stats = {}
+    for config in get_dataset_config_names(str(folder)):
+        for split in ("train", "validation", "test"):
+            n = token_lengths(load_split(str(folder), config, split), tokenizer)
+            stats[f"{config}/{split}"] = {
+                "rows": int(len(n)), "tokens": int(n.sum()), "mean": round(float(n.mean()), 1),
+                "median": float(np.median(n)), "p99": float(np.percentile(n, 99)), "max": int(n.max()),
+                # E[len^2] / E[len]: what the attention FLOPs per token scale with
+                "attention_length": round(float((n.astype(np.float64) ** 2).sum() / n.sum()), 1),
+            }
+    return stats
+
+
+def make_bundle(datasets_dir: Path, out: Path, *, names=DATASETS, wheels: bool = True, vocab: int = VOCAB) -> dict:
+    """Write the bundle into ``out`` (replaced whole, via a staging folder); returns its manifest."""
+    from instructerc.train.tiny_model import train_tokenizer
+
+    source = datasets_dir / "instructerc"
+    if not (source / "iemocap" / "README.md").is_file():
+        raise SystemExit(f"error: {source / 'iemocap'} is not a built dataset; run `make build` first")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        manifest: dict = {"date": date.today().isoformat(), "commit": _commit(), "wheels": {}, "datasets": {}}
+        if wheels:
+            manifest["wheels"] = download_wheels(staging / "wheels")
+            manifest["wheels"]["deepspeed"] = DEEPSPEED
+        folders = [source / n for n in names if (source / n / "README.md").is_file()]
+        tokenizer = train_tokenizer(tokenizer_texts(folders), vocab_size=vocab)
+        tokenizer.save_pretrained(str(staging / "tokenizer"))
+        manifest["tokenizer"] = {"vocab": len(tokenizer), "trained_on": [f.name for f in folders],
+                                 "configs": list(TOKENIZER_CONFIGS)}
+        budget = LIMIT_BYTES - folder_bytes(staging) - 2**20  # a MiB for the manifest and slack
+        for folder in folders:
+            dest = staging / "data" / "instructerc" / folder.name
+            configs = copy_dataset(folder, dest, RECIPE_CONFIGS.get(folder.name))
+            size = folder_bytes(dest)
+            if size > budget:
+                shutil.rmtree(dest)
+                if folder.name == "iemocap":
+                    raise SystemExit(f"error: {folder} ({size / 2**20:.1f} MiB) does not fit the 64 MiB bundle")
+                manifest["datasets"][folder.name] = {"skipped": f"{size / 2**20:.1f} MiB does not fit"}
+                continue
+            budget -= size
+            manifest["datasets"][folder.name] = {"bytes": size, "configs": configs,
+                                                 "lengths": length_stats(dest, tokenizer)}
+        manifest["bytes"] = folder_bytes(staging)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--datasets-dir", default="output", help="OUT of builders/build.py (holds instructerc/<name>)")
+    p.add_argument("--out", default=".gpu-bundle")
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    p.add_argument("--no-wheels", dest="wheels", action="store_false", help="skip the wheels (CPU dry run)")
+    p.add_argument("--vocab", type=int, default=VOCAB)
+    args = p.parse_args(argv)
+    manifest = make_bundle(Path(args.datasets_dir), Path(args.out), names=args.datasets, wheels=args.wheels,
+                           vocab=args.vocab)
+    print(f"{args.out}: {manifest['bytes'] / 2**20:.1f} MiB (limit 64 MiB); tokenizer {manifest['tokenizer']['vocab']} "
+          f"tokens; datasets {', '.join(manifest['datasets'])}")
+    for name, info in manifest["datasets"].items():
+        if "lengths" in info:
+            d = info["lengths"]["default/train"]
+            print(f"  {name} default/train: {d['rows']} rows, tokens per row mean {d['mean']}, median {d['median']}, "
+                  f"p99 {d['p99']}, max {d['max']}")
+        else:
+            print(f"  {name}: {info['skipped']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

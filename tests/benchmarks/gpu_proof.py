@@ -1,0 +1,628 @@
+"""GPU proof: the LLaMA-2-7B-shaped path through the project's own entry points, measured (not a test).
+
+Usage:
+
+    make gpu-bundle                                    # here, on CPU: .gpu-bundle/ (see gpu_bundle.py)
+    # on the GPU machine, in the repository root, with .gpu-bundle/ carried along (README: "GPU proof"):
+    bash tests/benchmarks/gpu_proof.sh train           # run 1: LoRA padded / padding-free / packing, evaluation
+    bash tests/benchmarks/gpu_proof.sh full            # run 2: all-parameter (FSDP, DeepSpeed), memory fit
+    python tests/benchmarks/gpu_proof.py --report OUT1/proof-train.json OUT2/proof-full.json   # README tables
+    make gpu-proof-dry                                 # all of it on CPU with a tiny model (in make test)
+
+Each part first saves a LLaMA-2-7B-shaped model (LLaMA-2-7B's config, random bf16 weights made on the
+GPU; `tests/benchmarks/shapes.py`) with the bundle's tokenizer, then runs the real commands a user
+runs: `accelerate launch train/sft.py --config train/recipes/llama-2-7b/<recipe>.yaml` with a few
+command-line overrides (the model folder, the bundled dataset, `--max_steps`, `--logging_steps 1`),
+and `python eval/evaluate.py` on the adapter that run saved. Their numbers come from the files the
+runs write: `trainer_state.json` (tokens/s and peak memory, logged by
+`instructerc.train.callbacks.ThroughputCallback`) and `results.json`. Stages that fail are recorded
+with their error, never skipped silently; the JSON result file is rewritten after every stage.
+
+FLOP counts (per trained token; N = parameters except the input embedding, L layers, d hidden, s the
+mean number of keys a token attends to):
+- LoRA, model FLOPs: 4N + 12·L·d·s (forward 2N; backward 2N for the activation gradients through the
+  frozen weights; LoRA's own weight gradients are under 0.1% and left out). MFU uses these.
+- LoRA with activation checkpointing, hardware FLOPs: 6N + 16·L·d·s (the forward is run twice).
+  HFU uses these.
+- all-parameter: 6N + 12·L·d·s model FLOPs.
+Peak: the card's dense bf16 datasheet figure, and the bf16 matrix-product rate measured in the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shapes.py, eval_throughput.py
+
+RECIPES = REPO / "train" / "recipes"
+LORA_RECIPE = RECIPES / "llama-2-7b" / "iemocap-lora.yaml"
+FULL_RECIPE = RECIPES / "llama-2-7b" / "iemocap-full.yaml"
+ACCELERATE = RECIPES / "accelerate_configs"
+# Dense bf16 FLOP/s by device name (datasheet, SXM parts, no sparsity).
+GPU_PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12}
+CARDS_GIB = {"24 GB": 22.0, "40 GB": 39.0, "80 GB": 79.0}  # usable after the CUDA context, conservatively
+# Fractional builds are not bundled: their recipes run on the whole dataset (an upper bound on memory).
+FRACTIONS = {"instructerc/iemocap-frac1_4": "iemocap", "instructerc/unified-total-frac1_4": "unified",
+             "instructerc/unified-ratio-frac1_4": "unified"}
+TRAIN_MODES = ("padded", "padding_free", "packing")
+
+
+class Proof:
+    """Paths, settings and the results file of one part."""
+
+    def __init__(self, args):
+        self.args = args
+        self.dry = args.dry_run
+        self.bundle = Path(args.bundle).resolve()
+        self.out = Path(args.out).resolve()
+        self.work = Path(args.work).resolve() if args.work else self.out / "work"
+        self.model_dir = self.work / "model"
+        self.manifest = json.loads((self.bundle / "manifest.json").read_text())
+        self.results_path = self.out / f"proof-{args.part}.json"
+        self.results: dict = {"part": args.part, "dry_run": self.dry, "date": date.today().isoformat(),
+                              "bundle": {k: self.manifest[k] for k in ("commit", "wheels", "tokenizer")}, "stages": {}}
+        self.env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+                    "PYTHONUNBUFFERED": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+        # On the GPU machine's 16 cores, TRL's tokenization of a split in parallel (the recipes leave it serial).
+        self.num_proc = [] if self.dry else ["--dataset_num_proc", "8"]
+
+    def dataset(self, name: str = "iemocap") -> Path:
+        return self.bundle / "data" / "instructerc" / name
+
+    def lengths(self, name: str, key: str) -> dict:
+        return self.manifest["datasets"][name]["lengths"][key]
+
+    def save(self):
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.results_path.write_text(json.dumps(self.results, indent=2) + "\n")
+
+    def stage(self, name: str, fn, *a, **kw):
+        """Run one stage; its result, or its error, goes into the results file at once."""
+        start = time.perf_counter()
+        print(f"\n=== {name}", flush=True)
+        try:
+            result = fn(*a, **kw)
+        except Exception as e:  # noqa: BLE001 - a failed stage is a result too
+            result = {"ok": False, "error": f"{type(e).__name__}: {' '.join(str(e).split())[:1500]}"}
+        result["stage_seconds"] = round(time.perf_counter() - start, 1)
+        self.results["stages"][name] = result
+        self.save()
+        print(json.dumps({k: v for k, v in result.items() if k != "log"}, default=str)[:2000], flush=True)
+        return result
+
+
+# ---------------------------------------------------------------- environment and model
+
+def environment() -> dict:
+    import importlib.metadata as md
+
+    import torch
+
+    info = {"python": sys.version.split()[0], "torch": torch.__version__}
+    for name in ("transformers", "trl", "peft", "accelerate", "datasets", "deepspeed"):
+        try:
+            info[name] = md.version(name)
+        except md.PackageNotFoundError:
+            info[name] = None
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        info.update(device=torch.cuda.get_device_name(0), memory_gib=round(props.total_memory / 2**30, 1),
+                    cuda=torch.version.cuda, sms=props.multi_processor_count)
+    else:
+        import platform
+
+        info.update(device=f"CPU {platform.machine()}, {torch.get_num_threads()} threads", memory_gib=None)
+    return info
+
+
+def gemm_peak(dry: bool) -> dict:
+    """Measured bf16 matrix-product rate (GPU, 8192^3, median of 20 after warm-up); fp32 1024^3 on CPU."""
+    import torch
+
+    gpu = torch.cuda.is_available()
+    n = 8192 if gpu else 512
+    dtype = torch.bfloat16 if gpu else torch.float32
+    a = torch.randn(n, n, device="cuda" if gpu else "cpu", dtype=dtype)
+    b = torch.randn(n, n, device=a.device, dtype=dtype)
+    times = []
+    for i in range(25 if gpu else 6):
+        if gpu:
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        a @ b
+        if gpu:
+            torch.cuda.synchronize()
+        if i >= 5 or (not gpu and i >= 1):
+            times.append(time.perf_counter() - t)
+    measured = 2 * n**3 / statistics.median(times)
+    name = torch.cuda.get_device_name(0) if gpu else "cpu"
+    datasheet = next((v for k, v in GPU_PEAK_BF16.items() if k in name), None)
+    return {"measured_flops": measured, "datasheet_flops": datasheet, "peak_flops": datasheet or measured,
+            "peak_source": "datasheet bf16 dense" if datasheet else "measured matmul"}
+
+
+def make_model(proof: Proof) -> dict:
+    """Save the model every stage loads: LLaMA-2-7B-shaped (GPU) or tiny (dry run), random weights."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from shapes import llama_2_7b_config, non_embedding_params, random_model
+
+    tokenizer = AutoTokenizer.from_pretrained(str(proof.bundle / "tokenizer"))
+    if proof.dry:
+        from instructerc.train.tiny_model import tiny_config
+
+        config, device, dtype = tiny_config(tokenizer), "cpu", torch.float32
+    else:
+        config, device, dtype = llama_2_7b_config(tokenizer), "cuda", torch.bfloat16
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    model = random_model(config, device=device, dtype=dtype)
+    made = time.perf_counter() - start
+    if proof.model_dir.exists():
+        shutil.rmtree(proof.model_dir)
+    model.save_pretrained(str(proof.model_dir))
+    tokenizer.save_pretrained(str(proof.model_dir))
+    c = model.config
+    info = {"ok": True, "params": sum(p.numel() for p in model.parameters()), "non_embedding_params": non_embedding_params(model),
+            "layers": c.num_hidden_layers, "hidden": c.hidden_size, "vocab": c.vocab_size, "tokenizer_vocab": len(tokenizer),
+            "make_seconds": round(made, 1), "save_seconds": round(time.perf_counter() - start - made, 1)}
+    del model
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return info
+
+
+# ---------------------------------------------------------------- the real entry points
+
+def run(cmd: list[str], proof: Proof, log_name: str, timeout: float) -> dict:
+    """Run a command from the repository root; keep its output in the work folder."""
+    start = time.perf_counter()
+    try:
+        child = subprocess.run(cmd, cwd=REPO, env=proof.env, capture_output=True, text=True, timeout=timeout)
+        rc, output = child.returncode, child.stdout + child.stderr
+    except subprocess.TimeoutExpired as e:
+        rc, output = "timeout", (e.stdout or b"").decode(errors="replace") + (e.stderr or b"").decode(errors="replace")
+    seconds = time.perf_counter() - start
+    proof.work.mkdir(parents=True, exist_ok=True)
+    (proof.work / f"{log_name}.log").write_text(" ".join(cmd) + "\n\n" + output)
+    return {"rc": rc, "seconds": round(seconds, 1), "command": " ".join(_short(c, proof) for c in cmd),
+            "tail": output[-3000:] if rc != 0 else ""}
+
+
+def _short(arg: str, proof: Proof) -> str:
+    for path, name in ((proof.work, "$WORK"), (proof.bundle, "$BUNDLE"), (REPO, ".")):
+        arg = arg.replace(str(path) + "/", f"{name}/" if name != "." else "").replace(str(path), name)
+    return arg
+
+
+def launch_sft(proof: Proof, name: str, recipe: Path, overrides: list[str], *, accelerate_config: Path,
+               timeout: float = 540) -> dict:
+    out_dir = proof.work / "runs" / name
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_config),
+           "--num_processes", "1", str(REPO / "train" / "sft.py"), "--config", str(recipe),
+           "--model_name_or_path", str(proof.model_dir), "--output_dir", str(out_dir), "--logging_steps", "1",
+           "--report_to", "none", "--disable_tqdm", "true", *proof.num_proc, *overrides]
+    if proof.dry:  # the same recipe on a CPU: fp32 (bf16 matmuls are slow there), no checkpointing
+        cmd += ["--dtype", "float32", "--bf16", "false", "--activation_checkpointing", "false"]
+    result = run(cmd, proof, name, timeout)
+    state = out_dir / "trainer_state.json"
+    result["log"] = json.loads(state.read_text())["log_history"] if state.is_file() else []
+    result["output_dir"] = str(out_dir)
+    result["ok"] = result["rc"] == 0
+    return result
+
+
+def train_measures(log: list[dict], warmup: int) -> dict:
+    """Tokens/s over the steps after ``warmup`` (median of per-step rates, and total tokens / time),
+    and peak memory, from the rows ThroughputCallback added to the log history."""
+    rows = [e for e in log if "train_tokens_per_second" in e and e["step"] > warmup]
+    if not rows:
+        raise RuntimeError(f"no throughput rows after step {warmup} in trainer_state.json")
+    rates = [e["train_tokens_per_second"] for e in rows]
+    return {"tokens_per_s": statistics.median(rates), "tokens_per_s_each": rates, "timed_steps": len(rows),
+            "tokens_per_step": statistics.median([b["num_tokens"] - a["num_tokens"] for a, b in zip(rows, rows[1:])])
+            if len(rows) > 1 else None,
+            "peak_memory_gib": max(e["peak_memory_gib"] for e in log if "peak_memory_gib" in e),
+            "loss_first": next(e["loss"] for e in log if "loss" in e), "loss_last": rows[-1].get("loss")}
+
+
+def flops_per_token(model: dict, s: float, *, lora: bool, recompute: bool) -> float:
+    n, L, d = model["non_embedding_params"], model["layers"], model["hidden"]
+    if not lora:
+        return 6 * n + 12 * L * d * s
+    return (6 * n + 16 * L * d * s) if recompute else (4 * n + 12 * L * d * s)
+
+
+def stage_train(proof: Proof, mode: str, peak: dict, model: dict) -> dict:
+    args = proof.args
+    steps = args.warmup + args.steps
+    overrides = ["--dataset_name", str(proof.dataset()), "--max_steps", str(steps)]
+    batch = 8  # the recipe's per_device_train_batch_size
+    if mode == "padded":  # the whole path: validation scoring, selection, test scoring, saving, the card
+        overrides += ["--eval_strategy", "steps", "--eval_steps", str(steps), "--save_strategy", "steps",
+                      "--save_steps", str(steps), "--max_eval_samples", str(args.eval_rows),
+                      "--max_test_samples", str(args.eval_rows)]
+    else:
+        overrides += ["--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
+                      "--do_test", "false"]
+    if mode == "padding_free":
+        overrides += ["--padding_free", "true"]
+    if mode == "packing":  # as many real tokens per micro-batch as the padded batch holds, in 2048-token rows
+        mean = proof.lengths("iemocap", "default/train")["mean"]
+        batch = max(1, round(8 * mean / 2048))
+        overrides += ["--packing", "true", "--packing_strategy", "bfd", "--per_device_train_batch_size", str(batch)]
+    result = launch_sft(proof, f"lora-{mode}", LORA_RECIPE, overrides, accelerate_config=ACCELERATE / "single_gpu.yaml")
+    if not result["ok"]:
+        return result
+    m = train_measures(result["log"], args.warmup)
+    s = proof.lengths("iemocap", "default/train")["attention_length"] / 2
+    m["mfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=False) / peak["peak_flops"]
+    recompute = not proof.dry  # the recipe's activation_checkpointing (turned off in the CPU dry run)
+    m["hfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=recompute) / peak["peak_flops"]
+    m["mfu_vs_measured_gemm"] = m["mfu"] * peak["peak_flops"] / peak["measured_flops"]
+    m["micro_batch"] = batch
+    train = proof.lengths("iemocap", "default/train")
+    m["epoch_tokens"] = train["tokens"]
+    m["projected_6_epochs_train_s"] = 6 * train["tokens"] / m["tokens_per_s"]
+    if mode == "padded":
+        out = Path(result["output_dir"])
+        m["files"] = sorted(p.name for p in out.iterdir() if p.is_file())
+        for split in ("eval", "test"):
+            f = out / f"{split}_results.json"
+            if f.is_file():
+                m[f"{split}_results"] = json.loads(f.read_text())
+    return {**result, **m}
+
+
+def stage_eval(proof: Proof, mode: str) -> dict:
+    adapter = proof.work / "runs" / "lora-padded"
+    out = proof.work / "eval" / mode
+    cmd = [sys.executable, str(REPO / "eval" / "evaluate.py"), "--adapter", str(adapter), "--model", str(proof.model_dir),
+           "--dataset", str(proof.dataset()), "--split", "test", "--mode", mode, "--batch-size",
+           str(proof.args.eval_batch_size), "--output-dir", str(out), "--no-progress"]
+    if proof.args.eval_max_samples:
+        cmd += ["--max-samples", str(proof.args.eval_max_samples)]
+    result = run(cmd, proof, f"eval-{mode}", 540)
+    result["ok"] = result["rc"] == 0
+    if result["ok"]:
+        r = json.loads((out / "results.json").read_text())
+        result.update(utterances=r["num_examples"], utterances_per_s=r["runtime"]["utterances_per_s"],
+                      inference_seconds=r["runtime"]["seconds"], weighted_f1=r["weighted_f1"],
+                      unparseable_rate=r["unparseable_rate"], environment=r["environment"])
+    return result
+
+
+def stage_prompt_pass(proof: Proof) -> dict:
+    """A bare forward pass over the same prompts (the floor of any method that reads them), in its own
+    process with the product's model loading."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--prompt-pass", "--bundle", str(proof.bundle),
+           "--out", str(proof.out), "--work", str(proof.work), "--eval-batch-size", str(proof.args.eval_batch_size)]
+    if proof.args.eval_max_samples:
+        cmd += ["--eval-max-samples", str(proof.args.eval_max_samples)]
+    result = run(cmd, proof, "prompt-pass", 540)
+    result["ok"] = result["rc"] == 0
+    if result["ok"]:
+        result.update(json.loads((proof.work / "prompt_pass.json").read_text()))
+    return result
+
+
+def prompt_pass_child(proof: Proof) -> int:
+    import torch
+
+    from eval_throughput import prompt_pass
+    from instructerc.builders.reading import load_split
+    from instructerc.eval.loading import load_model
+
+    model, tokenizer = load_model(str(proof.model_dir), proof.work / "runs" / "lora-padded")
+    prompts = load_split(str(proof.dataset()), "default", "test")["prompt"]
+    if proof.args.eval_max_samples:
+        prompts = prompts[: proof.args.eval_max_samples]
+    prompt_pass(model, tokenizer, prompts[: proof.args.eval_batch_size * 2], proof.args.eval_batch_size)  # warm-up
+    seconds = prompt_pass(model, tokenizer, prompts, proof.args.eval_batch_size)
+    (proof.work / "prompt_pass.json").write_text(json.dumps({
+        "utterances": len(prompts), "inference_seconds": round(seconds, 3),
+        "utterances_per_s": round(len(prompts) / seconds, 3),
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}))
+    return 0
+
+
+OOM = re.compile(r"Tried to allocate ([\d.]+) ([GM]iB)\. GPU \d+ has a total capacity of ([\d.]+) GiB of which "
+                 r"([\d.]+) ([GM]iB) is free.*?([\d.]+) GiB is allocated by PyTorch", re.S)
+
+
+def stage_full(proof: Proof, engine: str) -> dict:
+    args = proof.args
+    steps = args.full_warmup + args.full_steps
+    overrides = ["--dataset_name", str(proof.dataset()), "--max_steps", str(steps), "--eval_strategy", "no",
+                 "--save_strategy", "no", "--load_best_model_at_end", "false", "--do_test", "false"]
+    config = ACCELERATE / ("fsdp.yaml" if engine == "fsdp" else "deepspeed_zero3.yaml")
+    if engine == "deepspeed":
+        import importlib.util
+
+        if importlib.util.find_spec("deepspeed") is None:
+            return {"ok": False, "ran": False, "error": "deepspeed is not installed in this environment"}
+    if proof.dry and engine == "fsdp":
+        overrides += ["--use_cpu", "true"]
+    result = launch_sft(proof, f"full-{engine}", FULL_RECIPE, overrides, accelerate_config=config, timeout=420)
+    result["ran"] = result["ok"]
+    if result["ok"]:
+        m = train_measures(result["log"], args.full_warmup)
+        result.update(m)
+    else:
+        oom = OOM.search(result["tail"])
+        if oom:
+            unit = 1 if oom.group(2) == "GiB" else 1 / 1024
+            result.update(out_of_memory=True, asked_gib=float(oom.group(1)) * unit, capacity_gib=float(oom.group(3)),
+                          allocated_gib=float(oom.group(6)))
+        result["error_line"] = next((line for line in reversed(result["tail"].splitlines())
+                                     if "Error" in line or "error" in line), result["tail"][-300:])
+    return result
+
+
+# ---------------------------------------------------------------- memory fit of the LoRA recipes
+
+def lora_recipes() -> list[Path]:
+    import yaml
+
+    return [p for p in sorted((RECIPES / "llama-2-7b").glob("*.yaml"))
+            if yaml.safe_load(p.read_text()).get("use_peft") or yaml.safe_load(p.read_text()).get("init_adapter")]
+
+
+def memfit_child(proof: Proof) -> int:
+    """Every LoRA recipe through ``finetune`` on one loaded copy of the model, one optimizer step on its
+    longest batch (``train_sampling_strategy: group_by_length`` puts the longest row first)."""
+    import gc
+
+    import torch
+    import yaml
+    from transformers import TrainerCallback
+
+    from instructerc.train.config import parse_recipe
+    from instructerc.train.finetune import finetune, load_model
+
+    class Grab(TrainerCallback):
+        model = None
+
+        def on_train_begin(self, args, state, control, model=None, **kw):
+            Grab.model = model
+
+    rows, base = [], None
+    stage1 = None
+    for recipe in sorted(lora_recipes(), key=lambda p: "stage2" in p.name):  # stage 2 continues stage 1
+        spec = yaml.safe_load(recipe.read_text())
+        name = spec["dataset_name"].removeprefix("instructerc/")
+        bundled = FRACTIONS.get(spec["dataset_name"], name)
+        row = {"recipe": recipe.name, "dataset": spec["dataset_name"], "measured_on": bundled,
+               "batch": spec["per_device_train_batch_size"], "max_length": spec["max_length"]}
+        configs = list(spec["dataset_mixture"]) if spec.get("dataset_mixture") else [spec["dataset_config"]]
+        lengths = proof.manifest["datasets"].get(bundled, {}).get("lengths")
+        if not lengths:
+            rows.append({**row, "error": f"{bundled} is not in the bundle"})
+            continue
+        row["longest_row"] = max(lengths[f"{c}/train"]["max"] for c in configs if f"{c}/train" in lengths)
+        argv = ["--config", str(recipe), "--model_name_or_path", str(proof.model_dir), "--dataset_name",
+                str(proof.dataset(bundled)), "--output_dir", str(proof.work / "memfit" / recipe.stem),
+                "--max_steps", "1", "--train_sampling_strategy", "group_by_length", "--eval_strategy", "no",
+                "--save_strategy", "no", "--load_best_model_at_end", "false", "--do_test", "false",
+                "--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "1", *proof.num_proc]
+        if spec.get("init_adapter"):
+            argv += ["--init_adapter", str(stage1)]
+        if proof.dry:
+            argv += ["--dtype", "float32", "--bf16", "false", "--activation_checkpointing", "false"]
+        try:
+            script_args, training_args, model_args = parse_recipe(argv)
+            if base is None:
+                base = load_model(model_args, training_args)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
+            start = time.perf_counter()
+            out = finetune(script_args, training_args, model_args, callbacks=[Grab()], model=base)
+            row["seconds"] = round(time.perf_counter() - start, 1)
+            if "stage1" in recipe.name:
+                stage1 = out
+            if torch.cuda.is_available():
+                row["peak_allocated_gib"] = torch.cuda.max_memory_allocated() / 2**30
+                row["peak_reserved_gib"] = torch.cuda.max_memory_reserved() / 2**30
+            else:
+                from instructerc.train.callbacks import peak_memory_gib
+
+                row["peak_allocated_gib"] = row["peak_reserved_gib"] = peak_memory_gib()
+            state = json.loads((out / "trainer_state.json").read_text())
+            row["tokens_first_step"] = next(e["num_tokens"] for e in state["log_history"] if "num_tokens" in e)
+        except Exception as e:  # noqa: BLE001 - recorded per recipe
+            row["error"] = f"{type(e).__name__}: {' '.join(str(e).split())[:500]}"
+        finally:
+            if Grab.model is not None and hasattr(Grab.model, "unload"):
+                base = Grab.model.unload()  # the base model without this recipe's LoRA layers
+            Grab.model = None
+            gc.collect()
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    (proof.work / "memfit.json").write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+def stage_memfit(proof: Proof) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--memfit", "--bundle", str(proof.bundle), "--out",
+           str(proof.out), "--work", str(proof.work)] + (["--dry-run"] if proof.dry else [])
+    result = run(cmd, proof, "memfit", 540)
+    path = proof.work / "memfit.json"
+    result["rows"] = json.loads(path.read_text()) if path.is_file() else []
+    result["ok"] = result["rc"] == 0 and all("error" not in r for r in result["rows"])
+    return result
+
+
+# ---------------------------------------------------------------- parts
+
+def part_train(proof: Proof) -> None:
+    proof.results["environment"] = environment()
+    peak = proof.stage("gemm_peak", lambda: {"ok": True, **gemm_peak(proof.dry)})
+    model = proof.stage("model", make_model, proof)
+    if not model["ok"]:
+        return
+    for mode in TRAIN_MODES:
+        proof.stage(f"lora_{mode}", stage_train, proof, mode, peak, model)
+    if proof.results["stages"]["lora_padded"]["ok"]:
+        for mode in ("score", "generate"):
+            proof.stage(f"eval_{mode}", stage_eval, proof, mode)
+        proof.stage("eval_prompt_pass", stage_prompt_pass, proof)
+
+
+def part_full(proof: Proof) -> None:
+    proof.results["environment"] = environment()
+    model = proof.stage("model", make_model, proof)
+    if not model["ok"]:
+        return
+    proof.stage("full_fsdp", stage_full, proof, "fsdp")
+    proof.stage("full_deepspeed", stage_full, proof, "deepspeed")
+    proof.stage("memfit", stage_memfit, proof)
+
+
+# ---------------------------------------------------------------- report
+
+def _n(x, fmt="{:,.0f}") -> str:
+    return fmt.format(x) if isinstance(x, (int, float)) and not (isinstance(x, float) and math.isnan(x)) else "—"
+
+
+def report(paths: list[Path]) -> str:
+    """The README's GPU tables from the results files of the two parts; every cell a measured value of
+    those files, or a line saying what failed."""
+    parts = {}
+    for p in paths:
+        r = json.loads(Path(p).read_text())
+        parts[r["part"]] = r
+    lines = []
+    for r in parts.values():
+        e = r.get("environment", {})
+        lines.append(f"Part `{r['part']}`{' (CPU dry run)' if r['dry_run'] else ''}: {e.get('device')}, {r['date']}; "
+                     f"torch {e.get('torch')}, transformers {e.get('transformers')}, trl {e.get('trl')}, "
+                     f"peft {e.get('peft')}, accelerate {e.get('accelerate')}, datasets {e.get('datasets')}"
+                     + (f", deepspeed {e['deepspeed']}" if e.get("deepspeed") else "") + ".")
+    t = parts.get("train")
+    if t:
+        st = t["stages"]
+        peak = st["gemm_peak"]
+        model = st["model"]
+        lines += ["", f"Model: {model.get('params', 0) / 1e9:.2f}B parameters ({model.get('layers')} layers, hidden "
+                  f"{model.get('hidden')}, vocabulary {model.get('vocab')}), made in {_n(model.get('make_seconds'), '{:.1f}')} s "
+                  f"and saved in {_n(model.get('save_seconds'), '{:.1f}')} s. Peak for MFU: {peak['peak_source']} "
+                  f"{peak['peak_flops'] / 1e12:.0f} TFLOP/s; measured bf16 matmul {peak['measured_flops'] / 1e12:.0f} TFLOP/s.",
+                  "", "| mode | micro-batch | tokens/s (median of steps) | vs padded | peak memory (GiB) | MFU | HFU "
+                  "| MFU vs measured matmul | projected 6 epochs (train only) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        padded = st.get("lora_padded", {}).get("tokens_per_s")
+        for mode in TRAIN_MODES:
+            s = st.get(f"lora_{mode}", {})
+            if not s.get("ok"):
+                lines.append(f"| {mode} | failed: {s.get('error') or _last_error(s)} | | | | | | | |")
+                continue
+            lines.append(f"| {mode} | {s['micro_batch']} | {_n(s['tokens_per_s'])} | "
+                         f"{_n(s['tokens_per_s'] / padded, '{:.2f}x') if padded else '—'} | "
+                         f"{_n(s['peak_memory_gib'], '{:.1f}')} | {_n(100 * s['mfu'], '{:.1f}%')} | "
+                         f"{_n(100 * s['hfu'], '{:.1f}%')} | {_n(100 * s['mfu_vs_measured_gemm'], '{:.1f}%')} | "
+                         f"{_hms(s['projected_6_epochs_train_s'])} |")
+        lines += ["", "| evaluation (whole IEMOCAP test split unless noted) | utterances | utt/s | seconds | vs generate |",
+                  "|---|---:|---:|---:|---:|"]
+        gen = st.get("eval_generate", {}).get("utterances_per_s")
+        for key, label in (("eval_score", "`score` (evaluate.py)"), ("eval_generate", "`generate` (evaluate.py)"),
+                           ("eval_prompt_pass", "bare prompt pass")):
+            s = st.get(key, {})
+            if not s.get("ok"):
+                lines.append(f"| {label} | failed: {s.get('error') or _last_error(s)} | | | |")
+                continue
+            lines.append(f"| {label} | {s['utterances']} | {_n(s['utterances_per_s'], '{:.1f}')} | "
+                         f"{_n(s['inference_seconds'], '{:.1f}')} | "
+                         f"{_n(s['utterances_per_s'] / gen, '{:.2f}x') if gen else '—'} |")
+    f = parts.get("full")
+    if f:
+        st = f["stages"]
+        lines += ["", "| all-parameter (`iemocap-full.yaml`, 1 GPU) | ran | tokens/s | peak memory (GiB) | what happened |",
+                  "|---|---|---:|---:|---|"]
+        for key, label in (("full_fsdp", "`fsdp.yaml`"), ("full_deepspeed", "`deepspeed_zero3.yaml`")):
+            s = st.get(key, {})
+            if s.get("ran"):
+                lines.append(f"| {label} | yes | {_n(s['tokens_per_s'])} | {_n(s['peak_memory_gib'], '{:.1f}')} | "
+                             f"{s['timed_steps']} timed steps |")
+            elif s.get("out_of_memory"):
+                lines.append(f"| {label} | no: out of memory | — | {_n(s['allocated_gib'], '{:.1f}')} allocated | asked "
+                             f"{_n(s['asked_gib'], '{:.2f}')} GiB more of {_n(s['capacity_gib'], '{:.1f}')} GiB |")
+            else:
+                lines.append(f"| {label} | no | — | — | {s.get('error') or s.get('error_line', '')[:200]} |")
+        mem = st.get("memfit", {})
+        lines += ["", "| recipe | trained on | longest row (tokens) | peak allocated (GiB) | peak reserved (GiB) | "
+                  + " | ".join(CARDS_GIB) + " |", "|---|---|---:|---:|---:|" + "---|" * len(CARDS_GIB)]
+        for row in mem.get("rows", []):
+            if "error" in row:
+                lines.append(f"| `{row['recipe']}` | {row['measured_on']} | {row.get('longest_row', '—')} | failed: "
+                             f"{row['error'][:150]} | | " + " | ".join("" for _ in CARDS_GIB) + " |")
+                continue
+            fits = ["fits" if row["peak_reserved_gib"] <= cap else "no" for cap in CARDS_GIB.values()]
+            lines.append(f"| `{row['recipe']}` | {row['measured_on']} | {row['longest_row']} | "
+                         f"{row['peak_allocated_gib']:.1f} | {row['peak_reserved_gib']:.1f} | " + " | ".join(fits) + " |")
+    return "\n".join(lines)
+
+
+def _last_error(s: dict) -> str:
+    tail = s.get("tail", "")
+    line = next((x for x in reversed(tail.splitlines()) if "Error" in x or "error:" in x), tail[-200:])
+    return line.strip()[:200]
+
+
+def _hms(seconds: float) -> str:
+    h, rest = divmod(int(round(seconds)), 3600)
+    return f"{h} h {rest // 60:02d} min" if h else f"{rest // 60} min {rest % 60:02d} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--part", choices=("train", "full", "all"), default="all")
+    p.add_argument("--bundle", default=".gpu-bundle")
+    p.add_argument("--out", default="output/gpu-proof")
+    p.add_argument("--work", help="scratch folder for the model and runs (default: OUT/work)")
+    p.add_argument("--dry-run", action="store_true", help="CPU, tiny model: checks the whole script in minutes")
+    p.add_argument("--warmup", type=int, default=3, help="untimed optimizer steps of each LoRA run")
+    p.add_argument("--steps", type=int, default=10, help="timed optimizer steps of each LoRA run")
+    p.add_argument("--full-warmup", type=int, default=1)
+    p.add_argument("--full-steps", type=int, default=3)
+    p.add_argument("--eval-rows", type=int, default=64, help="validation and test rows scored inside the padded run")
+    p.add_argument("--eval-batch-size", type=int, default=8, help="evaluate.py --batch-size")
+    p.add_argument("--eval-max-samples", type=int, default=512,
+                   help="evaluate.py --max-samples; the whole test split's time is projected from them (0: all)")
+    p.add_argument("--report", nargs="+", metavar="PROOF_JSON", help="print the README tables of finished parts")
+    p.add_argument("--prompt-pass", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--memfit", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.report:
+        print(report([Path(x) for x in args.report]))
+        return 0
+    proof = Proof(args)
+    if args.prompt_pass:
+        return prompt_pass_child(proof)
+    if args.memfit:
+        return memfit_child(proof)
+    parts = ("train", "full") if args.part == "all" else (args.part,)
+    paths = []
+    for part in parts:
+        args.part = part
+        proof = Proof(args)
+        (part_train if part == "train" else part_full)(proof)
+        paths.append(proof.results_path)
+    print("\n" + report(paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
