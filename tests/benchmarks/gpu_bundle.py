@@ -42,7 +42,7 @@ LIMIT_BYTES = 64 * 2**20
 WHEELS = (
     "trl", "datasets", "evaluate", "dill", "multiprocess", "transformers", "tokenizers", "huggingface_hub",
     "hf-xet", "httpx2", "httpcore2", "peft", "accelerate", "sentence-transformers", "safetensors", "fsspec",
-    "click", "typer", "regex", "filelock",
+    "click", "typer", "regex", "filelock", "truststore", "anyio", "idna", "h11",
 )
 # DeepSpeed for the ZeRO-3 row: PyPI has only its sdist, so it is built here into a pure-Python wheel
 # (DS_BUILD_OPS=0: its CUDA ops compile on first use, and ZeRO-3 without offload needs none); with the

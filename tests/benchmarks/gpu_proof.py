@@ -246,12 +246,26 @@ def flops_per_token(model: dict, s: float, *, lora: bool, recompute: bool) -> fl
     return (6 * n + 16 * L * d * s) if recompute else (4 * n + 12 * L * d * s)
 
 
-def stage_train(proof: Proof, mode: str, peak: dict, model: dict) -> dict:
+# Settings tried beside the recipe's (micro-batch 8 x 4 accumulation, activation checkpointing) to find where the
+# MFU gap lies; the global batch stays 32 rows. name: (mode, micro-batch, accumulation, checkpointing)
+VARIANTS = {
+    "padded_b32": ("padded", 32, 1, True),
+    "padded_b8_no_ckpt": ("padded", 8, 4, False),
+    "packing_b2_no_ckpt": ("packing", 2, 4, False),
+}
+
+
+def stage_train(proof: Proof, mode: str, peak: dict, model: dict, *, micro_batch: int = 8, accumulation: int = 4,
+                checkpointing: bool = True, name: str | None = None) -> dict:
     args = proof.args
     steps = args.warmup + args.steps
     overrides = ["--dataset_name", str(proof.dataset()), "--max_steps", str(steps)]
-    batch = 8  # the recipe's per_device_train_batch_size
-    if mode == "padded":  # the whole path: validation scoring, selection, test scoring, saving, the card
+    batch = micro_batch  # the recipe's per_device_train_batch_size is 8
+    variant = name is not None
+    if variant:
+        overrides += ["--per_device_train_batch_size", str(micro_batch), "--gradient_accumulation_steps",
+                      str(accumulation), "--activation_checkpointing", str(checkpointing).lower()]
+    if mode == "padded" and not variant:  # the whole path: validation scoring, selection, test scoring, saving, the card
         overrides += ["--eval_strategy", "steps", "--eval_steps", str(steps), "--save_strategy", "steps",
                       "--save_steps", str(steps), "--max_eval_samples", str(args.eval_rows),
                       "--max_test_samples", str(args.eval_rows)]
@@ -261,19 +275,21 @@ def stage_train(proof: Proof, mode: str, peak: dict, model: dict) -> dict:
     if mode == "padding_free":
         overrides += ["--padding_free", "true"]
     if mode == "packing":  # as many real tokens per micro-batch as the padded batch holds, in 2048-token rows
-        mean = proof.lengths("iemocap", "default/train")["mean"]
-        batch = max(1, round(8 * mean / 2048))
+        if not variant:
+            mean = proof.lengths("iemocap", "default/train")["mean"]
+            batch = max(1, round(8 * mean / 2048))
         overrides += ["--packing", "true", "--packing_strategy", "bfd", "--per_device_train_batch_size", str(batch)]
-    result = launch_sft(proof, f"lora-{mode}", LORA_RECIPE, overrides, accelerate_config=ACCELERATE / "single_gpu.yaml")
+    result = launch_sft(proof, f"lora-{name or mode}", LORA_RECIPE, overrides,
+                        accelerate_config=ACCELERATE / "single_gpu.yaml")
     if not result["ok"]:
         return result
     m = train_measures(result["log"], args.warmup)
     s = proof.lengths("iemocap", "default/train")["attention_length"] / 2
     m["mfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=False) / peak["peak_flops"]
-    recompute = not proof.dry  # the recipe's activation_checkpointing (turned off in the CPU dry run)
+    recompute = checkpointing and not proof.dry  # activation checkpointing (turned off in the CPU dry run)
     m["hfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=recompute) / peak["peak_flops"]
     m["mfu_vs_measured_gemm"] = m["mfu"] * peak["peak_flops"] / peak["measured_flops"]
-    m["micro_batch"] = batch
+    m.update(micro_batch=batch, accumulation=accumulation, checkpointing=recompute)
     train = proof.lengths("iemocap", "default/train")
     m["epoch_tokens"] = train["tokens"]
     m["projected_6_epochs_train_s"] = 6 * train["tokens"] / m["tokens_per_s"]
@@ -482,6 +498,18 @@ def part_train(proof: Proof) -> None:
         proof.stage("eval_prompt_pass", stage_prompt_pass, proof)
 
 
+def part_sweep(proof: Proof) -> None:
+    """The recipe's LoRA step at other micro-batch and checkpointing settings (same global batch)."""
+    proof.results["environment"] = environment()
+    peak = proof.stage("gemm_peak", lambda: {"ok": True, **gemm_peak(proof.dry)})
+    model = proof.stage("model", make_model, proof)
+    if not model["ok"]:
+        return
+    for name, (mode, micro, accumulation, checkpointing) in VARIANTS.items():
+        proof.stage(f"lora_{name}", stage_train, proof, mode, peak, model, micro_batch=micro,
+                    accumulation=accumulation, checkpointing=checkpointing, name=name)
+
+
 def part_full(proof: Proof) -> None:
     proof.results["environment"] = environment()
     model = proof.stage("model", make_model, proof)
@@ -588,7 +616,7 @@ def _hms(seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--part", choices=("train", "full", "all"), default="all")
+    p.add_argument("--part", choices=("train", "full", "sweep", "all"), default="all")
     p.add_argument("--bundle", default=".gpu-bundle")
     p.add_argument("--out", default="output/gpu-proof")
     p.add_argument("--work", help="scratch folder for the model and runs (default: OUT/work)")
@@ -613,12 +641,12 @@ def main(argv: list[str] | None = None) -> int:
         return prompt_pass_child(proof)
     if args.memfit:
         return memfit_child(proof)
-    parts = ("train", "full") if args.part == "all" else (args.part,)
+    parts = ("train", "full", "sweep") if args.part == "all" else (args.part,)
     paths = []
     for part in parts:
         args.part = part
         proof = Proof(args)
-        (part_train if part == "train" else part_full)(proof)
+        {"train": part_train, "full": part_full, "sweep": part_sweep}[part](proof)
         paths.append(proof.results_path)
     print("\n" + report(paths))
     return 0
