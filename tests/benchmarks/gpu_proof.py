@@ -256,11 +256,12 @@ VARIANTS = {
 
 
 def stage_train(proof: Proof, mode: str, peak: dict, model: dict, *, micro_batch: int = 8, accumulation: int = 4,
-                checkpointing: bool = True, name: str | None = None) -> dict:
+                checkpointing: bool = True, variant_name: str | None = None) -> dict:
     args = proof.args
     steps = args.warmup + args.steps
     overrides = ["--dataset_name", str(proof.dataset()), "--max_steps", str(steps)]
     batch = micro_batch  # the recipe's per_device_train_batch_size is 8
+    name = variant_name
     variant = name is not None
     if variant:
         overrides += ["--per_device_train_batch_size", str(micro_batch), "--gradient_accumulation_steps",
@@ -507,7 +508,7 @@ def part_sweep(proof: Proof) -> None:
         return
     for name, (mode, micro, accumulation, checkpointing) in VARIANTS.items():
         proof.stage(f"lora_{name}", stage_train, proof, mode, peak, model, micro_batch=micro,
-                    accumulation=accumulation, checkpointing=checkpointing, name=name)
+                    accumulation=accumulation, checkpointing=checkpointing, variant_name=name)
 
 
 def part_full(proof: Proof) -> None:
