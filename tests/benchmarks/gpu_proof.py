@@ -511,6 +511,86 @@ def part_sweep(proof: Proof) -> None:
                     accumulation=accumulation, checkpointing=checkpointing, variant_name=name)
 
 
+KERNEL_KINDS = (("matmul", ("gemm", "nvjet", "cutlass", "sm90_", "matmul", "cublas")),
+                ("attention", ("flash", "fmha", "attention", "efficient")))
+
+
+def profile_child(proof: Proof) -> int:
+    """One optimizer step of the recipe as run (micro-batch 8 x 4, checkpointing), under torch.profiler:
+    how much of the step's wall time the GPU spends in kernels, and in which kinds."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    from transformers import TrainerCallback
+
+    from instructerc.train.config import parse_recipe
+    from instructerc.train.finetune import finetune
+
+    found: dict = {}
+
+    class Profile(TrainerCallback):
+        prof = None
+
+        def on_step_begin(self, args, state, control, **kw):
+            if state.global_step == proof.args.warmup and self.prof is None:
+                torch.cuda.synchronize()
+                self.prof = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
+                self.prof.__enter__()
+                found["start"] = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            if self.prof is not None and "wall_s" not in found:
+                torch.cuda.synchronize()
+                found["wall_s"] = time.perf_counter() - found["start"]
+                self.prof.__exit__(None, None, None)
+                kinds = {"matmul": 0.0, "attention": 0.0, "other": 0.0}
+                rows = []
+                for e in self.prof.key_averages():
+                    t = getattr(e, "self_device_time_total", 0.0) or 0.0
+                    if t <= 0:
+                        continue
+                    name = e.key.lower()
+                    kind = next((k for k, words in KERNEL_KINDS if any(w in name for w in words)), "other")
+                    kinds[kind] += t / 1e6
+                    rows.append((t / 1e6, e.count, e.key[:100]))
+                found["kernel_s"] = {k: round(v, 4) for k, v in kinds.items()}
+                found["top"] = [list(r) for r in sorted(rows, reverse=True)[:25]]
+
+    argv = ["--config", str(LORA_RECIPE), "--model_name_or_path", str(proof.model_dir), "--dataset_name",
+            str(proof.dataset()), "--output_dir", str(proof.work / "runs" / "profile"), "--max_steps",
+            str(proof.args.warmup + 1), "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end",
+            "false", "--do_test", "false", "--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "1",
+            *proof.num_proc]
+    if proof.dry:
+        argv += ["--dtype", "float32", "--bf16", "false", "--activation_checkpointing", "false"]
+    script_args, training_args, model_args = parse_recipe(argv)
+    if not torch.cuda.is_available():
+        found.update(wall_s=None, kernel_s=None, top=[], note="no GPU: nothing to profile")
+        (proof.work / "profile.json").write_text(json.dumps(found))
+        return 0
+    finetune(script_args, training_args, model_args, callbacks=[Profile()])
+    (proof.work / "profile.json").write_text(json.dumps(found, indent=1))
+    return 0
+
+
+def stage_profile(proof: Proof) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--profile", "--bundle", str(proof.bundle), "--out",
+           str(proof.out), "--work", str(proof.work), "--warmup", str(proof.args.warmup)] + (["--dry-run"] if proof.dry else [])
+    result = run(cmd, proof, "profile", 400)
+    path = proof.work / "profile.json"
+    result.update(json.loads(path.read_text()) if path.is_file() else {})
+    result["ok"] = result["rc"] == 0
+    if result.get("kernel_s") and result.get("wall_s"):
+        busy = sum(result["kernel_s"].values())
+        result["gpu_busy_fraction"] = busy / result["wall_s"]
+    return result
+
+
+def part_profile(proof: Proof) -> None:
+    proof.results["environment"] = environment()
+    if proof.stage("model", make_model, proof)["ok"]:
+        proof.stage("profile", stage_profile, proof)
+
+
 def part_full(proof: Proof) -> None:
     proof.results["environment"] = environment()
     model = proof.stage("model", make_model, proof)
@@ -617,7 +697,7 @@ def _hms(seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--part", choices=("train", "full", "sweep", "all"), default="all")
+    p.add_argument("--part", choices=("train", "full", "sweep", "profile", "all"), default="all")
     p.add_argument("--bundle", default=".gpu-bundle")
     p.add_argument("--out", default="output/gpu-proof")
     p.add_argument("--work", help="scratch folder for the model and runs (default: OUT/work)")
@@ -633,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report", nargs="+", metavar="PROOF_JSON", help="print the README tables of finished parts")
     p.add_argument("--prompt-pass", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--memfit", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.report:
         print(report([Path(x) for x in args.report]))
@@ -642,12 +723,14 @@ def main(argv: list[str] | None = None) -> int:
         return prompt_pass_child(proof)
     if args.memfit:
         return memfit_child(proof)
+    if args.profile:
+        return profile_child(proof)
     parts = ("train", "full", "sweep") if args.part == "all" else (args.part,)
     paths = []
     for part in parts:
         args.part = part
         proof = Proof(args)
-        {"train": part_train, "full": part_full, "sweep": part_sweep}[part](proof)
+        {"train": part_train, "full": part_full, "sweep": part_sweep, "profile": part_profile}[part](proof)
         paths.append(proof.results_path)
     print("\n" + report(paths))
     return 0
