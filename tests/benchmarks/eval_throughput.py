@@ -91,18 +91,11 @@ def bench(name, model, tokenizer, prompts, labels, args) -> str:
 
 
 def llama7b_shaped(texts):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from instructerc.train.tiny_model import train_tokenizer
+    from shapes import llama_2_7b_config, random_model
 
     tokenizer = train_tokenizer(texts, vocab_size=32000)
-    config = LlamaConfig(
-        vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-        num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-    )
-    with torch.device("cuda"):
-        model = LlamaForCausalLM(config).to(torch.bfloat16)
+    model = random_model(llama_2_7b_config(tokenizer), device="cuda", dtype=torch.bfloat16)
     return model.eval(), tokenizer
 
 

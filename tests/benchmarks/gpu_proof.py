@@ -72,6 +72,7 @@ class Proof:
         self.manifest = json.loads((self.bundle / "manifest.json").read_text())
         self.results_path = self.out / f"proof-{args.part}.json"
         self.results: dict = {"part": args.part, "dry_run": self.dry, "date": date.today().isoformat(),
+                              "warmup": args.warmup, "test_rows": self.lengths("iemocap", "default/test")["rows"],
                               "bundle": {k: self.manifest[k] for k in ("commit", "wheels", "tokenizer")}, "stages": {}}
         self.env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                     "PYTHONUNBUFFERED": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
@@ -418,7 +419,8 @@ def memfit_child(proof: Proof) -> int:
 
     rows, base = [], None
     stage1 = None
-    for recipe in sorted(lora_recipes(), key=lambda p: "stage2" in p.name):  # stage 2 continues stage 1
+    chosen = [r for r in lora_recipes() if not proof.args.memfit_recipes or r.name in proof.args.memfit_recipes]
+    for recipe in sorted(chosen, key=lambda p: "stage2" in p.name):  # stage 2 continues stage 1
         spec = yaml.safe_load(recipe.read_text())
         name = spec["dataset_name"].removeprefix("instructerc/")
         bundled = FRACTIONS.get(spec["dataset_name"], name)
@@ -476,6 +478,8 @@ def memfit_child(proof: Proof) -> int:
 def stage_memfit(proof: Proof) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--memfit", "--bundle", str(proof.bundle), "--out",
            str(proof.out), "--work", str(proof.work)] + (["--dry-run"] if proof.dry else [])
+    if proof.args.memfit_recipes:
+        cmd += ["--memfit-recipes", *proof.args.memfit_recipes]
     result = run(cmd, proof, "memfit", 540)
     path = proof.work / "memfit.json"
     result["rows"] = json.loads(path.read_text()) if path.is_file() else []
@@ -507,17 +511,21 @@ def part_sweep(proof: Proof) -> None:
     if not model["ok"]:
         return
     for name, (mode, micro, accumulation, checkpointing) in VARIANTS.items():
+        if proof.args.variants and name not in proof.args.variants:
+            continue
         proof.stage(f"lora_{name}", stage_train, proof, mode, peak, model, micro_batch=micro,
                     accumulation=accumulation, checkpointing=checkpointing, variant_name=name)
 
 
-KERNEL_KINDS = (("matmul", ("gemm", "nvjet", "cutlass", "sm90_", "matmul", "cublas")),
-                ("attention", ("flash", "fmha", "attention", "efficient")))
+KERNEL_KINDS = (("attention", ("flash", "fmha", "attention", "sdpa", "scaled_dot_product")),
+                ("matmul", ("gemm", "nvjet", "cutlass", "sm90_", "matmul", "cublas", "aten::mm", "aten::addmm",
+                            "aten::bmm")))
 
 
 def profile_child(proof: Proof) -> int:
     """One optimizer step of the recipe as run (micro-batch 8 x 4, checkpointing), under torch.profiler:
-    how much of the step's wall time the GPU spends in kernels, and in which kinds."""
+    how much of the step's wall time the GPU spends in kernels, and in which kinds (on a CPU: the
+    operators' own CPU time)."""
     import torch
     from torch.profiler import ProfilerActivity, profile
     from transformers import TrainerCallback
@@ -525,29 +533,39 @@ def profile_child(proof: Proof) -> int:
     from instructerc.train.config import parse_recipe
     from instructerc.train.finetune import finetune
 
-    found: dict = {}
+    found: dict = {"device": "GPU kernels" if torch.cuda.is_available() else "CPU operators"}
+    gpu = torch.cuda.is_available()
+
+    def sync():
+        if gpu:
+            torch.cuda.synchronize()
 
     class Profile(TrainerCallback):
         prof = None
 
         def on_step_begin(self, args, state, control, **kw):
             if state.global_step == proof.args.warmup and self.prof is None:
-                torch.cuda.synchronize()
-                self.prof = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
+                sync()
+                self.prof = profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else []))
                 self.prof.__enter__()
                 found["start"] = time.perf_counter()
 
         def on_step_end(self, args, state, control, **kw):
             if self.prof is not None and "wall_s" not in found:
-                torch.cuda.synchronize()
+                sync()
                 found["wall_s"] = time.perf_counter() - found["start"]
                 self.prof.__exit__(None, None, None)
                 kinds = {"matmul": 0.0, "attention": 0.0, "other": 0.0}
                 rows = []
                 for e in self.prof.key_averages():
-                    t = getattr(e, "self_device_time_total", 0.0) or 0.0
-                    if t <= 0 or "CUDA" not in str(getattr(e, "device_type", "")):
-                        continue  # operator rows repeat the time of the kernels they launched
+                    if gpu:  # kernel rows only: operator rows repeat the time of the kernels they launched
+                        t = getattr(e, "self_device_time_total", 0.0) or 0.0
+                        if "CUDA" not in str(getattr(e, "device_type", "")):
+                            continue
+                    else:
+                        t = e.self_cpu_time_total
+                    if t <= 0:
+                        continue
                     name = e.key.lower()
                     kind = next((k for k, words in KERNEL_KINDS if any(w in name for w in words)), "other")
                     kinds[kind] += t / 1e6
@@ -563,10 +581,6 @@ def profile_child(proof: Proof) -> int:
     if proof.dry:
         argv += ["--dtype", "float32", "--bf16", "false", "--activation_checkpointing", "false"]
     script_args, training_args, model_args = parse_recipe(argv)
-    if not torch.cuda.is_available():
-        found.update(wall_s=None, kernel_s=None, top=[], note="no GPU: nothing to profile")
-        (proof.work / "profile.json").write_text(json.dumps(found))
-        return 0
     finetune(script_args, training_args, model_args, callbacks=[Profile()])
     (proof.work / "profile.json").write_text(json.dumps(found, indent=1))
     return 0
@@ -608,7 +622,7 @@ def _n(x, fmt="{:,.0f}") -> str:
 
 
 def report(paths: list[Path]) -> str:
-    """The README's GPU tables from the results files of the two parts; every cell a measured value of
+    """The README's GPU tables from the results files of the parts; every cell a measured value of
     those files, or a line saying what failed."""
     parts = {}
     for p in paths:
@@ -624,37 +638,26 @@ def report(paths: list[Path]) -> str:
     t = parts.get("train")
     if t:
         st = t["stages"]
-        peak = st["gemm_peak"]
-        model = st["model"]
+        peak, model = st["gemm_peak"], st["model"]
         lines += ["", f"Model: {model.get('params', 0) / 1e9:.2f}B parameters ({model.get('layers')} layers, hidden "
                   f"{model.get('hidden')}, vocabulary {model.get('vocab')}), made in {_n(model.get('make_seconds'), '{:.1f}')} s "
                   f"and saved in {_n(model.get('save_seconds'), '{:.1f}')} s. Peak for MFU: {peak['peak_source']} "
-                  f"{peak['peak_flops'] / 1e12:.0f} TFLOP/s; measured bf16 matmul {peak['measured_flops'] / 1e12:.0f} TFLOP/s.",
-                  "", "| mode | micro-batch | tokens/s (median of steps) | vs padded | peak memory (GiB) | MFU | HFU "
-                  "| MFU vs measured matmul | projected 6 epochs (train only) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        padded = st.get("lora_padded", {}).get("tokens_per_s")
-        for mode in TRAIN_MODES:
-            s = st.get(f"lora_{mode}", {})
-            if not s.get("ok"):
-                lines.append(f"| {mode} | failed: {s.get('error') or _last_error(s)} | | | | | | | |")
-                continue
-            lines.append(f"| {mode} | {s['micro_batch']} | {_n(s['tokens_per_s'])} | "
-                         f"{_n(s['tokens_per_s'] / padded, '{:.2f}x') if padded else '—'} | "
-                         f"{_n(s['peak_memory_gib'], '{:.1f}')} | {_n(100 * s['mfu'], '{:.1f}%')} | "
-                         f"{_n(100 * s['hfu'], '{:.1f}%')} | {_n(100 * s['mfu_vs_measured_gemm'], '{:.1f}%')} | "
-                         f"{_hms(s['projected_6_epochs_train_s'])} |")
-        lines += ["", "| evaluation (whole IEMOCAP test split unless noted) | utterances | utt/s | seconds | vs generate |",
-                  "|---|---:|---:|---:|---:|"]
+                  f"{peak['peak_flops'] / 1e12:.1f} TFLOP/s; measured matmul {peak['measured_flops'] / 1e12:.1f} TFLOP/s."]
+        lines += _train_table(st, [f"lora_{m}" for m in TRAIN_MODES], st.get("lora_padded", {}).get("tokens_per_s"))
+        test_rows = t.get("test_rows") or _bundle_test_rows()
+        lines += ["", "| evaluation (IEMOCAP test rows) | utterances | utt/s | seconds | vs generate "
+                  f"| projected whole test split ({test_rows} rows), s |", "|---|---:|---:|---:|---:|---:|"]
         gen = st.get("eval_generate", {}).get("utterances_per_s")
         for key, label in (("eval_score", "`score` (evaluate.py)"), ("eval_generate", "`generate` (evaluate.py)"),
                            ("eval_prompt_pass", "bare prompt pass")):
             s = st.get(key, {})
             if not s.get("ok"):
-                lines.append(f"| {label} | failed: {s.get('error') or _last_error(s)} | | | |")
+                lines.append(f"| {label} | failed: {s.get('error') or _last_error(s)} | | | | |")
                 continue
             lines.append(f"| {label} | {s['utterances']} | {_n(s['utterances_per_s'], '{:.1f}')} | "
                          f"{_n(s['inference_seconds'], '{:.1f}')} | "
-                         f"{_n(s['utterances_per_s'] / gen, '{:.2f}x') if gen else '—'} |")
+                         f"{_n(s['utterances_per_s'] / gen, '{:.2f}x') if gen else '—'} | "
+                         f"{_n(test_rows / s['utterances_per_s'], '{:.1f}') if test_rows else '—'} |")
     f = parts.get("full")
     if f:
         st = f["stages"]
@@ -681,7 +684,68 @@ def report(paths: list[Path]) -> str:
             fits = ["fits" if row["peak_reserved_gib"] <= cap else "no" for cap in CARDS_GIB.values()]
             lines.append(f"| `{row['recipe']}` | {row['measured_on']} | {row['longest_row']} | "
                          f"{row['peak_allocated_gib']:.1f} | {row['peak_reserved_gib']:.1f} | " + " | ".join(fits) + " |")
+    sw = parts.get("sweep")
+    if sw:
+        base = (t or {}).get("stages", {}).get("lora_padded", {}).get("tokens_per_s")
+        lines += _train_table(sw["stages"], [k for k in sw["stages"] if k.startswith("lora_")], base,
+                              first="variant (global batch 32)", against="vs recipe (padded, run `train`)")
+    pr = parts.get("profile")
+    if pr:
+        s = pr["stages"].get("profile", {})
+        words = s.get("command", "").split()
+        step = pr.get("warmup", words[words.index("--warmup") + 1] if "--warmup" in words else "?")
+        kind = s.get("device", "CPU operators" if "CPU" in str(pr.get("environment", {}).get("device")) else "GPU kernels")
+        lines += ["", f"| one step of `iemocap-lora.yaml` under torch.profiler ({kind}) | wall s | busy s "
+                  "| busy share | matmul s | attention s | other s |", "|---|---:|---:|---:|---:|---:|---:|"]
+        if s.get("ok") and s.get("kernel_s"):
+            k = s["kernel_s"]
+            lines.append(f"| step {int(step) + 1} | {s['wall_s']:.2f} | {sum(k.values()):.2f} | "
+                         f"{100 * s['gpu_busy_fraction']:.0f}% | {k['matmul']:.2f} | {k['attention']:.2f} | {k['other']:.2f} |")
+        else:
+            lines.append(f"| failed: {s.get('error') or _last_error(s)} | | | | | | |")
     return "\n".join(lines)
+
+
+def _train_table(stages: dict, keys: list[str], base: float | None, first: str = "mode",
+                 against: str = "vs padded") -> list[str]:
+    lines = ["", f"| {first} | micro-batch x accumulation | checkpointing | tokens/s (median of steps) | {against} "
+             "| peak memory (GiB) | MFU | HFU | MFU vs measured matmul | projected 6 epochs (train only) |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for key in keys:
+        s = stages.get(key, {})
+        label = key.removeprefix("lora_")
+        if not s.get("ok"):
+            lines.append(f"| {label} | failed: {s.get('error') or _last_error(s)} | | | | | | | | |")
+            continue
+        accumulation, checkpointing = _settings(s)
+        lines.append(f"| {label} | {s['micro_batch']} x {accumulation} | {'yes' if checkpointing else 'no'} | "
+                     f"{_n(s['tokens_per_s'])} | {_n(s['tokens_per_s'] / base, '{:.2f}x') if base else '—'} | "
+                     f"{_n(s['peak_memory_gib'], '{:.1f}')} | {_n(100 * s['mfu'], '{:.1f}%')} | "
+                     f"{_n(100 * s['hfu'], '{:.1f}%')} | {_n(100 * s['mfu_vs_measured_gemm'], '{:.1f}%')} | "
+                     f"{_hms(s['projected_6_epochs_train_s'])} |")
+    return lines
+
+
+def _bundle_test_rows() -> int | None:
+    manifest = REPO / ".gpu-bundle" / "manifest.json"
+    if not manifest.is_file():
+        return None
+    return json.loads(manifest.read_text())["datasets"]["iemocap"]["lengths"]["default/test"]["rows"]
+
+
+def _settings(stage: dict) -> tuple[int, bool]:
+    """Accumulation and checkpointing of a run: recorded in its stage, else read off its command line and the
+    recipe (results files written before these fields existed)."""
+    if "accumulation" in stage:
+        return stage["accumulation"], stage["checkpointing"]
+    import yaml
+
+    recipe = yaml.safe_load(LORA_RECIPE.read_text())
+    words = stage.get("command", "").split()
+    value = lambda key, default: words[words.index(key) + 1] if key in words else default  # noqa: E731
+    accumulation = int(value("--gradient_accumulation_steps", recipe["gradient_accumulation_steps"]))
+    checkpointing = str(value("--activation_checkpointing", recipe["activation_checkpointing"])).lower() == "true"
+    return accumulation, checkpointing
 
 
 def _last_error(s: dict) -> str:
@@ -710,6 +774,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-batch-size", type=int, default=8, help="evaluate.py --batch-size")
     p.add_argument("--eval-max-samples", type=int, default=512,
                    help="evaluate.py --max-samples; the whole test split's time is projected from them (0: all)")
+    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), help="sweep part: these variants only")
+    p.add_argument("--memfit-recipes", nargs="+", metavar="NAME.yaml", help="memory fit of these recipes only")
     p.add_argument("--report", nargs="+", metavar="PROOF_JSON", help="print the README tables of finished parts")
     p.add_argument("--prompt-pass", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--memfit", action="store_true", help=argparse.SUPPRESS)
@@ -725,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
         return memfit_child(proof)
     if args.profile:
         return profile_child(proof)
-    parts = ("train", "full", "sweep") if args.part == "all" else (args.part,)
+    parts = ("train", "full", "sweep", "profile") if args.part == "all" else (args.part,)
     paths = []
     for part in parts:
         args.part = part

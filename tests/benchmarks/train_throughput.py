@@ -46,8 +46,6 @@ import time
 MODES = ("padded", "padding_free", "packing")
 # Dense bf16 peak FLOP/s (no sparsity) by device name substring.
 GPU_PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12}
-LLAMA_2_7B = dict(vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                  num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096, rms_norm_eps=1e-5)
 
 
 def cpu_gemm_peak(seconds: float = 3.0, n: int = 1024) -> float:
@@ -65,7 +63,7 @@ def cpu_gemm_peak(seconds: float = 3.0, n: int = 1024) -> float:
 
 def build_model(args, gpu: bool):
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if args.model == "tiny":
         tok = AutoTokenizer.from_pretrained(args.tiny_model_dir)
@@ -73,13 +71,12 @@ def build_model(args, gpu: bool):
         return model, tok, "all-linear"
     from instructerc.builders.reading import load_split
     from instructerc.train.tiny_model import train_tokenizer
+    from shapes import llama_2_7b_config, random_model
 
     rows = load_split(args.dataset, "plain", "train")
     tok = train_tokenizer((p + c for p, c in zip(rows["prompt"], rows["completion"])), vocab_size=32000)
-    config = LlamaConfig(**{**LLAMA_2_7B, "vocab_size": len(tok)}, bos_token_id=tok.bos_token_id,
-                         eos_token_id=tok.eos_token_id, attn_implementation=args.attn_implementation)
-    with torch.device("cuda" if gpu else "cpu"):
-        model = LlamaForCausalLM(config).to(torch.bfloat16)
+    config = llama_2_7b_config(tok, attn_implementation=args.attn_implementation)
+    model = random_model(config, device="cuda" if gpu else "cpu", dtype=torch.bfloat16)
     return model, tok, ["q_proj", "k_proj", "v_proj"]  # the LLaMA-2-7B recipes' LoRA targets
 
 
