@@ -4,6 +4,7 @@ slow reference written out here, and at the size of the real unified test split.
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -139,3 +140,25 @@ def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="dialogue_ids"):
         confidence_intervals([0, 1], [0, 1], 2, Bootstrap("dialogue"))
 
+
+@pytest.mark.slow
+def test_1000_dialogue_resamples_of_the_unified_test_split_take_seconds(full_build, tmp_path):
+    """Real predictions (the majority and k-NN baselines) on the full 5,217-row unified test split."""
+    from instructerc.eval.baselines import BaselineRun, run_baseline
+    from instructerc.eval.comparison import compare_runs, read_run
+
+    runs = {}
+    for name in ("majority", "knn"):
+        run_baseline(BaselineRun(name, str(full_build["unified"]), str(tmp_path / name), "plain", bootstrap=None))
+        runs[name] = read_run(tmp_path / name)
+    assert len(runs["knn"].ids) == 5217
+    boot = Bootstrap("dialogue", n_resamples=1000, seed=0)
+    start = time.perf_counter()
+    ci, settings = confidence_intervals(runs["knn"].gold, runs["knn"].pred, 9, boot, runs["knn"].dialogues)
+    one_run = time.perf_counter() - start
+    start = time.perf_counter()
+    comparison = compare_runs(runs["majority"], runs["knn"], boot)  # overall and per benchmark
+    paired = time.perf_counter() - start
+    assert settings["units"] == 31 + 280 + 79
+    assert one_run < 10 and paired < 10, (one_run, paired)
+    assert comparison["comparisons"]["all"]["metrics"]["weighted_f1"]["p_value"] < 0.01  # k-NN clears the floor
