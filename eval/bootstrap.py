@@ -248,11 +248,12 @@ def format_interval(value: float, interval: dict | None, digits: int = 2) -> str
     return text
 
 
-def describe(settings: dict) -> str:
-    """One sentence saying what an interval is, from the ``bootstrap`` settings block."""
+def describe(settings: dict, over: str | None = None) -> str:
+    """What an interval is, from the ``bootstrap`` settings block; ``over`` replaces the unit count."""
+    over = over or f"{settings['units']} {settings['unit']}s"
     return (
-        f"{100 * settings['confidence_level']:g}% {settings['method']} bootstrap interval over "
-        f"{settings['units']} {settings['unit']}s ({settings['n_resamples']} resamples, seed {settings['seed']})"
+        f"{100 * settings['confidence_level']:g}% {settings['method']} bootstrap interval over {over}; "
+        f"{settings['n_resamples']} resamples, seed {settings['seed']}"
     )
 
 

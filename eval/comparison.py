@@ -177,7 +177,7 @@ def markdown(comparison: dict, metric: str = "weighted_f1") -> str:
     exact = [name for name, c in rows.items() if c["exact"]]
     lines += [
         "",
-        f"Intervals: paired {describe(boot)}, both runs on the same resampled {boot['unit']}s. "
+        f"Intervals: paired {describe(boot)} (both runs on the same resampled {boot['unit']}s). "
         f"p: {first['test']}, {boot['n_resamples']} random assignments (seed {boot['seed']})"
         + (f"; exact, over every assignment, for {', '.join(exact)}" if exact else "") + ".",
     ]

@@ -292,19 +292,30 @@ def _eval_table(scores: Sequence[EvalScore]) -> str:
             cells.append(seeded.seeds_text() if seeded else "unknown")
         lines.append(f"| {dataset_id} | {config or '—'} | {split} | " + " | ".join(cells) + " |")
     notes = ["Weighted F1 and accuracy in %."]
-    notes += [f"Brackets: {describe(b)}." for b in _unique(s.bootstrap for s in scores if s.interval is not None and s.bootstrap)]
+    notes += _interval_notes([s for s in scores if s.interval is not None and s.bootstrap])
     if any(s.over_seeds for s in scores):
         notes.append("Mean ± standard deviation across training seeds, each seed's value in parentheses.")
     notes.append("The same numbers are in the `model-index` metadata and in `.eval_results/`.")
     return "\n".join(lines) + "\n\n" + " ".join(notes)
 
 
-def _unique(items: Iterable[dict]) -> list[dict]:
-    out: list[dict] = []
-    for item in items:
-        if item not in out:
-            out.append(item)
-    return out
+def _interval_notes(scores: Sequence[EvalScore]) -> list[str]:
+    """One sentence per bootstrap setting, naming how many units each evaluated split had."""
+    groups: dict[tuple, dict[str, int]] = {}
+    several = len({(s.dataset_id, s.config) for s in scores}) > 1
+    for s in scores:
+        setting = tuple((k, v) for k, v in s.bootstrap.items() if k != "units")
+        where = f"{s.dataset_id} ({s.config}) {s.split}" if several else s.split
+        groups.setdefault(setting, {})[where] = s.bootstrap.get("units")
+    notes = []
+    for setting, units in groups.items():
+        b = dict(setting)
+        if len(units) == 1:
+            over = f"{next(iter(units.values()))} {b['unit']}s"
+        else:
+            over = f"the {b['unit']}s of each split ({', '.join(f'{w}: {n}' for w, n in sorted(units.items()))})"
+        notes.append(f"Brackets: {describe(b, over)}.")
+    return notes
 
 
 def _with_eval_section(text: str, scores: Sequence[EvalScore]) -> str:

@@ -164,7 +164,7 @@ def test_intervals_and_seeds_in_both_formats(tmp_path):
     assert "| instructerc/meld | plain | test | 71.40 [70.10, 72.60] | 70.00 | 1 training seed (43) |" in text
     std = 100 * statistics.stdev(values)
     assert f"| instructerc/meld | plain | test | {100 * mean:.2f} ± {std:.2f} (70.40, 71.30, 71.90) |  | " in text
-    assert "Brackets: 95% percentile bootstrap interval over 280 dialogues (1000 resamples, seed 0)." in text
+    assert "Brackets: 95% percentile bootstrap interval over 280 dialogues; 1000 resamples, seed 0." in text
     notes = {e.task_id: e.notes for e in read_eval_results(folder)}
     assert "71.40 [70.10, 72.60], 95% percentile bootstrap interval over 280 dialogues" in notes["plain_test_weighted_f1"]
     assert f"{100 * mean:.2f} ± {std:.2f} (70.40, 71.30, 71.90); mean ± standard deviation of 3 training seeds (42, 43, 44)" in notes[
@@ -172,6 +172,10 @@ def test_intervals_and_seeds_in_both_formats(tmp_path):
     before = {p: p.read_bytes() for p in [folder / "README.md", *(folder / ".eval_results").glob("*.yaml")]}
     write_eval_results(folder, [])  # parsed back from the card: the same card, byte for byte
     assert {p: p.read_bytes() for p in before} == before
+    # another split, another number of dialogues: one sentence names both
+    validation = {**run, "split": "validation", "bootstrap": {**boot, "units": 114}}
+    text = ModelCard.load(write_eval_results(folder, [validation])[0]).text
+    assert "interval over the dialogues of each split (test: 280, validation: 114); 1000 resamples, seed 0." in text
 
 
 @pytest.mark.parametrize(
