@@ -25,8 +25,6 @@ from . import harness, loading
 from .bootstrap import Bootstrap, from_options
 from .errors import EvalError
 
-DEFAULT_SEED = 42  # transformers' TrainingArguments.seed: a recipe.yaml without `seed` trained with it
-
 
 @dataclass
 class EvalRun:
@@ -86,10 +84,19 @@ def training_of(adapter_dir: Path | None, adapter: str | None) -> dict | None:
         recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise EvalError(f"{path}: invalid YAML ({' '.join(str(err).split())})") from None
-    seed = recipe.get("seed", DEFAULT_SEED) if isinstance(recipe, dict) else None
+    if not isinstance(recipe, dict):
+        raise EvalError(f"{path}: expected a mapping of recipe keys")
+    seed = recipe["seed"] if "seed" in recipe else _default_seed()
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise EvalError(f"{path}: field 'seed' must be an integer, got {seed!r}")
     return {"recipe": str(recipe.get("run_name") or name), "seed": seed}
+
+
+def _default_seed() -> int:
+    """The seed a recipe that sets none trained with: ``TrainingArguments``' default."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments.__dataclass_fields__["seed"].default
 
 
 def _prepare(run: EvalRun):

@@ -365,3 +365,21 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
     for name in ("README.md", ".eval_results/instructerc-bot__iemocap.yaml"):
         assert hub.token not in files[name].decode()
     assert hub.token not in proc.stdout + proc.stderr + (out / "results.json").read_text()
+
+
+def test_results_record_the_recipe_and_seed_that_trained_the_adapter(tmp_path):
+    from transformers import TrainingArguments
+
+    from instructerc.eval.evaluation import training_of
+
+    adapter = tmp_path / "my-adapter"
+    adapter.mkdir()
+    assert training_of(adapter, str(adapter)) == {"recipe": "my-adapter", "seed": None}  # no recipe.yaml
+    (adapter / "recipe.yaml").write_text("run_name: meld-lora\nseed: 7\n")
+    assert training_of(adapter, str(adapter)) == {"recipe": "meld-lora", "seed": 7}
+    (adapter / "recipe.yaml").write_text("learning_rate: 0.001\n")  # trained with the Trainer's default seed
+    assert training_of(adapter, "ORG/my-adapter") == {"recipe": "my-adapter", "seed": TrainingArguments("x").seed}
+    (adapter / "recipe.yaml").write_text("seed: forty-two\n")
+    with pytest.raises(EvalError, match="field 'seed' must be an integer"):
+        training_of(adapter, str(adapter))
+    assert training_of(None, None) is None  # a base model: no training
