@@ -53,6 +53,9 @@ def test_each_card_says_how_many_seeds_its_numbers_stand_on(seed_runs):
         assert mean.metric_args["seeds"] == list(SEEDS)
         assert mean.metric_args["seed_values"] == [evaluation(seed_runs, s)["weighted_f1"] for s in SEEDS]
         assert f"1 training seed ({seed})" in card.text and "mean ± standard deviation of 2 training seeds (1, 2)" in card.text
+        # the validation score train/sft.py wrote at the end of training says its seed too
+        selected = [r for r in card.data.eval_results if r.dataset_split == "validation"]
+        assert selected and all(r.metric_args.get("seeds") == [seed] for r in selected)
 
 
 def test_a_rerun_repeats_nothing(seed_runs, capsys):
