@@ -38,15 +38,20 @@ def label_agreement(gold: list[str], base_labels: np.ndarray, indices: np.ndarra
     return float(hit.mean())
 
 
-def knn_predictions(base_labels: np.ndarray, scores: np.ndarray, indices: np.ndarray, labels: list[str]) -> list[str]:
-    """Score-weighted vote of the neighbours; ties go to the label listed first."""
+def knn_votes(base_labels: np.ndarray, scores: np.ndarray, indices: np.ndarray, labels: list[str]) -> np.ndarray:
+    """``[n_queries, n_labels]``: each label's summed cosine score among the query's neighbours."""
     position = {name: j for j, name in enumerate(labels)}
     votes = np.zeros((len(indices), len(labels)))
     for col in range(indices.shape[1]):
         valid = indices[:, col] >= 0
         label_ids = np.array([position[x] for x in base_labels[indices[valid, col]]], dtype=np.int64)
         np.add.at(votes, (np.flatnonzero(valid), label_ids), scores[valid, col])
-    return [labels[j] for j in votes.argmax(axis=1)]
+    return votes
+
+
+def knn_predictions(base_labels: np.ndarray, scores: np.ndarray, indices: np.ndarray, labels: list[str]) -> list[str]:
+    """Score-weighted vote of the neighbours; ties go to the label listed first."""
+    return [labels[j] for j in knn_votes(base_labels, scores, indices, labels).argmax(axis=1)]
 
 
 def knn_weighted_f1(gold: list[str], base_labels: np.ndarray, scores: np.ndarray, indices: np.ndarray, labels: list[str]) -> float:
@@ -91,9 +96,14 @@ def majority_weighted_f1(gold: list[str], base_labels: np.ndarray, labels: list[
     """Weighted-F1 of always answering train's most frequent label: the floor to beat."""
     if not len(gold):
         return float("nan")
-    values, counts = np.unique(base_labels, return_counts=True)
-    majority = values[np.argmax(counts)]
+    majority = majority_label(base_labels)
     return float(f1_score(gold, [majority] * len(gold), labels=labels, average="weighted", zero_division=0))
+
+
+def majority_label(base_labels) -> str:
+    """Train's most frequent label (ties: the alphabetically first name)."""
+    values, counts = np.unique(np.asarray(base_labels, dtype=object), return_counts=True)
+    return str(values[np.argmax(counts)])
 
 
 def _pct(x: float) -> str:
@@ -181,6 +191,6 @@ The query variant was chosen on validation; test numbers were never used to choo
 
 
 __all__ = [
-    "REFERENCE", "REPORT_NEIGHBOURS", "REPORT_SPLITS", "demonstration_coverage", "knn_weighted_f1",
-    "label_agreement", "log_text", "majority_weighted_f1", "markdown", "measure",
+    "REFERENCE", "REPORT_NEIGHBOURS", "REPORT_SPLITS", "demonstration_coverage", "knn_predictions", "knn_votes",
+    "knn_weighted_f1", "label_agreement", "log_text", "majority_label", "majority_weighted_f1", "markdown", "measure",
 ]

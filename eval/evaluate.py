@@ -17,7 +17,11 @@ Usage:
     python eval/evaluate.py --adapter ORG/llama2-iemocap-lora --dataset instructerc/iemocap \\
         --output-dir results/iemocap --push-to-hub --private
 
+    # 95% intervals resample whole dialogues by default; utterances, or none, on request
+    python eval/evaluate.py --adapter ORG/llama2-iemocap-lora --ci-unit utterance --ci-resamples 2000
+
 Writes OUTPUT_DIR/results.json, predictions.parquet, confusion_matrix.png and per_class.md.
+Compare two such folders with eval/compare.py; baselines come from eval/baseline.py.
 --model defaults to the adapter's base model, --dataset and --config to the adapter's
 erc_task.json. Exit status 2 with one `error:` line on bad input, before any file is written.
 """
@@ -34,6 +38,7 @@ if __name__ == "__main__":
 
 import argparse  # noqa: E402
 
+from instructerc.eval.bootstrap import add_ci_arguments  # noqa: E402
 from instructerc.eval.evaluation import EvalRun, run_evaluation  # noqa: E402
 
 
@@ -63,6 +68,7 @@ def parse_args(argv: list[str] | None = None) -> EvalRun:
     p.add_argument("--device", help="e.g. cpu, cuda, cuda:1 (default: cuda if available)")
     p.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    add_ci_arguments(p)
     return EvalRun(**vars(p.parse_args(argv)))
 
 

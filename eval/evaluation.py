@@ -9,6 +9,10 @@ when asked, the adapter pushed with its card (``instructerc.hub.publish.push_fol
 The card of a local adapter folder is updated in place (the folder is what gets published);
 a Hub adapter is downloaded, copied to ``OUTPUT_DIR/adapter`` and that copy is updated.
 Results of a ``max_samples`` subset never go into a card.
+
+Scores come with bootstrap intervals by default, resampling whole dialogues (``ci_unit``; see
+``bootstrap``), and ``results.json`` records the training recipe and seed of the adapter (from
+its ``recipe.yaml``) so that runs of one recipe with several seeds can be aggregated.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import harness, loading
+from .bootstrap import Bootstrap, from_options
 from .errors import EvalError
 
 
@@ -47,10 +52,55 @@ class EvalRun:
     device: str | None = None
     dtype: str = "auto"
     progress: bool = True
+    ci_unit: str = "dialogue"  # or "utterance", or "none" for no intervals
+    ci_resamples: int = 1000
+    ci_seed: int = 0
+    ci_level: float = 0.95
     extra: dict = field(default_factory=dict)
 
 
+def bootstrap_of(run: EvalRun) -> Bootstrap | None:
+    """The interval settings of a run (``None`` with ``--ci-unit none``)."""
+    try:
+        return from_options(run.ci_unit, run.ci_resamples, run.ci_seed, run.ci_level)
+    except ValueError as err:
+        raise EvalError(f"--ci-*: {err}") from None
+
+
+def training_of(adapter_dir: Path | None, adapter: str | None) -> dict | None:
+    """Which recipe and seed trained the adapter: its ``recipe.yaml`` (``run_name``, else the
+    adapter's name; ``seed``, else the Trainer's default), or ``None`` for a base model."""
+    if adapter_dir is None:
+        return None
+    import yaml
+
+    from instructerc.train.artifacts import RECIPE_FILE
+
+    name = Path(str(adapter).rstrip("/")).name
+    path = Path(adapter_dir) / RECIPE_FILE
+    if not path.is_file():
+        return {"recipe": name, "seed": None}
+    try:
+        recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise EvalError(f"{path}: invalid YAML ({' '.join(str(err).split())})") from None
+    if not isinstance(recipe, dict):
+        raise EvalError(f"{path}: expected a mapping of recipe keys")
+    seed = recipe["seed"] if "seed" in recipe else _default_seed()
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise EvalError(f"{path}: field 'seed' must be an integer, got {seed!r}")
+    return {"recipe": str(recipe.get("run_name") or name), "seed": seed}
+
+
+def _default_seed() -> int:
+    """The seed a recipe that sets none trained with: ``TrainingArguments``' default."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments.__dataclass_fields__["seed"].default
+
+
 def _prepare(run: EvalRun):
+    bootstrap_of(run)  # bad interval settings fail before anything loads
     if run.mode not in harness.MODES:
         raise EvalError(f"--mode must be one of {', '.join(harness.MODES)}, got {run.mode!r}")
     if run.batch_size < 1:
@@ -97,6 +147,7 @@ def run_evaluation(run: EvalRun) -> dict:
         max_new_tokens=run.max_new_tokens,
         context=loading.context_length(model, tokenizer),
         progress=run.progress,
+        bootstrap=bootstrap_of(run),
     )
     cited = loading.dataset_id(dataset, run.dataset_id)
     results = {
@@ -108,6 +159,7 @@ def run_evaluation(run: EvalRun) -> dict:
         "split": run.split,
         "mode": run.mode,
         "max_samples": run.max_samples,
+        "training": training_of(adapter_dir, run.adapter),
         **results,
         "environment": harness.environment(),
     }

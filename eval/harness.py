@@ -33,10 +33,8 @@ import numpy as np
 from instructerc.builders.labels import BENCHMARKS, LABELS, TO_UNIFIED, UNIFIED_LABELS
 
 from . import metric
+from .bootstrap import Bootstrap, describe, format_interval
 from .errors import EvalError
-from .generation import LabelGenerator
-from .plots import plot_confusion_matrix
-from .scoring import LabelScorer
 
 MODES = ("score", "generate")
 RESULTS_FILE = "results.json"
@@ -75,6 +73,9 @@ def run_inference(
     prompts = list(prompts)
     chunk = batch_size * 8
     ids, scores, texts = [], [], []
+    from .generation import LabelGenerator
+    from .scoring import LabelScorer
+
     if mode == "score":
         runner = LabelScorer(model, tokenizer, list(labels), batch_size=batch_size)
     else:
@@ -119,22 +120,91 @@ def is_unified(labels: Sequence[str], sources: Sequence[str]) -> bool:
     return list(labels) == UNIFIED_LABELS and bool(set(sources)) and set(sources) <= set(BENCHMARKS)
 
 
-def by_source(sources: Sequence[str], gold: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> dict:
+def to_original(source: str, labels: Sequence[str], gold: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A benchmark's rows of a unified dataset in the benchmark's own label ids; a prediction
+    outside the benchmark's labels becomes -1 (wrong, and nobody's false positive)."""
+    labels = list(labels)
+    back = {labels.index(TO_UNIFIED[source][name]): k for k, name in enumerate(LABELS[source])}
+    if not all(int(x) in back for x in gold):
+        raise EvalError(f"a {source} row has a gold label outside {source}'s mapped labels")
+    return (np.array([back[int(x)] for x in gold], dtype=np.int64),
+            np.array([back.get(int(x), -1) for x in pred], dtype=np.int64))
+
+
+def scored(pred: np.ndarray, gold: np.ndarray, labels: Sequence[str], bootstrap: Bootstrap | None = None,
+           units: Sequence[str] | None = None) -> dict:
+    """The metric, with intervals where they can be computed: a bootstrap needs at least 2
+    units (a smoke run's first rows may hold one dialogue); otherwise the results say why not."""
+    if bootstrap is not None:
+        n = len(set(units)) if bootstrap.unit == "dialogue" else len(gold)
+        if n < 2:
+            results = metric.compute(pred, gold, labels)
+            results["bootstrap"] = {**bootstrap.settings(n), "skipped": (
+                f"the rows scored hold {n} {bootstrap.unit}; an interval needs at least 2")}
+            return results
+    return metric.compute(pred, gold, labels, bootstrap=bootstrap, dialogue_ids=units)
+
+
+def by_source(
+    sources: Sequence[str],
+    gold: np.ndarray,
+    pred: np.ndarray,
+    labels: Sequence[str],
+    bootstrap: Bootstrap | None = None,
+    dialogue_ids: Sequence[str] | None = None,
+) -> dict:
     """Per benchmark of a unified dataset: metrics in unified labels, and in the benchmark's own labels."""
     sources = np.asarray(sources)
+    units = np.asarray(dialogue_ids if dialogue_ids is not None else [f"{s}/{i}" for i, s in enumerate(sources)])
     out = {}
     for source in [b for b in BENCHMARKS if b in set(sources.tolist())]:
         rows = sources == source
-        original = LABELS[source]
-        back = {labels.index(TO_UNIFIED[source][name]): k for k, name in enumerate(original)}
         g, p = gold[rows], pred[rows]
-        if not all(int(x) in back for x in g):
-            raise EvalError(f"a {source} row has a gold label outside {source}'s mapped labels")
-        mapped = np.array([back.get(int(x), -1) for x in p], dtype=np.int64)
-        original_metrics = metric.compute(mapped, [back[int(x)] for x in g], original)
+        original_gold, mapped = to_original(source, labels, g, p)
+        original_metrics = scored(mapped, original_gold, LABELS[source], bootstrap, units[rows])
         original_metrics["out_of_label_set_rate"] = float(((p >= 0) & (mapped < 0)).mean())
-        out[source] = {"unified": metric.compute(p, g, labels), "original": original_metrics}
+        out[source] = {"unified": scored(p, g, labels, bootstrap, units[rows]), "original": original_metrics}
     return out
+
+
+def dialogue_ids(ds) -> list[str]:
+    """The resampling unit of dialogue-level intervals: ``source/dialogue_id`` of each row."""
+    return [f"{s}/{d}" for s, d in zip(ds["source"], ds["dialogue_id"])]
+
+
+def score_predictions(ds, labels: Sequence[str], pred_ids: np.ndarray, bootstrap: Bootstrap | None = None) -> dict:
+    """The metric (with intervals when asked) of predicted label ids for the rows of ``ds``, and
+    per benchmark for a unified dataset: what every run, model or baseline, is judged by."""
+    labels = list(labels)
+    gold = np.asarray(ds["label"], dtype=np.int64)
+    units = dialogue_ids(ds)
+    results = scored(pred_ids, gold, labels, bootstrap, units)
+    if is_unified(labels, ds["source"]):
+        results["by_source"] = by_source(ds["source"], gold, pred_ids, labels, bootstrap, units)
+    return results
+
+
+def prediction_rows(ds, labels: Sequence[str], pred_ids: np.ndarray, scores: np.ndarray | None = None,
+                    texts: Sequence[str] | None = None) -> list[dict]:
+    """One ``predictions.parquet`` row per utterance: id, gold, prediction, and each label's
+    score (``score_<label>``) or the generated text."""
+    gold = np.asarray(ds["label"], dtype=np.int64)
+    rows = []
+    for i, row in enumerate(ds.select_columns(["source", "dialogue_id", "turn"])):
+        p = int(pred_ids[i])
+        record = {
+            "id": f"{row['source']}/{row['dialogue_id']}/{row['turn']}",
+            **row,
+            "gold": labels[gold[i]],
+            "prediction": labels[p] if p >= 0 else None,
+            "correct": bool(p == gold[i]),
+        }
+        if scores is not None:
+            record.update({f"score_{name}": float(scores[i, k]) for k, name in enumerate(labels)})
+        elif texts is not None:
+            record["generation"] = texts[i]
+        rows.append(record)
+    return rows
 
 
 def evaluate_split(
@@ -148,6 +218,7 @@ def evaluate_split(
     max_new_tokens: int | None = None,
     context: int | None = None,
     progress: bool = False,
+    bootstrap: Bootstrap | None = None,
 ) -> tuple[dict, list[dict]]:
     """``(results, prediction_rows)`` for one split; nothing is written."""
     labels = list(labels)
@@ -157,31 +228,13 @@ def evaluate_split(
     if context:
         check_context(tokenizer, ds["prompt"], labels, context)
     inference = run_inference(model, tokenizer, ds["prompt"], labels, mode, batch_size, max_new_tokens, progress)
-    gold = np.asarray(ds["label"], dtype=np.int64)
-    results = metric.compute(inference.pred_ids, gold, labels)
-    if is_unified(labels, ds["source"]):
-        results["by_source"] = by_source(ds["source"], gold, inference.pred_ids, labels)
+    results = score_predictions(ds, labels, inference.pred_ids, bootstrap)
     results["runtime"] = {
         "seconds": round(inference.seconds, 3),
         "utterances_per_s": round(inference.per_second, 3),
         "batch_size": batch_size,
     }
-    rows = []
-    for i, row in enumerate(ds.select_columns(["source", "dialogue_id", "turn"])):
-        p = int(inference.pred_ids[i])
-        record = {
-            "id": f"{row['source']}/{row['dialogue_id']}/{row['turn']}",
-            **row,
-            "gold": labels[gold[i]],
-            "prediction": labels[p] if p >= 0 else None,
-            "correct": bool(p == gold[i]),
-        }
-        if inference.scores is not None:
-            record.update({f"score_{name}": float(inference.scores[i, k]) for k, name in enumerate(labels)})
-        else:
-            record["generation"] = inference.texts[i]
-        rows.append(record)
-    return results, rows
+    return results, prediction_rows(ds, labels, inference.pred_ids, inference.scores, inference.texts)
 
 
 def per_class_markdown(results: dict, title: str = "") -> str:
@@ -191,16 +244,24 @@ def per_class_markdown(results: dict, title: str = "") -> str:
     for name, m in results["per_class"].items():
         lines.append(f"| {name} | {m['precision'] * 100:.2f} | {m['recall'] * 100:.2f} | {m['f1'] * 100:.2f} | {m['support']} |")
     lines.append("")
+
+    def shown(m: dict, key: str) -> str:
+        return format_interval(m[key], m.get("confidence_intervals", {}).get(key))
+
     lines.append(
-        f"Weighted-F1 {results['weighted_f1'] * 100:.2f}, accuracy {results['accuracy'] * 100:.2f}, "
-        f"macro-F1 {results['macro_f1'] * 100:.2f}, unparseable {results['unparseable_rate'] * 100:.2f}% "
+        f"Weighted-F1 {shown(results, 'weighted_f1')}, accuracy {shown(results, 'accuracy')}, "
+        f"macro-F1 {shown(results, 'macro_f1')}, unparseable {results['unparseable_rate'] * 100:.2f}% "
         f"of {results['num_examples']} utterances (scores in %)."
     )
+    if "confidence_intervals" in results:
+        lines.append(f"Brackets: {describe(results['bootstrap'])}.")
+    elif "bootstrap" in results:
+        lines.append(f"No intervals: {results['bootstrap']['skipped']}.")
     for source, parts in results.get("by_source", {}).items():
         u, o = parts["unified"], parts["original"]
         lines.append(
-            f"\n- {source}: weighted-F1 {u['weighted_f1'] * 100:.2f} in unified labels, "
-            f"{o['weighted_f1'] * 100:.2f} in its original labels ({u['num_examples']} utterances)"
+            f"\n- {source}: weighted-F1 {shown(u, 'weighted_f1')} in unified labels, "
+            f"{shown(o, 'weighted_f1')} in its original labels ({u['num_examples']} utterances)"
         )
     return "\n".join(lines).lstrip("\n") + "\n"
 
@@ -226,6 +287,8 @@ def write_outputs(output_dir: str | Path, results: dict, rows: list[dict], title
     first and moved in only when all succeeded."""
     from datasets import Dataset
 
+    from .plots import plot_confusion_matrix
+
     out = Path(output_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
@@ -245,8 +308,18 @@ def write_outputs(output_dir: str | Path, results: dict, rows: list[dict], title
 
 
 def card_scores(results: dict, dataset_id: str, config: str, split: str) -> list[dict]:
-    """The numbers that go into the adapter card (model-index and .eval_results)."""
+    """The numbers that go into the adapter card (model-index and .eval_results), with their
+    intervals and the training seeds they stand on, where known."""
     metrics = {"weighted_f1": results["weighted_f1"], "accuracy": results["accuracy"]}
+    intervals = {k: v for k, v in results.get("confidence_intervals", {}).items() if k in metrics}
     for source, parts in results.get("by_source", {}).items():
         metrics[f"weighted_f1_{source}"] = parts["original"]["weighted_f1"]
-    return [{"dataset_id": dataset_id, "config": config, "split": split, "metrics": metrics}]
+        if "confidence_intervals" in parts["original"]:
+            intervals[f"weighted_f1_{source}"] = parts["original"]["confidence_intervals"]["weighted_f1"]
+    score = {"dataset_id": dataset_id, "config": config, "split": split, "metrics": metrics}
+    if intervals:
+        score.update(intervals=intervals, bootstrap=dict(results["bootstrap"]))
+    seed = (results.get("training") or {}).get("seed")
+    if seed is not None:
+        score["seeds"] = [seed]
+    return [score]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -27,6 +27,9 @@ from huggingface_hub import (
     eval_result_entries_to_yaml,
     parse_eval_result_entries,
 )
+
+from instructerc.eval.aggregate import seed_std
+from instructerc.eval.bootstrap import describe
 
 from .errors import CardError, redact
 from .licenses import SOURCES_KEY, folder_sources, license_lines, sources_from_dataset_ids
@@ -68,7 +71,7 @@ def metric_spec(metric: str) -> MetricSpec:
 
 def _metric_key(result: EvalResult) -> str:
     """The metric key behind a `model-index` entry (the inverse of `metric_spec`)."""
-    args = dict(result.metric_args or {})
+    args = {k: v for k, v in dict(result.metric_args or {}).items() if k not in UNCERTAINTY_ARGS}
     source = args.pop("source", None)
     for key, spec in METRICS.items():
         if (spec.type, spec.args or None) == (result.metric_type, args or None):
@@ -86,28 +89,83 @@ class EvalScore:
     value: float
     config: str | None = None  # dataset config, e.g. "plain"
     dataset_revision: str | None = None
+    interval: tuple[float, float] | None = None  # confidence interval of `value`, same scale
+    bootstrap: dict | None = field(default=None, hash=False)  # how it was computed (eval/bootstrap.py)
+    seeds: tuple[int, ...] | None = None  # the training seeds `value` stands on
+    seed_values: tuple[float, ...] | None = None  # one value per seed when `value` is their mean
 
     @property
     def spec(self) -> MetricSpec:
         return metric_spec(self.metric)
 
     @property
+    def over_seeds(self) -> bool:
+        return self.seed_values is not None
+
+    @property
     def task_id(self) -> str:
         """The `.eval_results` task id: config, split and metric, since each task holds one number."""
-        return "_".join(part for part in (self.config, self.split, self.metric) if part)
+        parts = (self.config, self.split, self.metric, "mean_over_seeds" if self.over_seeds else None)
+        return "_".join(part for part in parts if part)
 
     @property
     def key(self) -> tuple:
-        return (self.dataset_id, self.config or "", self.split, self.metric)
+        return (self.dataset_id, self.config or "", self.split, self.metric, self.over_seeds)
+
+    @property
+    def args(self) -> dict | None:
+        """`model-index` metric args: the metric's own, plus its interval and seeds (`UNCERTAINTY_ARGS`)."""
+        args = dict(self.spec.args or {})
+        if self.interval is not None:
+            args["confidence_interval"] = {"low": self.interval[0], "high": self.interval[1], **(self.bootstrap or {})}
+        if self.seeds is not None:
+            args["seeds"] = list(self.seeds)
+        if self.seed_values is not None:
+            args["seed_values"] = list(self.seed_values)
+            args["seed_std"] = seed_std(self.seed_values)
+        return args or None
+
+    def notes(self) -> str:
+        """The `.eval_results` notes: what the number is, its interval and its seeds, in words."""
+        text = f"{self.spec.name} on the {self.split} split" + (f" of the {self.config} config" if self.config else "")
+        if self.over_seeds:
+            text += f"; {self.cell()}"
+        elif self.interval is not None:
+            text += f"; {self.cell()}" + (f", {describe(self.bootstrap)}" if self.bootstrap else "")
+        return text + (f"; {self.seeds_text()}" if self.seeds is not None else "")
+
+    def cell(self) -> str:
+        """The value as the card's table shows it: `71.40 [70.10, 72.60]`, or mean ± std (per seed)."""
+        scale, fmt = (100, ".2f") if self.spec.fraction else (1, "g")
+        text = f"{self.value * scale:{fmt}}"
+        if self.over_seeds:
+            each = ", ".join(f"{v * scale:{fmt}}" for v in self.seed_values)
+            return f"{text} ± {seed_std(self.seed_values) * scale:{fmt}} ({each})"
+        if self.interval is not None:
+            text += f" [{self.interval[0] * scale:{fmt}}, {self.interval[1] * scale:{fmt}}]"
+        return text
+
+    def seeds_text(self) -> str:
+        seeds = ", ".join(str(x) for x in self.seeds or ())
+        if self.over_seeds:
+            return f"mean ± standard deviation of {len(self.seeds)} training seeds ({seeds})"
+        return f"{len(self.seeds)} training seed{'s' if len(self.seeds) != 1 else ''} ({seeds})"
+
+
+# Keys of `model-index` metric args that this module adds to a metric's own args.
+UNCERTAINTY_ARGS = ("confidence_interval", "seeds", "seed_values", "seed_std")
 
 
 def as_scores(results: Iterable[EvalScore | Mapping]) -> list[EvalScore]:
     """Normalise evaluation results into `EvalScore`s.
 
     Accepts `EvalScore`s and mappings in a long form (`dataset_id`, `split`, `metric`, `value`, optional
-    `config`, `dataset_revision`) or a wide form (`dataset_id`, `split`, optional `config`, and either a
-    `metrics` mapping or the top-level keys `weighted_f1` and `accuracy`). `dataset` is accepted for
-    `dataset_id`. Metric keys: see `METRICS` and `metric_spec`.
+    `config`, `dataset_revision`, `interval` {low, high}, `seed_values` [one per seed]) or a wide form
+    (`dataset_id`, `split`, optional `config`, and either a `metrics` mapping or the top-level keys
+    `weighted_f1` and `accuracy`; optional `intervals` and `seed_values` mappings keyed by metric). Both
+    take optional `bootstrap` (the interval settings of eval/bootstrap.py) and `seeds` (the training seeds
+    the values stand on). `dataset` is accepted for `dataset_id`. Metric keys: see `METRICS` and
+    `metric_spec`.
     """
     scores: list[EvalScore] = []
     for result in results:
@@ -126,18 +184,57 @@ def as_scores(results: Iterable[EvalScore | Mapping]) -> list[EvalScore]:
             "split": str(split),
             "config": row.pop("config", None),
             "dataset_revision": row.pop("dataset_revision", None),
+            "bootstrap": dict(row.pop("bootstrap", None) or {}) or None,
+            "seeds": _seeds(row.pop("seeds", None), dataset_id),
         }
         if "metric" in row:
-            metrics = {row.pop("metric"): row.pop("value", None)}
+            metric = row.pop("metric")
+            metrics, intervals = {metric: row.pop("value", None)}, {metric: row.pop("interval", None)}
+            seed_values = {metric: row.pop("seed_values", None)}
         else:
+            intervals, seed_values = dict(row.pop("intervals", None) or {}), dict(row.pop("seed_values", None) or {})
             metrics = dict(row.pop("metrics", None) or {}) or {k: v for k, v in row.items() if k in METRICS}
         if not metrics:
             raise CardError(f"evaluation result {dict(result)!r} holds no metric value")
         for metric, value in metrics.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(float(value)):
-                raise CardError(f"evaluation result {metric} = {value!r} for {dataset_id} is not a finite number")
-            scores.append(EvalScore(metric=str(metric), value=float(value), **common))
+            value = _number(value, f"evaluation result {metric}", dataset_id)
+            interval = _interval(intervals.get(metric), metric, dataset_id)
+            values = _seed_values(seed_values.get(metric), common["seeds"], metric, dataset_id)
+            scores.append(EvalScore(metric=str(metric), value=value, interval=interval, seed_values=values, **common))
     return scores
+
+
+def _number(value, what: str, dataset_id: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(float(value)):
+        raise CardError(f"{what} = {value!r} for {dataset_id} is not a finite number")
+    return float(value)
+
+
+def _interval(interval, metric: str, dataset_id: str) -> tuple[float, float] | None:
+    if interval is None:
+        return None
+    if not isinstance(interval, Mapping) or not {"low", "high"} <= set(interval):
+        raise CardError(f"interval of {metric} for {dataset_id} must be a mapping with `low` and `high`, got {interval!r}")
+    low, high = (_number(interval[k], f"interval {k} of {metric}", dataset_id) for k in ("low", "high"))
+    if low > high:
+        raise CardError(f"interval of {metric} for {dataset_id}: low {low} is above high {high}")
+    return (low, high)
+
+
+def _seeds(seeds, dataset_id: str) -> tuple[int, ...] | None:
+    if seeds is None:
+        return None
+    if not isinstance(seeds, (list, tuple)) or not seeds or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds):
+        raise CardError(f"seeds for {dataset_id} must be a non-empty list of integers, got {seeds!r}")
+    return tuple(seeds)
+
+
+def _seed_values(values, seeds, metric: str, dataset_id: str) -> tuple[float, ...] | None:
+    if values is None:
+        return None
+    if seeds is None or not isinstance(values, (list, tuple)) or len(values) != len(seeds):
+        raise CardError(f"seed_values of {metric} for {dataset_id} need `seeds` and one value per seed, got {values!r}")
+    return tuple(_number(v, f"seed value of {metric}", dataset_id) for v in values)
 
 
 def _to_eval_result(score: EvalScore) -> EvalResult:
@@ -151,13 +248,16 @@ def _to_eval_result(score: EvalScore) -> EvalResult:
         dataset_split=score.split,
         dataset_revision=score.dataset_revision,
         metric_type=spec.type,
-        metric_name=spec.name,
-        metric_args=spec.args,
+        metric_name=spec.name + (f" (mean of {len(score.seed_values)} seeds)" if score.over_seeds else ""),
+        metric_args=score.args,
         metric_value=score.value,
     )
 
 
 def _from_eval_result(result: EvalResult) -> EvalScore:
+    args = result.metric_args if isinstance(result.metric_args, Mapping) else {}
+    ci = dict(args.get("confidence_interval") or {})
+    low, high = ci.pop("low", None), ci.pop("high", None)
     return EvalScore(
         dataset_id=result.dataset_type,
         split=result.dataset_split or "",
@@ -165,6 +265,10 @@ def _from_eval_result(result: EvalResult) -> EvalScore:
         value=float(result.metric_value),
         config=result.dataset_config,
         dataset_revision=result.dataset_revision,
+        interval=(float(low), float(high)) if low is not None and high is not None else None,
+        bootstrap=ci or None,
+        seeds=tuple(args["seeds"]) if args.get("seeds") else None,
+        seed_values=tuple(float(v) for v in args["seed_values"]) if args.get("seed_values") else None,
     )
 
 
@@ -173,24 +277,45 @@ def _eval_table(scores: Sequence[EvalScore]) -> str:
         return "No evaluation results yet."
     present = {s.metric for s in scores}
     metrics = [m for m in METRICS if m in present] + sorted(present - set(METRICS))
-    rows: dict[tuple, dict[str, float]] = {}
+    with_seeds = any(s.seeds is not None for s in scores)
+    rows: dict[tuple, dict[str, EvalScore]] = {}
     for s in scores:
-        rows.setdefault((s.dataset_id, s.config or "", s.split), {})[s.metric] = s.value
-
-    def cell(metric: str, values: dict[str, float]) -> str:
-        if metric not in values:
-            return ""
-        return f"{values[metric] * 100:.2f}" if metric_spec(metric).fraction else f"{values[metric]:g}"
+        rows.setdefault((s.dataset_id, s.config or "", s.split, s.over_seeds), {})[s.metric] = s
 
     header = "| dataset | config | split | " + " | ".join(metric_spec(m).name for m in metrics) + " |"
-    lines = [header, "|---|---|---|" + "---|" * len(metrics)]
-    for (dataset_id, config, split), values in sorted(rows.items()):
-        cells = [cell(m, values) for m in metrics]
+    header += " seeds |" if with_seeds else ""
+    lines = [header, "|---|---|---|" + "---|" * (len(metrics) + with_seeds)]
+    for (dataset_id, config, split, _), values in sorted(rows.items()):
+        cells = [values[m].cell() if m in values else "" for m in metrics]
+        if with_seeds:
+            seeded = next((v for v in values.values() if v.seeds is not None), None)
+            cells.append(seeded.seeds_text() if seeded else "unknown")
         lines.append(f"| {dataset_id} | {config or '—'} | {split} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + (
-        "\n\nWeighted F1 and accuracy in %. The same numbers are in the `model-index` metadata and in "
-        "`.eval_results/`."
-    )
+    notes = ["Weighted F1 and accuracy in %."]
+    notes += _interval_notes([s for s in scores if s.interval is not None and s.bootstrap])
+    if any(s.over_seeds for s in scores):
+        notes.append("Mean ± standard deviation across training seeds, each seed's value in parentheses.")
+    notes.append("The same numbers are in the `model-index` metadata and in `.eval_results/`.")
+    return "\n".join(lines) + "\n\n" + " ".join(notes)
+
+
+def _interval_notes(scores: Sequence[EvalScore]) -> list[str]:
+    """One sentence per bootstrap setting, naming how many units each evaluated split had."""
+    groups: dict[tuple, dict[str, int]] = {}
+    several = len({(s.dataset_id, s.config) for s in scores}) > 1
+    for s in scores:
+        setting = tuple((k, v) for k, v in s.bootstrap.items() if k != "units")
+        where = f"{s.dataset_id} ({s.config}) {s.split}" if several else s.split
+        groups.setdefault(setting, {})[where] = s.bootstrap.get("units")
+    notes = []
+    for setting, units in groups.items():
+        b = dict(setting)
+        if len(units) == 1:
+            over = f"{next(iter(units.values()))} {b['unit']}s"
+        else:
+            over = f"the {b['unit']}s of each split ({', '.join(f'{w}: {n}' for w, n in sorted(units.items()))})"
+        notes.append(f"Brackets: {describe(b, over)}.")
+    return notes
 
 
 def _with_eval_section(text: str, scores: Sequence[EvalScore]) -> str:
@@ -349,14 +474,15 @@ def write_eval_results(folder: str | Path, results: Iterable[EvalScore | Mapping
                 task_id=s.task_id,
                 value=s.value,
                 dataset_revision=s.dataset_revision,
-                notes=f"{s.spec.name} on the {s.split} split" + (f" of the {s.config} config" if s.config else ""),
+                notes=s.notes(),
             )
             for s in scores
             if s.dataset_id == dataset_id
         ]
         path = folder / _eval_results_file(dataset_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8")
+        text = yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False, allow_unicode=True)
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 

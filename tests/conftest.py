@@ -7,6 +7,8 @@ beside the checkout; a missing data directory is an error, never a silent skip.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,19 @@ def tiny_model_dir(small_build, tmp_path_factory) -> Path:
     from instructerc.train.tiny_model import dataset_texts, make_tiny_model
 
     return make_tiny_model(tmp_path_factory.mktemp("tiny-model"), dataset_texts(small_build["iemocap"]))
+
+
+@pytest.fixture(scope="session")
+def seed_runs(small_build, tiny_model_dir, tmp_path_factory) -> Path:
+    """make demo's tiny recipe with two training seeds on the small MELD build, through
+    train/seeds.py: each seed trained a few real steps and evaluated on test (with intervals),
+    the aggregate in seeds.json and in each seed's card."""
+    out = tmp_path_factory.mktemp("seeds") / "tiny-meld-seeds"
+    subprocess.run(
+        [sys.executable, "train/seeds.py", "--config", str(REPO / "train" / "recipes" / "tiny" / "iemocap-lora-cpu.yaml"),
+         "--seeds", "1", "2", "--output_dir", str(out), "--model_name_or_path", str(tiny_model_dir),
+         "--dataset_name", str(small_build["meld"]), "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2",
+         "--max_eval_samples", "8", "--max_test_samples", "8", "--logging_steps", "2"],
+        cwd=REPO, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    return out

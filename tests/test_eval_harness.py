@@ -115,9 +115,27 @@ def test_evaluate_writes_results_and_card(tiny_adapter, small_build, tmp_path):
     assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert "| happy |" in (out / "per_class.md").read_text()
     card = ModelCard.load(adapter / "README.md")
-    index = {(r.dataset_split, r.metric_type, (r.metric_args or {}).get("average")): r.metric_value for r in card.data.eval_results}
-    assert index[("validation", "f1", "weighted")] == pytest.approx(results["weighted_f1"])
+    index = {(r.dataset_split, r.metric_type, (r.metric_args or {}).get("average")): r for r in card.data.eval_results}
+    assert index[("validation", "f1", "weighted")].metric_value == pytest.approx(results["weighted_f1"])
     assert list((adapter / ".eval_results").glob("*.yaml"))
+    # 95% intervals over dialogues, reproducible from the written predictions alone
+    from instructerc.eval.bootstrap import Bootstrap, format_interval
+    from instructerc.eval.metric import compute
+
+    ci = results["confidence_intervals"]["weighted_f1"]
+    assert results["bootstrap"] == {"method": "percentile", "unit": "dialogue", "n_resamples": 1000, "seed": 0,
+                                    "confidence_level": 0.95, "units": predictions["dialogue_id"].nunique()}
+    again = compute([IEMOCAP.index(x) for x in predictions["prediction"]], [IEMOCAP.index(x) for x in predictions["gold"]],
+                    IEMOCAP, bootstrap=Bootstrap(), dialogue_ids=(predictions["source"] + "/" + predictions["dialogue_id"]).tolist())
+    assert again["confidence_intervals"] == results["confidence_intervals"]
+    assert ci["low"] <= results["weighted_f1"] <= ci["high"]
+    shown = format_interval(results["weighted_f1"], ci)
+    assert f"Weighted-F1 {shown}," in (out / "per_class.md").read_text()
+    args = index[("validation", "f1", "weighted")].metric_args["confidence_interval"]
+    assert (args["low"], args["high"], args["unit"], args["units"]) == (ci["low"], ci["high"], "dialogue", results["bootstrap"]["units"])
+    assert shown in card.text
+    assert shown in (adapter / ".eval_results" / "instructerc__iemocap.yaml").read_text()
+    assert results["training"] == {"recipe": "adapter", "seed": None}  # no recipe.yaml: seed unknown
     # generate mode on the same rows: every unparseable answer is counted, none is mapped.
     out_gen = tmp_path / "gen"
     assert main(argv[:-5] + ["--output-dir", str(out_gen), "--mode", "generate", "--no-update-card", "--max-samples", "24"]) == 0
@@ -125,6 +143,19 @@ def test_evaluate_writes_results_and_card(tiny_adapter, small_build, tmp_path):
     gen_results = json.loads((out_gen / "results.json").read_text())
     assert gen_results["unparseable_rate"] == pytest.approx(gen["prediction"].isna().mean())
     assert [parse_label(t, IEMOCAP) >= 0 for t in gen["generation"]] == gen["prediction"].notna().tolist()
+    # 24 rows of one dialogue: no dialogue-level interval, and the files say why
+    assert gen["dialogue_id"].nunique() == 1 and "confidence_intervals" not in gen_results
+    assert "needs at least 2" in gen_results["bootstrap"]["skipped"]
+    assert "No intervals: the rows scored hold 1 dialogue" in (out_gen / "per_class.md").read_text()
+    # utterances as the unit, or no intervals at all
+    out_utt = tmp_path / "utterance"
+    assert main(argv[:-5] + ["--output-dir", str(out_utt), "--no-update-card", "--max-samples", "24", "--ci-unit", "utterance"]) == 0
+    utt = json.loads((out_utt / "results.json").read_text())
+    assert utt["bootstrap"]["unit"] == "utterance" and utt["bootstrap"]["units"] == 24
+    assert utt["confidence_intervals"]["accuracy"]["low"] < utt["confidence_intervals"]["accuracy"]["high"]
+    out_none = tmp_path / "none"
+    assert main(argv[:-5] + ["--output-dir", str(out_none), "--no-update-card", "--max-samples", "24", "--ci-unit", "none"]) == 0
+    assert "bootstrap" not in json.loads((out_none / "results.json").read_text())
 
 
 @pytest.mark.parametrize(
@@ -152,6 +183,18 @@ def test_bad_input_leaves_no_result_files(tiny_adapter, tmp_path, capsys, change
     assert err[-1].startswith("error: ") and message in err[-1] and sum(x.startswith("error") for x in err) == 1
     assert not out.exists()
     assert (adapter / "README.md").read_bytes() == card and not (adapter / ".eval_results").exists()
+
+
+@pytest.mark.parametrize("flags, message", [(["--ci-level", "95"], "confidence_level"),
+                                           (["--ci-resamples", "0"], "n_resamples")])
+def test_bad_interval_settings_stop_before_anything(tmp_path, capsys, flags, message):
+    from instructerc.eval.evaluate import main
+
+    out = tmp_path / "o"
+    assert main(["--model", "x", "--dataset", "y", "--output-dir", str(out), *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --ci-*") and message in err[0]
+    assert not out.exists()
 
 
 def test_push_requires_an_adapter_and_full_split(tmp_path, capsys):
@@ -322,3 +365,21 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
     for name in ("README.md", ".eval_results/instructerc-bot__iemocap.yaml"):
         assert hub.token not in files[name].decode()
     assert hub.token not in proc.stdout + proc.stderr + (out / "results.json").read_text()
+
+
+def test_results_record_the_recipe_and_seed_that_trained_the_adapter(tmp_path):
+    from transformers import TrainingArguments
+
+    from instructerc.eval.evaluation import training_of
+
+    adapter = tmp_path / "my-adapter"
+    adapter.mkdir()
+    assert training_of(adapter, str(adapter)) == {"recipe": "my-adapter", "seed": None}  # no recipe.yaml
+    (adapter / "recipe.yaml").write_text("run_name: meld-lora\nseed: 7\n")
+    assert training_of(adapter, str(adapter)) == {"recipe": "meld-lora", "seed": 7}
+    (adapter / "recipe.yaml").write_text("learning_rate: 0.001\n")  # trained with the Trainer's default seed
+    assert training_of(adapter, "ORG/my-adapter") == {"recipe": "my-adapter", "seed": TrainingArguments("x").seed}
+    (adapter / "recipe.yaml").write_text("seed: forty-two\n")
+    with pytest.raises(EvalError, match="field 'seed' must be an integer"):
+        training_of(adapter, str(adapter))
+    assert training_of(None, None) is None  # a base model: no training

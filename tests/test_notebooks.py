@@ -77,15 +77,42 @@ def test_demo_notebook(published, hub_server, monkeypatch, tmp_path):
     assert table.count("\n") >= 12  # header + one row per turn of the sample conversation
 
 
-def test_paper_table_notebook(published, hub_server, monkeypatch, small_build, tmp_path):
-    out = tmp_path / "eval" / "run"
+def test_paper_table_notebook(published, hub_server, monkeypatch, small_build, seed_runs, tmp_path):
+    """The table from real results.json files: baselines, a recipe run with two seeds (make demo's
+    recipe on MELD) and a single unified adapter; rendered numbers are checked against their files."""
+    import json
+    import shutil
+
+    from instructerc.eval.baseline import main as baseline_main
+    from instructerc.eval.bootstrap import format_interval
+
+    results = tmp_path / "eval"
     subprocess.run(
         [sys.executable, "eval/evaluate.py", "--adapter", str(published / "hub" / ADAPTER_ID), "--dataset",
-         str(small_build["unified"]), "--split", "test", "--output-dir", str(out)],
+         str(small_build["unified"]), "--split", "test", "--output-dir", str(results / "run")],
         cwd=REPO, check=True, env={**os.environ, "HF_TOKEN": hub_server.token},
     )
-    nb = _execute("paper_table.ipynb", {"INSTRUCTERC_RESULTS": str(tmp_path / "eval" / "*" / "results.json")}, monkeypatch)
+    for baseline in ("knn", "majority"):
+        assert baseline_main([baseline, "--dataset", str(small_build["unified"]), "--output-dir", str(results / baseline)]) == 0
+    for seed in (1, 2):
+        shutil.copytree(seed_runs / "eval" / f"seed-{seed}", results / f"seed-{seed}")
+    nb = _execute("paper_table.ipynb", {"INSTRUCTERC_RESULTS": str(results / "*" / "results.json")}, monkeypatch)
     text = _outputs(nb)
-    assert "1 results files match" in text
+    assert "5 results files match" in text
+    main = [c for c in nb.cells if c.source.startswith("table = main_table")][0].outputs[0]["data"]["text/plain"]
+    lines = main.splitlines()
+    order = [next(i for i, x in enumerate(lines) if x.startswith(name)) for name in (
+        "majority-class baseline (unified)", "10-NN vote baseline (unified)", "tiny-llama-unified-lora", "tiny-meld-seeds")]
+    assert order == sorted(order)  # baselines first, then the recipes
+    # a baseline's cell is its results.json number with its interval
+    majority = json.loads((results / "majority" / "results.json").read_text())["by_source"]["iemocap"]["original"]
+    row = lines[order[0]]
+    assert format_interval(majority["weighted_f1"], majority["confidence_intervals"]["weighted_f1"]) in row
+    # the two-seed recipe: mean ± std over its seeds' files, and the seeds it stands on
+    values = [json.loads((results / f"seed-{s}" / "results.json").read_text())["weighted_f1"] for s in (1, 2)]
+    mean, std = 100 * sum(values) / 2, 100 * abs(values[0] - values[1]) / 2 ** 0.5
+    assert f"{mean:.2f} ± {std:.2f} (n=2)" in lines[order[3]] and "2 (1, 2)" in lines[order[3]]
+    seeds = [c for c in nb.cells if c.source.startswith("seed_table")][0].outputs[0]["data"]["text/plain"]
+    assert f"{100 * values[0]:.2f}" in seeds and f"{100 * values[1]:.2f}" in seeds
     for benchmark in ("iemocap", "meld", "emorynlp", "average"):
-        assert benchmark in text
+        assert benchmark in main

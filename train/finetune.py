@@ -166,7 +166,8 @@ def finetune(
     trainer.save_model(str(output_dir))  # the adapter (the best one with load_best_model_at_end) and tokenizer
 
     dataset_id = hub_dataset_id(args.dataset_name)  # a built folder OUT/<org>/<name> cites <org>/<name>
-    where = {"dataset_id": dataset_id, "config": data.eval_config}
+    # `seeds`: the card says how many training seeds each number stands on (here one)
+    where = {"dataset_id": dataset_id, "config": data.eval_config, "seeds": [training_args.seed]}
     results = [{**where, "split": args.dataset_eval_split, **best} for best in selected_scores(trainer)]
     if data.test is not None:
         test = score_split(trainer.model, tokenizer, data.test, data.labels, label_column=args.label_column,

@@ -6,11 +6,17 @@ Predictions and references are label ids; a prediction of ``-1`` is an unparseab
 (free-text generation that named no label). It is counted as wrong, never mapped to a
 label: it lowers the recall of its gold class and adds no false positive anywhere, which
 is what scikit-learn computes with ``labels=range(num_labels)``.
+
+With ``confidence_level`` it also returns bootstrap intervals (``instructerc.eval.bootstrap``):
+a single score hides 1-3 points of sampling noise, and resampling whole dialogues is the
+honest unit because the turns of a dialogue are not independent.
 """
 
 import datasets
 import evaluate
 import numpy as np
+from instructerc.eval.bootstrap import Bootstrap
+from instructerc.eval.bootstrap import confidence_intervals
 from sklearn.metrics import accuracy_score
 from sklearn.metrics import confusion_matrix
 from sklearn.metrics import f1_score
@@ -20,7 +26,8 @@ _DESCRIPTION = """
 Emotion recognition in conversation: weighted-F1 (headline), accuracy, macro-F1, per-class
 precision/recall/F1/support, the confusion matrix over the label set, and the rate of
 unparseable predictions (id -1). Equal to scikit-learn with labels=range(num_labels) and
-zero_division=0.
+zero_division=0. Optionally, percentile-bootstrap confidence intervals for weighted-F1,
+accuracy and macro-F1, resampling utterances or whole dialogues.
 """
 
 _KWARGS_DESCRIPTION = """
@@ -31,11 +38,19 @@ Args:
         number of labels and its names key the per-class table.
     num_labels (int, optional): number of labels when no names are given (default: 1 + the
         largest id seen).
+    confidence_level (float, optional): e.g. 0.95 to add bootstrap intervals (default: none).
+    ci_unit (str, optional): "dialogue" (resample whole dialogues; the default when
+        dialogue_ids are given) or "utterance" (the default otherwise).
+    dialogue_ids (list of str, optional): the dialogue of each example.
+    n_resamples (int, optional): bootstrap resamples (default 1000).
+    seed (int, optional): seed of the resampling (default 0); same seed, same intervals.
 Returns:
     weighted_f1, accuracy, macro_f1, unparseable_rate, num_examples (numbers; F1s and
     rates in [0, 1]), per_class ({name: {precision, recall, f1, support}}), labels (names),
     confusion_matrix (rows gold, columns predicted, label ids in order), unparseable
-    (per gold class, the unparseable predictions).
+    (per gold class, the unparseable predictions). With confidence_level:
+    confidence_intervals ({metric: {low, high, standard_error}} for weighted_f1, accuracy,
+    macro_f1) and bootstrap (method, unit, units, n_resamples, seed, confidence_level).
 Examples:
     >>> erc = evaluate.load("eval/metrics/erc")
     >>> erc.compute(predictions=[0, 1, -1], references=[0, 1, 1], label_names=["happy", "sad"])["accuracy"]
@@ -67,7 +82,18 @@ class Erc(evaluate.Metric):
             reference_urls=["https://arxiv.org/abs/2309.11911"],
         )
 
-    def _compute(self, predictions, references, label_names=None, num_labels=None):
+    def _compute(
+        self,
+        predictions,
+        references,
+        label_names=None,
+        num_labels=None,
+        confidence_level=None,
+        ci_unit=None,
+        dialogue_ids=None,
+        n_resamples=1000,
+        seed=0,
+    ):
         pred = np.asarray(predictions, dtype=np.int64)
         gold = np.asarray(references, dtype=np.int64)
         if label_names is not None:
@@ -88,7 +114,7 @@ class Erc(evaluate.Metric):
         ids = list(range(num_labels))
         p, r, f, s = precision_recall_fscore_support(gold, pred, labels=ids, zero_division=0)
         unparseable = pred == UNPARSEABLE
-        return {
+        result = {
             "weighted_f1": float(f1_score(gold, pred, labels=ids, average="weighted", zero_division=0)),
             "accuracy": float(accuracy_score(gold, pred)),
             "macro_f1": float(f1_score(gold, pred, labels=ids, average="macro", zero_division=0)),
@@ -102,3 +128,9 @@ class Erc(evaluate.Metric):
             "confusion_matrix": confusion_matrix(gold, pred, labels=ids).tolist(),
             "unparseable": np.bincount(gold[unparseable], minlength=num_labels).tolist(),
         }
+        if confidence_level is not None:
+            unit = ci_unit or ("dialogue" if dialogue_ids is not None else "utterance")
+            boot = Bootstrap(unit=unit, n_resamples=n_resamples, seed=seed, confidence_level=confidence_level)
+            intervals, settings = confidence_intervals(gold, pred, num_labels, boot, dialogue_ids)
+            result.update(confidence_intervals=intervals, bootstrap=settings)
+        return result

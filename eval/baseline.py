@@ -1,0 +1,75 @@
+"""Score a baseline on a built ERC dataset, written exactly like an evaluation run.
+
+Usage:
+
+    # always train's most frequent label
+    python eval/baseline.py majority --dataset output/instructerc/iemocap --config plain --split test \\
+        --output-dir output/eval/majority
+
+    # the 10 nearest train utterances vote (the dataset card's retrieval report as a classifier)
+    python eval/baseline.py knn --dataset output/instructerc/unified --split test --output-dir output/eval/knn
+
+    # then compare any run against it
+    python eval/compare.py output/eval/majority output/eval/test
+
+Writes OUTPUT_DIR/results.json, predictions.parquet, confusion_matrix.png and per_class.md with
+95% intervals (whole dialogues resampled, as eval/evaluate.py). Use the --config of the run you
+will compare with: eval/compare.py refuses runs on different configs. Exit status 2 with one
+`error:` line on bad input, before any file is written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    # eval/ is sys.path[0] when run as a script; eval/evaluate.py would shadow the `evaluate` library.
+    _here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
+
+import argparse  # noqa: E402
+
+from instructerc.builders.errors import DataError  # noqa: E402
+from instructerc.eval.baselines import BASELINES, BaselineRun, run_baseline  # noqa: E402
+from instructerc.eval.bootstrap import add_ci_arguments, from_options  # noqa: E402
+from instructerc.eval.errors import EvalError  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="eval/baseline.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("baseline", choices=BASELINES)
+    p.add_argument("--dataset", required=True, help="built dataset Hub id or folder")
+    p.add_argument("--config", default="default", help="dataset config (default: default)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--output-dir", required=True)
+    p.add_argument("--dataset-id", help="Hub id to cite the dataset by (default: ORG/NAME of the folder)")
+    p.add_argument("--dataset-revision")
+    p.add_argument("--embedder", help="knn: sentence embedder (default: the build's default)")
+    p.add_argument("--query", help="knn: query variant (default: the build's default)")
+    add_ci_arguments(p)
+    args = p.parse_args(argv)
+    import datasets
+
+    datasets.disable_progress_bars()
+    try:
+        boot = from_options(args.ci_unit, args.ci_resamples, args.ci_seed, args.ci_level)
+    except ValueError as err:
+        print(f"error: --ci-*: {err}", file=sys.stderr)
+        return 2
+    run = BaselineRun(args.baseline, args.dataset, args.output_dir, args.config, args.split, args.dataset_id,
+                      args.dataset_revision, args.embedder, args.query, boot)
+    try:
+        results = run_baseline(run)
+    except (EvalError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(Path(results["output_dir"], "per_class.md").read_text(encoding="utf-8"))
+    print(f"results: {results['output_dir']}/results.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The same recipe with N training seeds: train each, evaluate each, aggregate, and say so in the cards.
+
+A single fine-tuning run is one draw: weighted-F1 moves by 1-3 points between seeds (the
+InstructERC issue tracker reports MELD 65-66 on average and 67-68 for the best seed), so a
+recipe's number is the mean over seeds with their spread, never the best seed.
+
+Layout under ``output_dir``: ``seed-<S>/`` (each run, as ``train/sft.py`` leaves it, with
+``run_name`` set to the output folder's name so that evaluation groups the seeds as one
+recipe), ``eval/seed-<S>/`` (``eval/evaluate.py`` on the evaluation split, intervals
+included) and ``seeds.json`` (the aggregate: mean, standard deviation and each seed's value).
+Each seed's card then carries its own score and the recipe's mean over all seeds, each saying
+how many seeds it stands on. Runs are subprocesses, so an accelerate launcher works as for
+one run, and a rerun resumes: a seed whose run and evaluation are complete is not repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from instructerc.eval.aggregate import across_seeds, card_score
+
+from .config import RecipeError
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS_FILE = "seeds.json"
+# sft.py keys the driver sets for each seed; a forwarded override of them would be ignored or clash.
+DRIVER_KEYS = ("seed", "output_dir", "run_name")
+
+
+@dataclass
+class SeedRuns:
+    """Arguments of ``train/seeds.py``."""
+
+    config: str
+    seeds: list[int]
+    output_dir: str | None = None  # default: the recipe's output_dir
+    overrides: list[str] = field(default_factory=list)  # forwarded to train/sft.py
+    launcher: str = ""  # e.g. "accelerate launch --config_file ...": default the current python
+    evaluate: bool = True
+    split: str = "test"
+    eval_args: list[str] = field(default_factory=list)  # forwarded to eval/evaluate.py (--ci-*, ...)
+
+
+def check(run: SeedRuns) -> Path:
+    """Refuse what cannot run, before any training; returns the output folder."""
+    if len(run.seeds) < 1 or len(set(run.seeds)) != len(run.seeds):
+        raise RecipeError(f"--seeds: give distinct integers, got {run.seeds}")
+    for arg in run.overrides:
+        key = arg[2:].split("=")[0].replace("-", "_") if arg.startswith("--") else None
+        if key in DRIVER_KEYS:
+            raise RecipeError(f"--{key}: set by train/seeds.py for each seed; use --seeds and --output_dir")
+    path = Path(run.config)
+    if not path.is_file():
+        raise RecipeError(f"--config {run.config}: no such recipe file")
+    recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    output_dir = run.output_dir or recipe.get("output_dir")
+    if not output_dir:
+        raise RecipeError(f"{run.config}: no output_dir; pass --output_dir")
+    return Path(output_dir)
+
+
+def train_command(run: SeedRuns, seed: int, out: Path) -> list[str]:
+    launcher = shlex.split(run.launcher) if run.launcher else [sys.executable]
+    return [*launcher, str(REPO / "train" / "sft.py"), "--config", run.config, *run.overrides,
+            "--seed", str(seed), "--output_dir", str(out / f"seed-{seed}"), "--run_name", out.name]
+
+
+def eval_command(run: SeedRuns, seed: int, out: Path) -> list[str]:
+    return [sys.executable, str(REPO / "eval" / "evaluate.py"), "--adapter", str(out / f"seed-{seed}"),
+            "--split", run.split, "--output-dir", str(out / "eval" / f"seed-{seed}"), "--no-progress", *run.eval_args]
+
+
+def _step(what: str, cmd: list[str]) -> None:
+    print(f"\n=== {what}\n$ {shlex.join(cmd)}", flush=True)
+    code = subprocess.run(cmd).returncode
+    if code != 0:
+        raise SeedRunError(f"{what} failed with exit status {code}", code)
+
+
+class SeedRunError(RuntimeError):
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+def run_seeds(run: SeedRuns) -> dict:
+    """Train and evaluate every seed, then aggregate; returns the ``seeds.json`` content."""
+    out = check(run)
+    for seed in run.seeds:
+        results = out / "eval" / f"seed-{seed}" / "results.json"
+        if run.evaluate and results.is_file() and (out / f"seed-{seed}" / "adapter_config.json").is_file():
+            print(f"\n=== seed {seed}: trained and evaluated already ({results})", flush=True)
+            continue
+        _step(f"train seed {seed}", train_command(run, seed, out))
+        if run.evaluate:
+            _step(f"evaluate seed {seed} on {run.split}", eval_command(run, seed, out))
+    if not run.evaluate:
+        return {}
+    return aggregate(out, run.seeds)
+
+
+def aggregate(out: Path, seeds: list[int]) -> dict:
+    """Write ``seeds.json`` from the seeds' evaluation results and add the mean to each seed's card."""
+    from instructerc.hub.cards import write_eval_results
+
+    runs = [json.loads((out / "eval" / f"seed-{s}" / "results.json").read_text(encoding="utf-8")) for s in seeds]
+    groups = across_seeds(runs)
+    if len(groups) != 1 or groups[0]["seeds"] != sorted(seeds):
+        raise SeedRunError(f"{out}: the seeds' evaluations do not form one recipe group ({len(groups)} groups)", 1)
+    summary = {**groups[0], "runs": {str(s): str(out / f"seed-{s}") for s in seeds},
+               "evaluations": {str(s): str(out / "eval" / f"seed-{s}") for s in seeds}}
+    (out / SEEDS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    for s in seeds:
+        write_eval_results(out / f"seed-{s}", [card_score(groups[0])])
+    return summary

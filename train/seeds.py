@@ -1,0 +1,73 @@
+"""Run one recipe with several training seeds, evaluate each, and report mean ± std across seeds.
+
+Usage:
+
+    # three seeds of a recipe; runs in OUTPUT_DIR/seed-<S>, evaluations in OUTPUT_DIR/eval/seed-<S>
+    python train/seeds.py --config train/recipes/llama-2-7b/meld-lora.yaml --seeds 42 43 44
+
+    # any train/sft.py key after the driver's own flags is forwarded to every seed
+    python train/seeds.py --config train/recipes/tiny/iemocap-lora-cpu.yaml --seeds 1 2 3 \\
+        --output_dir output/runs/tiny-seeds --max_steps 100
+
+    # each seed through accelerate (one GPU, DDP, DeepSpeed...), intervals over utterances
+    python train/seeds.py --config RECIPE --seeds 42 43 --launcher "accelerate launch" --eval-args "--ci-unit utterance"
+
+Prints each seed's weighted-F1 and the mean ± standard deviation, writes OUTPUT_DIR/seeds.json,
+and adds the recipe's mean over the seeds (with each seed's value) to every seed's adapter card.
+A rerun skips seeds already trained and evaluated. Exit status 2 with one `error:` line on a
+bad recipe or flag, before anything trains.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Run as a script, this file's folder is sys.path[0]; its modules must not shadow libraries.
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+import shlex  # noqa: E402
+
+from instructerc.eval.aggregate import format_summary  # noqa: E402
+from instructerc.train.config import RecipeError  # noqa: E402
+from instructerc.train.seed_runs import SEEDS_FILE, SeedRunError, SeedRuns, check, run_seeds  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="train/seeds.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    p.add_argument("--config", required=True, help="the recipe YAML (as for train/sft.py)")
+    p.add_argument("--seeds", type=int, nargs="+", required=True, help="training seeds, e.g. 42 43 44")
+    p.add_argument("--output_dir", help="folder of the runs (default: the recipe's output_dir)")
+    p.add_argument("--launcher", default="", help='command that starts train/sft.py, e.g. "accelerate launch" (default: python)')
+    p.add_argument("--no-evaluate", dest="evaluate", action="store_false", help="train only")
+    p.add_argument("--eval-split", default="test", help="split evaluated for the aggregate (default: test)")
+    p.add_argument("--eval-args", default="", help='extra eval/evaluate.py flags, e.g. "--batch-size 16"')
+    args, overrides = p.parse_known_args(argv)
+    run = SeedRuns(args.config, args.seeds, args.output_dir, overrides, args.launcher, args.evaluate,
+                   args.eval_split, shlex.split(args.eval_args))
+    try:
+        out = check(run)
+        summary = run_seeds(run)
+    except RecipeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except SeedRunError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.code
+    if summary:
+        print(f"\n{summary['recipe']} on {summary['dataset_id']} ({summary['config']}/{summary['split']}), "
+              f"{len(summary['seeds'])} seeds:")
+        for name, s in summary["metrics"].items():
+            each = ", ".join(f"{seed}: {100 * v:.2f}" for seed, v in s["values"].items())
+            print(f"  {name}: {format_summary(s)}  [{each}]")
+        print(f"aggregate: {out / SEEDS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
