@@ -292,6 +292,7 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
 
     from instructerc.hub.cards import make_adapter_card
     from instructerc.hub.publish import push_folder
+    from instructerc.train.artifacts import name_base_model
 
     push_folder(tiny_model_dir, "instructerc-bot/tiny-llama", repo_type="model", private=True, token=hub.token)
     push_folder(small_build["iemocap"], "instructerc-bot/iemocap", repo_type="dataset", private=True, token=hub.token)
@@ -299,6 +300,7 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
     task = json.loads((adapter / "erc_task.json").read_text())
     task.update(base_model="instructerc-bot/tiny-llama", dataset="instructerc-bot/iemocap")
     (adapter / "erc_task.json").write_text(json.dumps(task))
+    name_base_model(adapter, "instructerc-bot/tiny-llama")  # as a training run does: no local path is pushed
     make_adapter_card(base_model="instructerc-bot/tiny-llama", datasets=["instructerc-bot/iemocap"], repo_id="instructerc-bot/tiny-lora").save(
         str(adapter / "README.md")
     )
