@@ -3,8 +3,9 @@
 A path in a published file is at best useless elsewhere (an adapter's task file naming its
 dataset by a folder that exists only here) and at worst leaks the publisher's user name and
 layout; the Hub itself rejects a card whose ``base_model`` is not a repo id. ``machine_paths``
-finds every absolute path in a folder's text files that exists on this machine (or whose
-parent folder does), so the check needs no list of fields and keeps working as files are added.
+finds every absolute path in a folder's text files that lies in a folder of this machine (two
+levels below the root or deeper: ``/tmp/run-1/checkpoint-10`` after the run is gone, not
+``/datasets/ORG/NAME``), so the check needs no list of fields and keeps working as files are added.
 """
 
 from __future__ import annotations
@@ -23,12 +24,10 @@ BINARY_SUFFIXES = frozenset({".safetensors", ".bin", ".pt", ".pth", ".parquet", 
 
 
 def _exists_here(path: str) -> bool:
-    """The path, or the folder it would be in, exists on this machine; one top-level name
-    (``/tmp``, ``/datasets``) is not enough to call a string a path."""
+    """The path, or a folder it would be in at least two levels below the root, exists here; a
+    top-level name alone (``/tmp``, ``/datasets``) does not make a string a path of this machine."""
     p = Path(path)
-    if len(p.parts) < 3:
-        return False
-    return p.exists() or (len(p.parts) > 3 and p.parent.is_dir())
+    return any(len(q.parts) >= 3 and q.exists() for q in (p, *p.parents))
 
 
 def machine_paths(folder: str | Path, files: dict[str, Path] | None = None) -> list[tuple[str, str]]:
