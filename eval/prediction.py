@@ -186,7 +186,7 @@ def _embedder(task: dict, override: str | None) -> str | None:
     was built with a local one, which must be the same weights."""
     record = task_file.embedder_record(task)
     if override is None:
-        if not record.get("id"):
+        if record and not record.get("id"):  # (no record at all: adapters from before, the default)
             raise EvalError(
                 f"{task_file.TASK_FILE}: the dataset was built with a local embedder "
                 f"(model.safetensors sha256 {record.get('sha256')}); pass --embedder FOLDER with those weights"

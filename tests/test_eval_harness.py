@@ -324,3 +324,20 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
     for name in ("README.md", ".eval_results/instructerc-bot__iemocap.yaml"):
         assert hub.token not in files[name].decode()
     assert hub.token not in proc.stdout + proc.stderr + (out / "results.json").read_text()
+
+
+def test_a_dataset_built_with_a_local_embedder_needs_those_weights_to_predict(tmp_path):
+    """The card and task file record a local embedder by its weights' sha256, never its path:
+    prediction asks for the folder, and checks it."""
+    from instructerc.builders.embedder import DEFAULT_EMBEDDER, resolve
+    from instructerc.eval.prediction import _embedder
+
+    packaged = resolve(DEFAULT_EMBEDDER)  # a folder with the packaged weights
+    task = {"embedder": {"id": None, "revision": None, "sha256": packaged.sha256}}
+    with pytest.raises(EvalError, match=f"local embedder \\(model.safetensors sha256 {packaged.sha256}\\); pass --embedder"):
+        _embedder(task, None)
+    assert _embedder(task, packaged.location) == packaged.location
+    other = {"embedder": {"id": None, "sha256": "0" * 64}}
+    with pytest.raises(EvalError, match="is not the dataset's 0000"):
+        _embedder(other, packaged.location)
+    assert _embedder({"embedder": DEFAULT_EMBEDDER}, None) is None  # format 1: a name, used as is
