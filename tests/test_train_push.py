@@ -54,7 +54,8 @@ def pushed(hub_server, on_hub, tmp_path_factory):
     return {"repo": repo, "out": out}
 
 
-def test_adapter_is_pushed_without_checkpoints_or_token(hub, on_hub, pushed):
+def test_adapter_is_pushed_without_checkpoints_or_token(hub, on_hub, pushed, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", hub.token)  # other tests may have made the base model repo private
     repo, out = pushed["repo"], pushed["out"]
     files = hub.files(repo, "model")
     assert {"adapter_model.safetensors", "adapter_config.json", "README.md", "erc_task.json", "recipe.yaml",

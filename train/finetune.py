@@ -158,8 +158,6 @@ def finetune(
     trainer.save_state()
     trainer.save_model(str(output_dir))  # the adapter (the best one with load_best_model_at_end) and tokenizer
     base_model = artifacts.base_model_id(args.base_model_id, model_args.model_name_or_path)
-    if trainer.accelerator.is_main_process:
-        artifacts.name_base_model(output_dir, base_model)
 
     # a built folder OUT/<org>/<name> is published as <org>/<name>; a Hub dataset is cited at its commit
     dataset_id = hub_dataset_id(args.dataset_name, args.dataset_id)
@@ -174,6 +172,7 @@ def finetune(
         results.append({**where, "split": args.dataset_test_split, **test})
 
     if trainer.accelerator.is_main_process:
+        artifacts.name_base_model(output_dir, base_model)
         recipe = artifacts.recipe_as_run(args, training_args, model_args, keys=args.recipe_keys or None)
         recipe["push_to_hub"] = push_to_hub
         recipe = artifacts.portable_recipe(recipe, dataset_id=dataset_id, dataset_revision=data.revision,
