@@ -30,7 +30,7 @@ import sys
 
 import datasets
 
-from instructerc.builders.embedder import DEFAULT_EMBEDDER
+from instructerc.builders.embedder import DEFAULT_CHECKPOINT, DEFAULT_EMBEDDER
 from instructerc.builders.errors import DataError
 from instructerc.builders.mixing import MIXES
 from instructerc.builders.pipeline import ALL_DATASETS, DEFAULT_ORG, build_datasets
@@ -60,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     r.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="demonstrations per prompt (default: 1)")
     r.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="sentence-transformers id or local path")
     r.add_argument("--embed-cache", help="embedding cache directory (default: $INSTRUCTERC_CACHE/embeddings)")
+    r.add_argument("--embed-checkpoint", type=int, default=DEFAULT_CHECKPOINT,
+                   help="texts per embedding-cache chunk: a killed build keeps every finished chunk (default: %(default)s)")
     r.add_argument("--query", default=DEFAULT_QUERY, choices=QUERY_VARIANTS, help="what is embedded as the query")
     r.add_argument("--balance", default=DEFAULT_BALANCE, choices=BALANCES, help="none, one per label, or MMR diversity")
     return p.parse_args(argv)
@@ -100,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             top_k=args.top_k,
             embedder=args.embedder,
             embed_cache=args.embed_cache,
+            embed_checkpoint=args.embed_checkpoint,
             query=args.query,
             balance=args.balance,
         )

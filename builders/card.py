@@ -14,6 +14,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from .corpus import Corpus
 from .plots import label_counts
 from .labels import BENCHMARKS, LICENSE_NOTES, LICENSES, SPLITS, TO_UNIFIED, UNIFIED, UNIFIED_LABELS
+from .settings import SETTINGS_KEY, BuildSettings
 from .tasks import CONFIG_DESCRIPTIONS
 
 TEMPLATE = Path(__file__).with_name("dataset_card.md")
@@ -66,9 +67,9 @@ def _size_category(n: int) -> str:
     return "n>1M"
 
 
-def card_data(corpus: Corpus, files: dict[str, dict[str, str]], total_rows: int) -> DatasetCardData:
+def card_data(corpus: Corpus, files: dict[str, dict[str, str]], total_rows: int, settings: BuildSettings) -> DatasetCardData:
     """``files``: config -> split -> parquet path in the folder (listed exactly, see
-    ``pipeline.content_addressed``)."""
+    ``pipeline.content_addressed``); ``settings`` becomes the ``instructerc:`` block."""
     licenses = {LICENSES.get(s, corpus.license) for s in corpus.sources}
     license_fields: dict = {"license": licenses.pop()} if len(licenses) == 1 else {"license": "other"}
     if license_fields["license"] == "other":
@@ -90,6 +91,7 @@ def card_data(corpus: Corpus, files: dict[str, dict[str, str]], total_rows: int)
             for c in files
         ],
         instructerc_sources=list(corpus.sources),
+        **{SETTINGS_KEY: settings.to_metadata()},
         **{k: v for k, v in license_fields.items() if v is not None},
     )
 
@@ -99,7 +101,7 @@ def render(
     repo_id: str,
     row_counts: dict[str, dict[str, int]],
     example: dict,
-    build_params: dict,
+    settings: BuildSettings,
     files: dict[str, dict[str, str]],
     retrieval_section: str = "",
     label_plot: str | None = None,
@@ -127,7 +129,7 @@ def render(
         summary = "Built from user-supplied conversations."
     total_rows = max(sum(c.values()) for c in row_counts.values())
     return DatasetCard.from_template(
-        card_data(corpus, files, total_rows),
+        card_data(corpus, files, total_rows, settings),
         template_path=str(TEMPLATE),
         pretty_name=f"instructerc: {corpus.name}",
         summary=summary,
@@ -144,7 +146,7 @@ def render(
         example_prompt=example.get("prompt", "").replace("\t", "\\t"),
         example_completion=example.get("completion", ""),
         retrieval_section=retrieval_section,
-        build_params=list(build_params.items()),
+        build_params=settings.rows(),
         license_notes=[LICENSE_NOTES.get(s, f"{s}: licence as supplied by the data owner.") for s in corpus.sources],
         origin=corpus.origin,
         citations=CITATIONS,

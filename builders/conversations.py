@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from .corpus import Corpus, Dialogue, Turn, repair_cp1252
+from .cosmic import sha256_file
 from .errors import DataError
 from .labels import SPLITS
 
@@ -101,4 +102,5 @@ def read_conversations(path: str | os.PathLike, name: str, labels: list[str] | N
     return Corpus(
         name=name, labels=list(labels), speakers=speakers, dialogues=dialogues,
         sources=[name], license="other", origin=str(path.name),
+        raw_files=[{"file": path.name, "sha256": sha256_file(path)}],
     )

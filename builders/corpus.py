@@ -37,6 +37,7 @@ class Corpus:
     sources: list[str] = field(default_factory=list)  # benchmarks the data derives from
     license: str = "other"
     origin: str = ""  # where the raw data came from, for the card
+    raw_files: list[dict] = field(default_factory=list)  # {file: name (never a path), sha256}
 
     def split(self, name: str) -> list[Dialogue]:
         return [d for d in self.dialogues if d.split == name]

@@ -189,4 +189,5 @@ def read_cosmic(
         sources=[benchmark],
         license=LICENSES[benchmark],
         origin=f"{UPSTREAM}{spec.upstream} (sha256 {spec.sha256})",
+        raw_files=[{"file": spec.local, "sha256": spec.sha256 if verify else sha256_file(path)}],
     )

@@ -14,6 +14,18 @@ Resolution of ``--embedder ID_OR_PATH``:
 Embeddings are cached on disk per embedder fingerprint and text hash, so changing the window,
 the template or k re-embeds nothing; identical texts are encoded once. The model is only
 loaded when some text is not in the cache, so a warm rebuild never touches it.
+
+**A text's vector never depends on what it is encoded with.** Padding changes a vector by
+~1e-7 (``../shared/FACTS.md``), and so does the number of rows of a forward pass (measured:
+the same unpadded texts in batches of 1, 7 and 64 differ in a few percent of vectors). So
+texts are grouped by token length and every forward pass has a canonical shape that depends
+on that length alone (``canonical_rows``), a short last batch filled up with repeats of its
+own first text. The vectors, and every score and file computed from them, are then the same
+bits whatever else is in the build, whatever was already cached, and across thread counts.
+
+**Encoding is resumable.** Vectors reach the cache in chunks (``checkpoint`` texts) as they
+are computed, so a build killed mid-encode keeps what it finished and its rerun encodes only
+the rest; the chunks of one call are merged into one shard when it completes.
 """
 
 from __future__ import annotations
@@ -114,6 +126,18 @@ class ResolvedEmbedder:
     name: str  # what the user asked for (id or path)
     location: str  # what SentenceTransformer loads
     fingerprint: str  # cache key: changes whenever the weights may differ
+    hub_id: str | None = None  # the Hub id, None for a local folder (a path is never published)
+    revision: str | None = None  # the Hub revision its files are identical to, when known
+    sha256: str | None = None  # of model.safetensors, when known
+
+    def record(self) -> dict:
+        """What a dataset card says about the embedder: ``{id, revision, sha256}``."""
+        return {"id": self.hub_id, "revision": self.revision, "sha256": self.sha256}
+
+    @property
+    def display(self) -> str:
+        """Its name for cards and logs: the Hub id, never a local path."""
+        return self.hub_id or f"local embedder (model.safetensors sha256 {(self.sha256 or '?')[:16]})"
 
 
 def resolve(name: str = DEFAULT_EMBEDDER) -> ResolvedEmbedder:
@@ -121,18 +145,30 @@ def resolve(name: str = DEFAULT_EMBEDDER) -> ResolvedEmbedder:
     path = Path(name).expanduser()
     if path.exists():
         weights = path / "model.safetensors"
-        digest = sha256_file(weights) if weights.is_file() else hashlib.sha256(str(path.resolve()).encode()).hexdigest()
-        return ResolvedEmbedder(name, str(path), f"local-{digest[:16]}")
+        sha = sha256_file(weights) if weights.is_file() else None
+        digest = sha or hashlib.sha256(str(path.resolve()).encode()).hexdigest()
+        return ResolvedEmbedder(name, str(path), f"local-{digest[:16]}", sha256=sha)
     spec = PACKAGED.get(name)
     if spec is not None:
         folder = materialise(name, spec)
         if folder is not None:
             digest = _verify(folder, spec, name)
-            return ResolvedEmbedder(name, str(folder), f"{name.replace('/', '--')}-{digest[:16]}")
-    return ResolvedEmbedder(name, name, name.replace("/", "--"))
+            return ResolvedEmbedder(name, str(folder), f"{name.replace('/', '--')}-{digest[:16]}", name, spec.revision, digest)
+    return ResolvedEmbedder(name, name, name.replace("/", "--"), name)
 
 
 KEY_BYTES = 16
+# Tokens per forward pass: a text of n tokens is encoded in a pass of canonical_rows(n) rows.
+CANONICAL_TOKENS = 512
+# Part of the cache key: vectors computed another way (padded batches) are never mixed in.
+ENCODING = f"fixed{CANONICAL_TOKENS}"
+DEFAULT_CHECKPOINT = 1024  # texts per cache chunk while encoding
+MERGED_ROWS = 1 << 16  # vectors per shard once an encode has completed (96 MiB at 384 dims)
+
+
+def canonical_rows(length: int) -> int:
+    """Rows of every forward pass over texts of ``length`` tokens (a function of it alone)."""
+    return max(1, CANONICAL_TOKENS // max(length, 1))
 
 
 def text_keys(texts: list[str]) -> list[bytes]:
@@ -159,10 +195,14 @@ class EmbeddingCache:
         self._shards: list[np.ndarray] = []
         if self.folder.is_dir():
             for keys_path in sorted(self.folder.glob("*.keys.npy")):
-                vectors = np.load(keys_path.with_name(keys_path.name.replace(".keys.", ".vectors.")), mmap_mode="r")
+                try:
+                    vectors = np.load(keys_path.with_name(keys_path.name.replace(".keys.", ".vectors.")), mmap_mode="r")
+                    keys = _unpack(np.load(keys_path))
+                except FileNotFoundError:  # merged away by another process meanwhile: its merge holds them
+                    continue
                 shard = len(self._shards)
                 self._shards.append(vectors)
-                self._register(shard, _unpack(np.load(keys_path)))
+                self._register(shard, keys)
 
     def __len__(self) -> int:
         return len(self._index)
@@ -180,9 +220,10 @@ class EmbeddingCache:
             out[where] = self._shards[shard][located[where, 1]]
         return out
 
-    def add(self, keys: list[bytes], vectors: np.ndarray) -> None:
+    def add(self, keys: list[bytes], vectors: np.ndarray) -> str | None:
+        """Write one shard; returns its name."""
         if not keys:
-            return
+            return None
         self.folder.mkdir(parents=True, exist_ok=True)
         name = uuid.uuid4().hex
         for suffix, array in (("vectors", np.ascontiguousarray(vectors, dtype=np.float32)),
@@ -193,6 +234,35 @@ class EmbeddingCache:
             os.replace(tmp, self.folder / f"{name}.{suffix}.npy")
         self._shards.append(np.load(self.folder / f"{name}.vectors.npy", mmap_mode="r"))
         self._register(len(self._shards) - 1, keys)
+        return name
+
+    def merge(self, names: list[str], max_rows: int = MERGED_ROWS) -> None:
+        """Replace the shards ``names`` by shards of up to ``max_rows`` vectors (each written
+        before its parts are deleted, so a crash only leaves duplicates, which loading ignores):
+        a resumable encode does not leave thousands of small files behind."""
+        group: list[str] = []
+        rows = 0
+        for name in names:
+            group.append(name)
+            rows += len(np.load(self.folder / f"{name}.keys.npy", mmap_mode="r"))
+            if rows >= max_rows or name == names[-1]:
+                self._merge(group)
+                group, rows = [], 0
+
+    def _merge(self, names: list[str]) -> None:
+        if len(names) < 2:
+            return
+        keys, vectors = [], []
+        for name in names:
+            keys.extend(_unpack(np.load(self.folder / f"{name}.keys.npy")))
+            vectors.append(np.load(self.folder / f"{name}.vectors.npy"))
+        self.add(keys, np.concatenate(vectors))
+        for name in names:
+            for suffix in ("keys", "vectors"):  # keys first: a shard without keys is never read
+                try:
+                    (self.folder / f"{name}.{suffix}.npy").unlink()
+                except OSError:
+                    pass
 
     def _register(self, shard: int, keys: list[bytes]) -> None:
         for row, key in enumerate(keys):
@@ -206,14 +276,15 @@ class Embedder:
         self,
         name: str = DEFAULT_EMBEDDER,
         cache_dir: str | os.PathLike | None = None,
-        batch_size: int = 64,
         progress: bool = False,
+        checkpoint: int = DEFAULT_CHECKPOINT,
     ):
         self.resolved = resolve(name)
         self.name = name
-        self.cache = EmbeddingCache(Path(cache_dir) if cache_dir else cache_root() / "embeddings", self.resolved.fingerprint)
-        self.batch_size = batch_size
+        root = Path(cache_dir) if cache_dir else cache_root() / "embeddings"
+        self.cache = EmbeddingCache(root, f"{self.resolved.fingerprint}-{ENCODING}")
         self.progress = progress
+        self.checkpoint = max(1, checkpoint)
         self.encoded = 0
         self._model = None
 
@@ -237,14 +308,51 @@ class Embedder:
             if key not in self.cache and key not in missing:
                 missing[key] = text
         if missing:
-            vectors = self.model.encode(
-                list(missing.values()),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=self.progress,
-            )
-            self.cache.add(list(missing), vectors)
-            self.encoded += len(missing)
+            self._encode_missing(list(missing), list(missing.values()))
         return self.cache.get(keys)
+
+    def token_lengths(self, texts: list[str], chunk: int = 4096) -> list[int]:
+        """Tokens of each text as ``encode`` feeds it to the model (truncated to its maximum)."""
+        preprocess = getattr(self.model, "preprocess", None) or self.model.tokenize  # renamed in v6
+        lengths: list[int] = []
+        for start in range(0, len(texts), chunk):
+            mask = preprocess(texts[start : start + chunk])["attention_mask"]
+            lengths.extend(int(n) for n in mask.sum(dim=1).tolist())
+        return lengths
+
+    def _encode_missing(self, keys: list[bytes], texts: list[str]) -> None:
+        """Encode in canonical passes (module docstring), a cache chunk every ``checkpoint`` texts."""
+        from tqdm.auto import tqdm
+
+        by_length: dict[int, list[int]] = {}
+        for i, n in enumerate(self.token_lengths(texts)):
+            by_length.setdefault(n, []).append(i)
+        pending: list[int] = []
+        parts: list[np.ndarray] = []
+        shards: list[str] = []
+
+        def flush() -> None:
+            if pending:
+                shards.append(self.cache.add([keys[i] for i in pending], np.concatenate(parts)))
+                self.encoded += len(pending)
+                pending.clear()
+                parts.clear()
+
+        with tqdm(total=len(texts), desc="embedding", unit="text", disable=not self.progress) as bar:
+            for length in sorted(by_length):
+                rows = canonical_rows(length)
+                members = by_length[length]
+                for start in range(0, len(members), rows):
+                    chunk = members[start : start + rows]
+                    batch = [texts[i] for i in chunk]
+                    batch += [batch[0]] * (rows - len(batch))  # the canonical shape, with a repeat
+                    vectors = self.model.encode(batch, batch_size=rows, normalize_embeddings=True,
+                                                convert_to_numpy=True, show_progress_bar=False)
+                    pending.extend(chunk)
+                    parts.append(np.asarray(vectors[: len(chunk)], dtype=np.float32))
+                    bar.update(len(chunk))
+                    if len(pending) >= self.checkpoint:
+                        flush()
+        flush()
+        self.cache.merge(shards)
 

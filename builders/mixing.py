@@ -39,6 +39,7 @@ def unify(corpora: dict[str, Corpus]) -> Corpus:
         sources=list(BENCHMARKS),
         license="other",
         origin="; ".join(corpora[b].origin for b in BENCHMARKS),
+        raw_files=[f for b in BENCHMARKS for f in corpora[b].raw_files],
     )
 
 

@@ -24,14 +24,16 @@ from .card import render
 from .conversations import read_conversations
 from .corpus import Corpus
 from .cosmic import read_cosmic, sha256_file
-from .embedder import DEFAULT_EMBEDDER, Embedder
+from .embedder import DEFAULT_CHECKPOINT, DEFAULT_EMBEDDER, Embedder
 from .errors import DataError
 from .labels import BENCHMARKS, SPLITS, UNIFIED, UNIFIED_SPEAKER_OFFSET
 from .mixing import MIXES, folder_name, parse_fraction, subsample_train, truncate, unify
 from .plots import plot_label_distribution
 from .retrieval import BALANCES, DEFAULT_BALANCE, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS, retrieve_corpus, texts_to_embed
 from .retrieval_report import log_text, markdown, measure
-from .tasks import CONFIGS, DEFAULT_WINDOW, build_rows, features
+from .settings import BuildSettings
+from .tasks import CONFIGS, DEFAULT_WINDOW, answer_names, build_rows, features
+from .templates import TEMPLATE_VERSION
 
 ALL_DATASETS: tuple[str, ...] = BENCHMARKS + (UNIFIED,)
 DEFAULT_ORG = "instructerc"
@@ -52,17 +54,36 @@ class BuildOptions:
     embed_cache: str | Path | None = None  # default: $INSTRUCTERC_CACHE/embeddings
     query: str = DEFAULT_QUERY
     balance: str = DEFAULT_BALANCE
-    extra_params: dict = field(default_factory=dict)
+    embed_checkpoint: int = DEFAULT_CHECKPOINT  # texts per embedding-cache chunk (resumable encoding)
     # the embedder resolved once per build (verified, with its cache), shared by the datasets
     loaded_embedder: Embedder | None = field(default=None, repr=False, compare=False)
 
     def get_embedder(self, progress: bool = False) -> Embedder:
         if self.loaded_embedder is None:
-            self.loaded_embedder = Embedder(self.embedder, self.embed_cache, progress=progress)
+            self.loaded_embedder = Embedder(self.embedder, self.embed_cache, progress=progress,
+                                            checkpoint=self.embed_checkpoint)
         return self.loaded_embedder
 
     def folder_name(self, name: str) -> str:
         return folder_name(name, self.train_fraction, self.mix)
+
+    def settings(self, corpus: Corpus) -> BuildSettings:
+        """The card's machine-readable block for ``corpus`` built with these options."""
+        retrieval = {}
+        if "default" in self.configs:
+            retrieval = dict(top_k=self.top_k, embedder=self.get_embedder().resolved.record(), query=self.query,
+                             balance=self.balance)
+        return BuildSettings(
+            window=self.window,
+            template_version=TEMPLATE_VERSION,
+            labels={c: answer_names(corpus, c) for c in self.configs},
+            sources=list(corpus.raw_files),
+            train_fraction=str(self.train_fraction),
+            mix=self.mix if corpus.name == UNIFIED else None,
+            seed=self.seed,
+            max_dialogues=self.max_dialogues,
+            **retrieval,
+        )
 
 
 def read_corpora(
@@ -139,21 +160,6 @@ def write_dataset(corpus: Corpus, folder: Path, options: BuildOptions) -> dict[s
             example = rows["test"][0]
         if config == "default" and rows["test"]:
             default_example = rows["test"][0]
-    retrieval_params = {
-        "demonstrations per prompt (top_k)": options.top_k,
-        "embedder": options.embedder,
-        "query variant": options.query,
-        "demonstration balancing": options.balance,
-    } if retrieval is not None else {}
-    params = {
-        "window": options.window,
-        "train_fraction": str(options.train_fraction),
-        "mix": options.mix if corpus.name == UNIFIED else "—",
-        "seed": options.seed,
-        "max_dialogues per split": options.max_dialogues or "all",
-        **retrieval_params,
-        **options.extra_params,
-    }
     section = ""
     if retrieval is not None:
         report = measure(retrieval, corpus.labels)
@@ -161,9 +167,8 @@ def write_dataset(corpus: Corpus, folder: Path, options: BuildOptions) -> dict[s
         section = markdown(retrieval, report, default_example, reference=corpus.name)
     repo_id = f"{options.org}/{folder.name}"
     plot = plot_label_distribution(corpus, folder)
-    render(corpus, repo_id, counts, example, params, files, retrieval_section=section, label_plot=plot).save(
-        str(folder / "README.md")
-    )
+    render(corpus, repo_id, counts, example, options.settings(corpus), files, retrieval_section=section,
+           label_plot=plot).save(str(folder / "README.md"))
     return counts
 
 
@@ -211,9 +216,11 @@ def build_datasets(
         embedder = options.get_embedder(progress)
         texts = list(dict.fromkeys(t for c in corpora.values() for t in texts_to_embed(c, options.query)))
         cached = len(texts) - embedder.missing(texts)
+        if cached < len(texts):
+            logger.info(f"embedder {embedder.resolved.display}: {len(texts) - cached} of {len(texts)} distinct texts to encode")
         embedder.encode(texts)  # one deduplicated pass for every dataset of the build
         logger.info(
-            f"embedder {options.embedder}: {len(texts)} distinct texts, {cached} from the cache "
+            f"embedder {embedder.resolved.display}: {len(texts)} distinct texts, {cached} from the cache "
             f"({embedder.cache.folder}), {embedder.encoded} encoded"
         )
 

@@ -424,7 +424,7 @@ def retrieve_corpus(
         split: retrieve_split(embedder, base, labelled_turns(corpus, split), top_k=top_k, query=query, balance=balance)
         for split in splits
     }
-    return CorpusRetrieval(base.turns, results, top_k, query, balance, embedder.name)
+    return CorpusRetrieval(base.turns, results, top_k, query, balance, embedder.resolved.display)
 
 
 # ---- the public API for new text -----------------------------------------------------------

@@ -21,7 +21,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import harness, loading
+from instructerc.builders.errors import DataError
+from instructerc.builders.settings import read_settings
+
+from . import harness, loading, task_file
 from .bootstrap import Bootstrap, from_options
 from .errors import EvalError
 
@@ -115,19 +118,30 @@ def _prepare(run: EvalRun):
             raise EvalError("--push-to-hub with a local --adapter folder needs --hub-model-id ORG/NAME")
         hub_model_id = run.adapter
     adapter_dir = loading.resolve_adapter(run.adapter, run.adapter_revision)
-    task = loading.read_task(adapter_dir)
+    task = task_file.read_task(adapter_dir)
     base = loading.choose_base_model(run.model, adapter_dir, run.allow_base_mismatch)
-    dataset = run.dataset or (task or {}).get("dataset")
+    dataset, revision = run.dataset, run.dataset_revision
+    if not dataset and (task or {}).get("dataset"):  # the dataset (and commit) the adapter was trained on
+        dataset = loading.resolve_named(task["dataset"], adapter_dir)
+        revision = revision or (None if loading.is_local(dataset) else task.get("dataset_revision"))
     config = run.config or (task or {}).get("config") or "default"
     if not dataset:
-        raise EvalError("--dataset is required (the adapter has no erc_task.json naming its dataset)")
-    ds = loading.load_split(dataset, config, run.split, run.dataset_revision)
+        raise EvalError(f"--dataset is required (the adapter has no {task_file.TASK_FILE} naming its dataset)")
+    settings = None
+    if task:  # the dataset's card says how its prompts were built: they must be the adapter's
+        try:
+            settings, revision = read_settings(dataset, revision)
+        except DataError as err:
+            raise EvalError(str(err)) from None
+    ds = loading.load_split(dataset, config, run.split, revision)
     labels = loading.label_names(ds)
     if task and task["labels"] != labels:
         raise EvalError(
-            f"the adapter was trained on labels {task['labels']} ({loading.TASK_FILE}), but {dataset} "
+            f"the adapter was trained on labels {task['labels']} ({task_file.TASK_FILE}), but {dataset} "
             f"({config}/{run.split}) has labels {labels}: unknown label set for this adapter"
         )
+    if settings is not None:
+        task_file.check_settings(task, settings, config, dataset)
     if run.max_samples:
         ds = ds.select(range(min(run.max_samples, len(ds))))
     return adapter_dir, base, dataset, config, ds, labels, hub_model_id
@@ -163,13 +177,15 @@ def run_evaluation(run: EvalRun) -> dict:
         **results,
         "environment": harness.environment(),
     }
-    title = f"{run.adapter or base} on {cited} ({config}/{run.split}, {run.mode})"
+    title = f"{loading.display_name(run.adapter or base)} on {cited} ({config}/{run.split}, {run.mode})"
     out = harness.write_outputs(run.output_dir, results, rows, title)
     results["output_dir"] = str(out)
 
     if adapter_dir is not None and (run.update_card or run.push_to_hub) and not run.max_samples:
         folder = adapter_dir if loading.is_local(run.adapter) else _local_copy(adapter_dir, out / "adapter")
-        _write_card(folder, base, cited, results, config, run.split)
+        recorded = loading.recorded_base_model(adapter_dir)  # its Hub id, where a local copy was loaded
+        _write_card(folder, recorded if recorded and not loading.is_local(recorded) else base, cited, results,
+                    config, run.split)
         results["card"] = str(folder / "README.md")
         if run.push_to_hub:
             from instructerc.hub.publish import push_folder

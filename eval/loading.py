@@ -1,8 +1,14 @@
 """Load what evaluation and prediction run on: a dataset split, a base model with an optional
-LoRA adapter, and the adapter's ``erc_task.json`` (the training run's task metadata).
+LoRA adapter, and the repos the adapter's task file (``task_file.py``) names.
 
 Hub ids and local folders are both accepted everywhere; a Hub adapter is downloaded with
 ``huggingface_hub.snapshot_download`` so that its card can be updated and pushed back.
+
+A task file names its dataset and base model by Hub id, never by path. A local adapter folder
+at ``ROOT/ORG/NAME`` is read as part of a local mirror of the Hub (the layout of the Hub-ready
+folders ``make demo`` writes under ``output/hub/``, and of ``builders/build.py``'s
+``OUT/ORG/NAME``): an id it names loads from ``ROOT/<id>`` when that folder exists, else from
+the Hub (``resolve_named``), so a folder works offline exactly as it will once pushed.
 """
 
 from __future__ import annotations
@@ -11,15 +17,28 @@ import json
 from pathlib import Path
 
 from instructerc.builders import reading
-from instructerc.train.artifacts import TASK_FILE
 
+from . import task_file
 from .errors import EvalError
-
-TASK_FIELDS = ("dataset", "config", "window", "labels", "top_k", "embedder", "base_model")
 
 
 def is_local(name: str | Path) -> bool:
     return Path(name).exists()
+
+
+def resolve_named(repo_id: str, adapter_dir: Path | None) -> str:
+    """Where to load a repo that an adapter's task file names: see the module docstring (a Hub
+    snapshot's folder has no mirror around it, so its ids always go to the Hub)."""
+    if adapter_dir is None or is_local(repo_id) or repo_id.count("/") != 1:
+        return repo_id
+    mirrored = Path(adapter_dir).resolve().parent.parent / repo_id
+    return str(mirrored) if mirrored.is_dir() else repo_id
+
+
+def display_name(name: str) -> str:
+    """How figures and titles name a model or dataset: a Hub id, or a local folder's name
+    (never its path, which is this machine's)."""
+    return Path(name).resolve().name if is_local(name) else name
 
 
 def dataset_id(dataset: str, override: str | None = None) -> str:
@@ -55,30 +74,6 @@ def label_names(ds, column: str = "label") -> list[str]:
     return list(names)
 
 
-def read_task(adapter_dir: str | Path | None) -> dict | None:
-    """The adapter's ``erc_task.json``, checked; ``None`` when the adapter has none."""
-    if adapter_dir is None:
-        return None
-    path = Path(adapter_dir) / TASK_FILE
-    if not path.is_file():
-        return None
-    try:
-        task = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise EvalError(f"{path}: invalid JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(task, dict):
-        raise EvalError(f"{path}: expected a JSON object")
-    labels = task.get("labels")
-    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
-        raise EvalError(f"{path}: field 'labels' must be a non-empty list of label names, got {labels!r}")
-    if len(set(labels)) != len(labels):
-        raise EvalError(f"{path}: field 'labels' has duplicates: {labels!r}")
-    for key in ("window", "top_k"):
-        if key in task and (not isinstance(task[key], int) or task[key] < 0):
-            raise EvalError(f"{path}: field {key!r} must be a non-negative integer, got {task[key]!r}")
-    return task
-
-
 def resolve_adapter(adapter: str | None, revision: str | None = None) -> Path | None:
     """A local folder holding the adapter: the path itself, or a snapshot of the Hub repo."""
     if adapter is None:
@@ -97,7 +92,7 @@ def resolve_adapter(adapter: str | None, revision: str | None = None) -> Path | 
 
 
 def recorded_base_model(adapter_dir: Path) -> str | None:
-    task = read_task(adapter_dir) or {}
+    task = task_file.read_task(adapter_dir) or {}
     if task.get("base_model"):
         return str(task["base_model"])
     config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
@@ -111,18 +106,20 @@ def _same_model(a: str, b: str) -> bool:
 
 
 def choose_base_model(model: str | None, adapter_dir: Path | None, allow_mismatch: bool = False) -> str:
-    """The base model to load: ``--model``, else the one the adapter was trained on.
+    """The base model to load: ``--model``, else the one the adapter was trained on (through the
+    local mirror of a local adapter, ``resolve_named``).
 
     An adapter applied to another base model gives meaningless numbers without any error from
     PEFT when the shapes happen to match, so a different name is refused unless the user says
     it is the same model under another name.
     """
     recorded = recorded_base_model(adapter_dir) if adapter_dir else None
+    mirrored = resolve_named(recorded, adapter_dir) if recorded else None
     if model is None:
         if recorded is None:
             raise EvalError("--model is required (no adapter, or the adapter does not name its base model)")
-        return recorded
-    if recorded and not allow_mismatch and not _same_model(model, recorded):
+        return mirrored
+    if recorded and not allow_mismatch and not _same_model(model, recorded) and not _same_model(model, mirrored):
         raise EvalError(
             f"--adapter was trained on base model {recorded!r}, not --model {model!r}; omit --model to use "
             f"{recorded!r}, or pass --allow-base-mismatch if {model!r} is the same model under another name"

@@ -16,7 +16,9 @@ optional, or just the list of turns:
 Prints one line per turn: index, speaker, emotion, score (its probability among the labels),
 text; or with --json, a JSON list of {"turn", "speaker", "text", "emotion", "score"}. Prompts
 are built as in training (window, label statement, and for `default` adapters demonstrations
-retrieved from the train split of the adapter's dataset). Exit status 2 with one `error:` line
+retrieved from the train split of the adapter's dataset, at the commit it was trained on).
+The task file names its dataset and base model by Hub id; next to a local adapter folder
+ROOT/ORG/NAME, ROOT/<id> is used when it exists (Hub-ready folders work offline). Exit status 2 with one `error:` line
 on bad input.
 """
 
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--conversation", required=True, help="JSON file: a dialogue object or a list of turns")
     p.add_argument("--model", help="base model (default: the adapter's)")
     p.add_argument("--dataset", help="retrieval base for default-config adapters (default: the adapter's dataset)")
+    p.add_argument("--embedder", help="embedder folder, for a dataset built with a local one (checked by sha256)")
     p.add_argument("--allow-base-mismatch", action="store_true")
     p.add_argument("--adapter-revision")
     p.add_argument("--device")
@@ -65,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             dtype=args.dtype,
             batch_size=args.batch_size,
             revision=args.adapter_revision,
+            embedder=args.embedder,
         )
         predictions = predictor.predict(dialogue)
     except (EvalError, DataError) as err:

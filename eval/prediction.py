@@ -8,7 +8,8 @@ A conversation is the builders' BYO dialogue object (``builders/conversations.py
 Every turn gets a prediction; a turn's ``emotion`` field, if present, is ignored (the plain
 and default prompts show only speakers and text). The prompt of each turn is built as the
 adapter's ``erc_task.json`` says (config, window, labels; for ``default``, ``top_k``
-demonstrations retrieved with its embedder from the train split of its dataset). A history
+demonstrations retrieved with its embedder from the train split of its dataset, at the commit
+it was trained on, whose card must agree with those settings). A history
 too long for the model's context loses its oldest turns, one at a time; the target turn is
 never cut (if it alone does not fit, that is an error).
 
@@ -28,13 +29,14 @@ import numpy as np
 from instructerc.builders.conversations import parse_dialogue
 from instructerc.builders.corpus import Dialogue
 from instructerc.builders.errors import DataError
-from instructerc.builders.embedder import DEFAULT_EMBEDDER
+from instructerc.builders.embedder import DEFAULT_EMBEDDER, resolve
 from instructerc.builders.labels import label_text
 from instructerc.builders.retrieval import DEFAULT_BALANCE, DEFAULT_QUERY, DEFAULT_TOP_K, retrieve
+from instructerc.builders.settings import read_settings
 from instructerc.builders.tasks import DEFAULT_WINDOW
 from instructerc.builders.templates import default_prompt, plain_prompt
 
-from . import loading
+from . import loading, task_file
 from .errors import EvalError
 from .scoring import LabelScorer
 
@@ -72,6 +74,7 @@ class Predictor:
     task: dict
     base: object = None  # the retrieval base (train split) for default-config prompts
     batch_size: int = 8
+    embedder: str | None = None  # what retrieval loads; default: the task's embedder id
 
     @classmethod
     def from_pretrained(
@@ -85,29 +88,29 @@ class Predictor:
         dtype: str = "auto",
         batch_size: int = 8,
         revision: str | None = None,
+        embedder: str | None = None,
     ) -> Predictor:
-        """Load base + adapter from the Hub or local folders; the adapter must carry ``erc_task.json``."""
+        """Load base + adapter from the Hub or local folders; the adapter must carry ``erc_task.json``.
+
+        ``dataset`` replaces the retrieval base the task file names; ``embedder`` (a folder)
+        is needed only for a dataset built with a local embedder, and must have its sha256."""
         adapter_dir = loading.resolve_adapter(adapter, revision)
-        task = loading.read_task(adapter_dir)
+        task = task_file.read_task(adapter_dir)
         if task is None:
             raise EvalError(
-                f"--adapter {adapter}: no {loading.TASK_FILE}; prediction needs the label set, window and config "
+                f"--adapter {adapter}: no {task_file.TASK_FILE}; prediction needs the label set, window and config "
                 "the adapter was trained with"
             )
         config = task.get("config", "default")
         if config not in PROMPT_CONFIGS:
-            raise EvalError(f"{loading.TASK_FILE}: config {config!r} cannot be built for new text; use one of {PROMPT_CONFIGS}")
+            raise EvalError(f"{task_file.TASK_FILE}: config {config!r} cannot be built for new text; use one of {PROMPT_CONFIGS}")
         base_model = loading.choose_base_model(model, adapter_dir, allow_base_mismatch)
         retrieval_base = None
-        if config == "default" and task.get("top_k", 1) > 0:
-            source = dataset or task.get("dataset")
-            if not source:
-                raise EvalError(f"{loading.TASK_FILE}: field 'dataset' is needed to retrieve demonstrations")
-            retrieval_base = loading.load_split(source, config, "train")
-            if loading.label_names(retrieval_base) != task["labels"]:
-                raise EvalError(f"{source}: its labels are not the adapter's {task['labels']}: unknown label set")
+        if config == "default" and (task.get("top_k") or 0) > 0:
+            retrieval_base = _retrieval_base(task, dataset, adapter_dir)
+            embedder = _embedder(task, embedder)
         model_, tokenizer = loading.load_model(base_model, adapter_dir, device=device, dtype=dtype)
-        return cls(model_, tokenizer, task, retrieval_base, batch_size)
+        return cls(model_, tokenizer, task, retrieval_base, batch_size, embedder)
 
     @property
     def labels(self) -> list[str]:
@@ -122,11 +125,11 @@ class Predictor:
             demos = retrieve(
                 [t.text for t in turns],
                 self.base,
-                k=int(task.get("top_k", DEFAULT_TOP_K)),
-                embedder=task.get("embedder") or DEFAULT_EMBEDDER,
+                k=int(task.get("top_k") or DEFAULT_TOP_K),
+                embedder=self.embedder or task_file.embedder_record(task).get("id") or DEFAULT_EMBEDDER,
                 previous=[None] + [t.text for t in turns[:-1]],
-                query=task.get("query", DEFAULT_QUERY),  # adapters trained before these were recorded: the defaults
-                balance=task.get("balance", DEFAULT_BALANCE),
+                query=task.get("query") or DEFAULT_QUERY,  # adapters trained before these were recorded: the defaults
+                balance=task.get("balance") or DEFAULT_BALANCE,
             )
         limit = loading.context_length(self.model, self.tokenizer)
         longest = max(len(self.tokenizer(x + self.tokenizer.eos_token, add_special_tokens=False)["input_ids"]) for x in self.labels)
@@ -155,6 +158,44 @@ class Predictor:
         probs = np.exp(scores - scores.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
         return [(self.labels[i], float(probs[r, i])) for r, i in enumerate(ids)]
+
+
+def _retrieval_base(task: dict, dataset: str | None, adapter_dir: Path):
+    """The train split demonstrations come from: ``dataset``, else the task's dataset at the
+    commit trained on (through the local mirror of a local adapter); its card must agree."""
+    if dataset:
+        source, revision = dataset, None
+    elif task.get("dataset"):
+        source = loading.resolve_named(task["dataset"], adapter_dir)
+        revision = None if loading.is_local(source) else task.get("dataset_revision")
+    else:
+        raise EvalError(f"{task_file.TASK_FILE}: field 'dataset' is needed to retrieve demonstrations")
+    try:
+        settings, revision = read_settings(source, revision)
+    except DataError as err:
+        raise EvalError(f"{err}; pass --dataset with the adapter's dataset (folder or Hub id)") from None
+    base = loading.load_split(source, "default", "train", revision)
+    if loading.label_names(base) != task["labels"]:
+        raise EvalError(f"{source}: its labels are not the adapter's {task['labels']}: unknown label set")
+    task_file.check_settings(task, settings, "default", source)
+    return base
+
+
+def _embedder(task: dict, override: str | None) -> str | None:
+    """What retrieval loads: the task's embedder id, or ``override`` (a folder) when the dataset
+    was built with a local one, which must be the same weights."""
+    record = task_file.embedder_record(task)
+    if override is None:
+        if record and not record.get("id"):  # (no record at all: adapters from before, the default)
+            raise EvalError(
+                f"{task_file.TASK_FILE}: the dataset was built with a local embedder "
+                f"(model.safetensors sha256 {record.get('sha256')}); pass --embedder FOLDER with those weights"
+            )
+        return None
+    found = resolve(override).sha256
+    if record.get("sha256") and found != record["sha256"]:
+        raise EvalError(f"--embedder {override}: model.safetensors sha256 {found} is not the dataset's {record['sha256']}")
+    return override
 
 
 def predict(conversation, adapter: str | None = None, *, predictor: Predictor | None = None, **kwargs) -> list[tuple[str, float]]:

@@ -39,6 +39,7 @@ EVAL_RESULTS_DIR = ".eval_results"
 TASK_TYPE = "text-classification"  # ERC is utterance classification, whatever head produces the label
 TASK_NAME = "Emotion Recognition in Conversation"
 _EVAL_START, _EVAL_END = "<!-- instructerc:eval-results:start -->", "<!-- instructerc:eval-results:end -->"
+_USAGE_START, _USAGE_END = "<!-- instructerc:usage:start -->", "<!-- instructerc:usage:end -->"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -350,23 +351,14 @@ def _adapter_card_text(
     title: str,
     description: str,
     base_model: str,
-    repo_id: str,
+    repo_id: str | None,
     dataset_ids: Sequence[str],
     sources: Sequence[str],
     recipe: str | None,
     scores: Sequence[EvalScore],
 ) -> str:
     """The Markdown body of an adapter card, section by section."""
-    usage = (
-        "```python\n"
-        "from peft import PeftModel\n"
-        "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
-        f'base = AutoModelForCausalLM.from_pretrained("{base_model}")\n'
-        f'tokenizer = AutoTokenizer.from_pretrained("{base_model}")\n'
-        f'model = PeftModel.from_pretrained(base, "{repo_id}")\n'
-        "```"
-    )
-    sections = [f"# {title}", description, "## Usage", usage]
+    sections = [f"# {title}", description, "## Usage", _usage(base_model, repo_id, title)]
     if dataset_ids:
         # Host-relative links: they resolve on whichever Hub serves the card.
         sections += ["## Training data", "\n".join(f"- [{d}](/datasets/{d})" for d in dataset_ids)]
@@ -377,6 +369,46 @@ def _adapter_card_text(
         sections += ["## Training recipe", f"```yaml\n{recipe}\n```"]
     sections += ["## Evaluation", f"{_EVAL_START}\n{_eval_table(scores)}\n{_EVAL_END}"]
     return "\n\n".join(sections) + "\n"
+
+
+def _usage(base_model: str, repo_id: str | None, name: str) -> str:
+    """The usage snippet, between markers so that a push can write the repo id in (``set_repo_id``)."""
+    code = (
+        "```python\n"
+        "from peft import PeftModel\n"
+        "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+        f'base = AutoModelForCausalLM.from_pretrained("{base_model}")\n'
+        f'tokenizer = AutoTokenizer.from_pretrained("{base_model}")\n'
+        f'model = PeftModel.from_pretrained(base, "{repo_id or name}")\n'
+        "```"
+    )
+    if not repo_id:
+        code += ("\n\nNot on the Hub yet: this loads the folder `" + name + "` beside you; "
+                 "`python hub/push.py FOLDER --repo-id ORG/NAME` publishes it and writes its repo id here.")
+    return f"{_USAGE_START}\n{code}\n{_USAGE_END}"
+
+
+def set_repo_id(folder: str | Path, repo_id: str) -> bool:
+    """Name an instructerc adapter card after the repo it is pushed to: title, `model_name` and
+    usage snippet. Returns whether the card changed (an unchanged card is not rewritten, so a
+    repeated push stays idempotent); cards without the usage markers are left alone."""
+    readme = Path(folder) / "README.md"
+    if not readme.is_file() or _USAGE_START not in readme.read_text(encoding="utf-8"):
+        return False
+    card = _load(ModelCard, readme)
+    name = repo_id.rsplit("/", 1)[-1]
+    old = card.data.model_name
+    card.data.model_name = name
+    if old:
+        card.text = re.sub(rf"^# {re.escape(old)}$", lambda _: f"# {name}", card.text, count=1, flags=re.M)
+    start, end = card.text.index(_USAGE_START), card.text.index(_USAGE_END) + len(_USAGE_END)
+    card.text = card.text[:start] + _usage(str(card.data.base_model), repo_id, name) + card.text[end:]
+    if str(card) == readme.read_text(encoding="utf-8"):
+        return False
+    tmp = readme.with_name(f".{readme.name}.tmp")
+    tmp.write_text(str(card), encoding="utf-8")
+    tmp.replace(readme)  # a new file: a hard-linked staging copy never writes through to the run folder
+    return True
 
 
 def make_adapter_card(
@@ -402,8 +434,9 @@ def make_adapter_card(
         recipe: the training recipe (a mapping such as an SFT config dict, or YAML text); keys ending in
             "token" are dropped and token-shaped values redacted.
         eval_results: `EvalScore`s or mappings (see `as_scores`), written as `model-index` and in the text.
-        model_name: name used in `model-index` (default: the repo name, or "instructerc-adapter").
-        repo_id: where the adapter will be published, for the usage snippet.
+        model_name: name used in `model-index` and the title (default: the repo name, or "instructerc-adapter").
+        repo_id: where the adapter will be published, for the usage snippet (without one, the snippet loads a
+            folder called `model_name`, and a push writes the repo id in: `set_repo_id`).
         sources: benchmarks the training data derives from (`instructerc_sources`); instructerc dataset ids
             such as `ORG/iemocap` or `ORG/unified` add theirs, so the IEMOCAP licence guard cannot be
             bypassed by forgetting this argument.
@@ -433,7 +466,7 @@ def make_adapter_card(
         title=name,
         description=redact(description) if description else default_description,
         base_model=base_model,
-        repo_id=repo_id or f"<your-namespace>/{name}",
+        repo_id=repo_id,
         dataset_ids=dataset_ids,
         sources=all_sources,
         recipe=_clean_recipe(recipe),

@@ -26,9 +26,10 @@ from huggingface_hub.utils.sha import git_hash, sha_fileobj
 
 from instructerc import __version__
 
-from .cards import validate_card
+from .cards import set_repo_id, validate_card
 from .errors import HubError, http_status, is_transient, redact, translate
 from .licenses import check_publication, folder_sources
+from .portability import check_portable
 
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,18 @@ def local_files(folder: str | Path) -> dict[str, Path]:
     return {rel: paths[rel] for rel in filter_repo_objects(paths, ignore_patterns=list(DEFAULT_IGNORE_PATTERNS))}
 
 
+def validate_folder(folder: str | Path, repo_type: str, files: dict[str, Path] | None = None) -> None:
+    """What every push checks before anything is uploaded, for Hub-ready folders made without a
+    push too: the README.md card (a dataset needs one) and that no file holds a path of this
+    machine. Raises ``CardError`` with one line."""
+    files = local_files(folder) if files is None else files
+    if repo_type == "dataset" or "README.md" in files:
+        validate_card(folder, repo_type)
+    else:
+        logger.warning("%s has no README.md: the %s will be published without a card", folder, repo_type)
+    check_portable(folder, files)
+
+
 def _same_content(path: Path, remote: RepoFile | None) -> bool:
     if remote is None or remote.size != path.stat().st_size:
         return False
@@ -103,8 +116,9 @@ def push_folder(
     """Publish `folder` as `repo_id` (created if needed) on branch `revision` (default main; created if needed).
 
     Refuses (`LicenseError`) to make IEMOCAP-derived content public without `confirm_iemocap_license`, also
-    when the target repo already exists as a public repo. Validates the README.md card first (required for
-    datasets). Retries transient failures up to `max_retries` times, waiting `retry_wait` seconds, doubled each
+    when the target repo already exists as a public repo. An instructerc adapter card is first named after
+    `repo_id` (`set_repo_id`, in the folder). Validates the folder first (`validate_folder`: the README.md
+    card, required for datasets, and no path of this machine in any file). Retries transient failures up to `max_retries` times, waiting `retry_wait` seconds, doubled each
     time. Raises `HubError` with one line on failure; returns a `PushResult`.
     """
     folder = Path(folder)
@@ -120,10 +134,9 @@ def push_folder(
     target = f"{repo_type} repo {repo_id}"
     sources = folder_sources(folder)
     check_publication(sources, public=not private, confirmed=confirm_iemocap_license, target=target)
-    if repo_type == "dataset" or "README.md" in files:
-        validate_card(folder, repo_type)
-    else:
-        logger.warning("%s has no README.md: the %s will be published without a card", folder, repo_type)
+    if repo_type == "model" and set_repo_id(folder, repo_id):
+        logger.info("%s/README.md now names the adapter %s", folder, repo_id)
+    validate_folder(folder, repo_type, files)
 
     push = _Push(
         api=HfApi(

@@ -4,9 +4,13 @@ build -> tiny model -> LoRA fine-tune -> evaluate (validation, test; with interv
 baseline and the paired comparison with it -> publish -> load back -> predict. Every step runs the same command a user would type (printed before it runs), so
 the demo doubles as a walkthrough; the summary at the end says where every artefact is.
 
-Publishing writes Hub-ready repo folders under OUT/hub/<org>/ (what a push would upload);
-with PUSH=1 and a token (HF_TOKEN or `hf auth login`) the folders are pushed to HF_ENDPOINT
-as private repos instead, and the adapter is loaded back by repo id.
+Everything is laid out as its Hub id: OUT/<org>/<name> for the datasets and the tiny model, so
+the adapter's task file and card name them by repo id, never by a path of this machine.
+Publishing writes Hub-ready repo folders under OUT/hub/<org>/ (what a push would upload),
+checked as a push checks them (``validate_folder``); prediction loads the adapter from there
+and finds its base model and dataset beside it, as it will on the Hub. With PUSH=1 and a token
+(HF_TOKEN or `hf auth login`) the folders are pushed to HF_ENDPOINT as private repos instead,
+and the adapter is loaded back by repo id.
 
     python -m instructerc.demo --raw-dir ../shared/data/cosmic --out output
     python -m instructerc.demo --quick   # a smaller smoke run (few dialogues, few steps)
@@ -41,14 +45,21 @@ def run(step: str, args: list[str], env: dict | None = None) -> None:
     print(f"--- {step}: {time.perf_counter() - start:.0f} s", flush=True)
 
 
-def publish_locally(folder: Path, dest: Path) -> Path:
-    """A fresh copy of the files a push would upload (no checkpoints, logs or training state)."""
+def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
+    """A fresh copy of the files a push would upload (no checkpoints, logs or training state),
+    named for its repo id and checked as a push checks it."""
+    from instructerc.hub.cards import set_repo_id
+    from instructerc.hub.publish import validate_folder
     from instructerc.train.artifacts import copy_publishable
 
     if dest.exists():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    return copy_publishable(folder, dest)
+    copy_publishable(folder, dest)
+    if repo_type == "model":
+        set_repo_id(dest, f"{dest.parent.name}/{dest.name}")
+    validate_folder(dest, repo_type)
+    return dest
 
 
 def summary(validation: dict, test: dict, versus: dict) -> str:
@@ -79,26 +90,29 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out).resolve()
     push = os.environ.get("PUSH") == "1"
     started = time.perf_counter()
-    build = ["builders/build.py", "--raw-dir", args.raw_dir, "--out", out]
+    build = ["builders/build.py", "--raw-dir", args.raw_dir, "--out", out, "--org", args.org]
     if args.quick:
         build += ["--max-dialogues", "6"]
     run("build the instruction datasets", build)
 
-    data = out / "instructerc" / "iemocap"
-    tiny = out / "tiny-llama"
+    data = out / args.org / "iemocap"
+    tiny = out / args.org / "tiny-llama"  # the layout of its repo id, like the datasets'
+    base_id = f"{args.org}/tiny-llama"
     run("make the tiny LLaMA", ["train/make_tiny_model.py", tiny, "--dataset", data])
 
     base = str(tiny)
-    if push:  # the adapter card must name its base model by repo id: publish it first
-        run("push the tiny model", ["hub/push.py", tiny, "--repo-id", f"{args.org}/tiny-llama", "--private"])
-        base = f"{args.org}/tiny-llama"
+    if push:  # trained from the Hub copy, as a user of the published model would
+        run("push the tiny model", ["hub/push.py", tiny, "--repo-id", base_id, "--private"])
+        base = base_id
 
     run_dir = out / "runs" / ADAPTER_NAME
     steps = args.max_steps or (20 if args.quick else None)
     train = ["train/sft.py", "--config", RECIPE, "--model_name_or_path", base, "--dataset_name", data,
-             "--output_dir", run_dir]
+             "--output_dir", run_dir, "--base_model_id", base_id, "--hub_model_id", f"{args.org}/{ADAPTER_NAME}"]
     if steps:
         train += ["--max_steps", str(steps), "--eval_steps", str(max(steps // 2, 1)), "--save_steps", str(max(steps // 2, 1))]
+    if args.quick:
+        train += ["--max_eval_samples", "24", "--max_test_samples", "24"]
     run("LoRA fine-tune on IEMOCAP", train)
 
     scores = {}
@@ -116,15 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     run("compare the adapter with the baseline", ["eval/compare.py", majority, out / "eval" / "test", "--output", versus])
 
     hub = out / "hub" / args.org
-    published = {}
-    for name in ("iemocap", "meld", "emorynlp", "unified"):
-        published[name] = publish_locally(out / "instructerc" / name, hub / name)
-    published[ADAPTER_NAME] = publish_locally(run_dir, hub / ADAPTER_NAME)
+    published = {name: publish_locally(out / args.org / name, hub / name, "dataset")
+                 for name in ("iemocap", "meld", "emorynlp", "unified")}
+    published["tiny-llama"] = publish_locally(tiny, hub / "tiny-llama", "model")
+    published[ADAPTER_NAME] = publish_locally(run_dir, hub / ADAPTER_NAME, "model")
     adapter = str(published[ADAPTER_NAME])
-    print(f"\n=== publish\nHub-ready repo folders in {hub}", flush=True)
+    print(f"\n=== publish\nHub-ready repo folders in {hub}, checked as a push checks them", flush=True)
     if push:
         for name, folder in published.items():
-            run(f"push {name}", ["hub/push.py", folder, "--repo-id", f"{args.org}/{name}", "--private"])
+            if name != "tiny-llama":  # pushed before training
+                run(f"push {name}", ["hub/push.py", folder, "--repo-id", f"{args.org}/{name}", "--private"])
         adapter = f"{args.org}/{ADAPTER_NAME}"
 
     run("load the adapter back and predict the sample conversation",
@@ -134,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(scores["validation"], scores["test"], json.loads(versus.read_text())))
     print("artefacts:")
     for label, path in [
-        ("datasets", out / "instructerc"),
+        ("datasets", out / args.org),
         ("tiny model", tiny),
         ("training run (checkpoints, logs)", run_dir),
         ("evaluation (results.json, predictions.parquet, confusion_matrix.png, per_class.md)", out / "eval"),

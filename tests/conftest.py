@@ -48,6 +48,23 @@ def small_build(raw_dir, tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def quick_demo(raw_dir, tmp_path_factory) -> Path:
+    """``make demo``'s job in quick mode (``python -m instructerc.demo --quick``), its output in
+    ROOT/output of a folder laid out like a checkout (notebooks/ and examples/ beside it)."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("checkout")
+    proc = subprocess.run([sys.executable, "-m", "instructerc.demo", "--quick", "--raw-dir", str(raw_dir),
+                           "--out", str(root / "output")], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for folder in ("notebooks", "examples"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("*.png", ".ipynb_checkpoints"))
+    return root
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(small_build, tmp_path_factory) -> Path:
     """The tiny random LLaMA (train/make_tiny_model.py), tokenizer trained on IEMOCAP prompts."""
     from instructerc.train.tiny_model import dataset_texts, make_tiny_model

@@ -335,6 +335,7 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
 
     from instructerc.hub.cards import make_adapter_card
     from instructerc.hub.publish import push_folder
+    from instructerc.train.artifacts import name_base_model
 
     push_folder(tiny_model_dir, "instructerc-bot/tiny-llama", repo_type="model", private=True, token=hub.token)
     push_folder(small_build["iemocap"], "instructerc-bot/iemocap", repo_type="dataset", private=True, token=hub.token)
@@ -342,6 +343,7 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
     task = json.loads((adapter / "erc_task.json").read_text())
     task.update(base_model="instructerc-bot/tiny-llama", dataset="instructerc-bot/iemocap")
     (adapter / "erc_task.json").write_text(json.dumps(task))
+    name_base_model(adapter, "instructerc-bot/tiny-llama")  # as a training run does: no local path is pushed
     make_adapter_card(base_model="instructerc-bot/tiny-llama", datasets=["instructerc-bot/iemocap"], repo_id="instructerc-bot/tiny-lora").save(
         str(adapter / "README.md")
     )
@@ -383,3 +385,18 @@ def test_results_record_the_recipe_and_seed_that_trained_the_adapter(tmp_path):
     with pytest.raises(EvalError, match="field 'seed' must be an integer"):
         training_of(adapter, str(adapter))
     assert training_of(None, None) is None  # a base model: no training
+def test_a_dataset_built_with_a_local_embedder_needs_those_weights_to_predict(tmp_path):
+    """The card and task file record a local embedder by its weights' sha256, never its path:
+    prediction asks for the folder, and checks it."""
+    from instructerc.builders.embedder import DEFAULT_EMBEDDER, resolve
+    from instructerc.eval.prediction import _embedder
+
+    packaged = resolve(DEFAULT_EMBEDDER)  # a folder with the packaged weights
+    task = {"embedder": {"id": None, "revision": None, "sha256": packaged.sha256}}
+    with pytest.raises(EvalError, match=f"local embedder \\(model.safetensors sha256 {packaged.sha256}\\); pass --embedder"):
+        _embedder(task, None)
+    assert _embedder(task, packaged.location) == packaged.location
+    other = {"embedder": {"id": None, "sha256": "0" * 64}}
+    with pytest.raises(EvalError, match="is not the dataset's 0000"):
+        _embedder(other, packaged.location)
+    assert _embedder({"embedder": DEFAULT_EMBEDDER}, None) is None  # format 1: a name, used as is

@@ -32,23 +32,30 @@ def published(hub_server, small_build, tiny_model_dir, tmp_path_factory):
     subprocess.run(
         [sys.executable, "train/sft.py", "--config", str(RECIPE), "--model_name_or_path", BASE_ID,
          "--dataset_name", str(small_build["unified"]), "--dataset_config", "default", "--output_dir", str(run_dir),
+         "--dataset_id", DATASET_ID,  # the local build is published under another id than its folder's
          "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2", "--max_eval_samples", "16",
          "--max_test_samples", "16", "--logging_steps", "2"],
         cwd=REPO, check=True, env={**os.environ, "HF_TOKEN": hub_server.token},
     )
     push_folder(small_build["unified"], DATASET_ID, repo_type="dataset", private=True, token=hub_server.token)
-    adapter = publish_locally(run_dir, tmp / "hub" / ADAPTER_ID)
+    adapter = publish_locally(run_dir, tmp / "hub" / ADAPTER_ID, "model")
     assert not any(p.name.startswith("checkpoint-") for p in adapter.iterdir())
     push_folder(adapter, ADAPTER_ID, repo_type="model", private=True, token=hub_server.token)
     return tmp
 
 
-def _execute(name: str, env: dict[str, str], monkeypatch) -> nbformat.NotebookNode:
+def _execute(name: str, env: dict[str, str], monkeypatch, checkout=REPO) -> nbformat.NotebookNode:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
+    folder = checkout / "notebooks"
+    nb = nbformat.read(folder / name, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
     return nb
+
+
+def _result(cell) -> str:
+    """A cell's value (what it displays last), whatever it printed to stderr before."""
+    return [out for out in cell.outputs if out.get("output_type") == "execute_result"][-1]["data"]["text/plain"]
 
 
 def _outputs(nb) -> str:
@@ -73,8 +80,23 @@ def test_demo_notebook(published, hub_server, monkeypatch, tmp_path):
     assert any("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
     assert (tmp_path / "confusion_matrix.png").stat().st_size > 10_000
     predicted = [c for c in nb.cells if "predictor.predict(dialogue)" in c.source][0]
-    table = predicted.outputs[0]["data"]["text/plain"]
-    assert table.count("\n") >= 12  # header + one row per turn of the sample conversation
+    assert _result(predicted).count("\n") >= 12  # header + one row per turn of the sample conversation
+    assert "(from INSTRUCTERC_DATASET / INSTRUCTERC_ADAPTER)" in text
+
+
+def test_demo_notebook_opens_on_what_make_demo_wrote(quick_demo, monkeypatch, tmp_path):
+    """No environment variable: after (a quick) make demo, the notebook uses its Hub-ready folders,
+    and says so; the adapter finds its base model and dataset beside it."""
+    for key in ("INSTRUCTERC_DATASET", "INSTRUCTERC_ADAPTER", "INSTRUCTERC_EVAL_ROWS", "INSTRUCTERC_FIGURES"):
+        monkeypatch.delenv(key, raising=False)
+    nb = _execute("demo.ipynb", {}, monkeypatch, checkout=quick_demo)
+    first = "".join(out.get("text", "") for out in nb.cells[1].outputs)
+    assert "dataset: output/hub/instructerc/iemocap\nadapter: output/hub/instructerc/tiny-llama-iemocap-lora" in first
+    assert "(from the folders `make demo` wrote)" in first
+    text = _outputs(nb)
+    assert "Here is a demonstration" in text and "test rows (plain)" in text
+    predicted = [c for c in nb.cells if "predictor.predict(dialogue)" in c.source][0]
+    assert _result(predicted).count("\n") >= 12
 
 
 def test_paper_table_notebook(published, hub_server, monkeypatch, small_build, seed_runs, tmp_path):

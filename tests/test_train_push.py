@@ -1,14 +1,19 @@
 """train/sft.py against the local Hub-protocol server: base model and dataset by Hub id, the adapter
-published with `push_to_hub: true` through the licence guard, loadable back from the Hub."""
+published with `push_to_hub: true` through the licence guard, loadable back from the Hub, and served
+from repo ids alone on a machine that holds nothing else."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
+from conftest import REPO
 from instructerc.hub.publish import push_folder
 from instructerc.train.sft import main
 from test_train_sft import TINY_RECIPE
@@ -33,13 +38,25 @@ def hub_argv(on_hub, out, *extra) -> list[str]:
     ]
 
 
-def test_adapter_is_pushed_without_checkpoints_or_token(hub, on_hub, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_TOKEN", hub.token)  # the private dataset is read with the login token
+@pytest.fixture(scope="module")
+def pushed(hub_server, on_hub, tmp_path_factory):
+    """An adapter trained on the dataset by repo id (default config, retrieved demonstrations) and
+    pushed by the run itself."""
     repo = f"{NS}/tiny-iemocap-lora"
-    out = tmp_path / "run"
-    argv = hub_argv(on_hub, out, "--push_to_hub", "true", "--hub_model_id", repo, "--hub_private_repo", "true",
-                    "--hub_token", hub.token)
-    assert main(argv) == 0
+    out = tmp_path_factory.mktemp("pushed") / "run"
+    argv = hub_argv(on_hub, out, "--dataset_config", "default", "--push_to_hub", "true", "--hub_model_id", repo,
+                    "--hub_private_repo", "true", "--hub_token", hub_server.token)
+    os.environ["HF_TOKEN"] = hub_server.token  # the private dataset is read with the login token
+    try:
+        assert main(argv) == 0
+    finally:
+        del os.environ["HF_TOKEN"]
+    return {"repo": repo, "out": out}
+
+
+def test_adapter_is_pushed_without_checkpoints_or_token(hub, on_hub, pushed, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", hub.token)  # other tests may have made the base model repo private
+    repo, out = pushed["repo"], pushed["out"]
     files = hub.files(repo, "model")
     assert {"adapter_model.safetensors", "adapter_config.json", "README.md", "erc_task.json", "recipe.yaml",
             "tokenizer.json", "test_results.json"} <= set(files)
@@ -47,10 +64,36 @@ def test_adapter_is_pushed_without_checkpoints_or_token(hub, on_hub, tmp_path, m
     assert all(hub.token.encode() not in content for content in files.values())
     task = json.loads(files["erc_task.json"])
     assert task["dataset"] == on_hub["dataset"] and task["base_model"] == on_hub["model"]
+    assert task["dataset_revision"] == hub.commits(on_hub["dataset"], "dataset")[0].oid  # the commit trained on
+    assert json.loads(files["adapter_config.json"])["base_model_name_or_path"] == on_hub["model"]
+    assert f'PeftModel.from_pretrained(base, "{repo}")' in files["README.md"].decode()
     # what was published is what was saved, and it loads back from the Hub
     assert files["adapter_model.safetensors"] == (out / "adapter_model.safetensors").read_bytes()
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(on_hub["model"]), repo, token=hub.token)
     assert model.peft_config["default"].r == 16
+
+
+def test_a_fresh_machine_serves_the_adapter_from_repo_ids_alone(hub, on_hub, pushed, tmp_path):
+    """A new HF_HOME (no cached repo) and a working directory without any build output: predict and
+    evaluate find the base model, the dataset at its commit, and its settings from the adapter's id."""
+    home, cwd = tmp_path / "hf-home", tmp_path / "elsewhere"
+    cwd.mkdir()
+    env = {**os.environ, "HF_TOKEN": hub.token, "HF_HOME": str(home), "HF_DATASETS_CACHE": str(home / "datasets"),
+           "OMP_NUM_THREADS": "1"}
+    sample = REPO / "examples" / "sample_conversation.json"
+    predict = subprocess.run([sys.executable, str(REPO / "eval" / "predict.py"), "--adapter", pushed["repo"],
+                              "--conversation", str(sample), "--json"], cwd=cwd, env=env, capture_output=True, text=True)
+    assert predict.returncode == 0, predict.stderr[-3000:]
+    rows = json.loads(predict.stdout)
+    assert len(rows) == 12 and all(r["emotion"] in ("happy", "sad", "neutral", "angry", "excited", "frustrated") for r in rows)
+    evaluate = subprocess.run([sys.executable, str(REPO / "eval" / "evaluate.py"), "--adapter", pushed["repo"],
+                               "--split", "validation", "--max-samples", "6", "--output-dir", "results", "--no-progress"],
+                              cwd=cwd, env=env, capture_output=True, text=True)
+    assert evaluate.returncode == 0, evaluate.stderr[-3000:]
+    results = json.loads((cwd / "results" / "results.json").read_text())
+    assert (results["model"], results["dataset"], results["config"]) == (on_hub["model"], on_hub["dataset"], "default")
+    assert results["num_examples"] == 6
+    assert sorted(p.name for p in cwd.iterdir()) == ["results"]  # nothing else was needed or written here
 
 
 def test_public_iemocap_adapter_is_refused_before_training(hub, on_hub, tmp_path, capsys, monkeypatch):

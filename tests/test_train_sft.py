@@ -109,29 +109,41 @@ def test_saved_adapter_reloads_and_reproduces_the_test_score(run, small_build, t
 
 
 def test_run_leaves_task_recipe_and_card_without_secrets(run, small_build):
+    from huggingface_hub import DatasetCard
+
     from instructerc.hub.cards import validate_card
 
     out = run["out"]
     task = json.loads((out / "erc_task.json").read_text())
+    built = DatasetCard.load(small_build["iemocap"] / "README.md").data.to_dict()["instructerc"]
     assert task == {
-        "dataset": str(small_build["iemocap"]),
+        "format": 2,
+        "dataset": "instructerc/iemocap",  # the id the local build is published under (OUT/<org>/<name>)
+        "dataset_revision": None,  # not on the Hub yet
         "config": "plain",
-        "window": 12,
         "labels": ["happy", "sad", "neutral", "angry", "excited", "frustrated"],
+        # the build's settings, as its card states them: for prediction on new text
+        "template_version": built["template_version"],
+        "window": 12,
         "top_k": 1,
-        "embedder": "sentence-transformers/all-MiniLM-L6-v2",
-        "query": "previous",  # the build's retrieval settings, for prediction on new text
+        "embedder": built["embedder"],
+        "query": "previous",
         "balance": "none",
         "base_model": "instructerc/tiny-llama",
     }
-    # recipe.yaml reruns the same recipe: the YAML keys plus the command-line overrides
+    assert task["embedder"]["id"] == "sentence-transformers/all-MiniLM-L6-v2" and len(task["embedder"]["sha256"]) == 64
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == "instructerc/tiny-llama"
+    # recipe.yaml reruns the same recipe: the YAML keys plus the command-line overrides, with the
+    # dataset and base model by Hub id and no path of this machine
     recipe = yaml.safe_load((out / "recipe.yaml").read_text())
     assert recipe["max_steps"] == 12 and recipe["learning_rate"] == 5e-3 and recipe["dataset_config"] == "plain"
+    assert recipe["dataset_name"] == "instructerc/iemocap" and recipe["model_name_or_path"] == "instructerc/tiny-llama"
+    assert recipe["output_dir"] == out.name
     assert "hub_token" not in recipe
     again = parse_recipe(["--config", str(out / "recipe.yaml")])
     original = parse_recipe(run["argv"])
     for ours, theirs in zip(again, original):
-        for key in ("dataset_name", "max_steps", "learning_rate", "lora_r", "lora_target_modules", "eval_steps"):
+        for key in ("max_steps", "learning_rate", "lora_r", "lora_target_modules", "eval_steps"):
             if hasattr(ours, key):
                 assert getattr(ours, key) == getattr(theirs, key), key
     card = validate_card(out, "model")

@@ -2,9 +2,10 @@
 
 - ``recipe.yaml``: the recipe as run (YAML plus command-line overrides: every field that differs
   from its default), without secrets, so ``accelerate launch train/sft.py --config recipe.yaml``
-  reruns it;
+  reruns it anywhere: the dataset and base model are named by Hub id, no value is a path of
+  this machine (``portable_recipe``);
 - ``erc_task.json``: what evaluation and prediction need to build prompts for new text and
-  score labels (the cross-team contract);
+  score labels, written from the dataset's card (``instructerc.eval.task_file``);
 - ``README.md``: the adapter card (``instructerc.hub.cards.make_adapter_card``) with the
   validation and test scores as ``model-index`` and ``.eval_results/``.
 
@@ -28,7 +29,7 @@ from instructerc.hub.cards import make_adapter_card, write_eval_results
 from instructerc.hub.errors import redact
 
 RECIPE_FILE = "recipe.yaml"
-TASK_FILE = "erc_task.json"
+STATE_FILE = "trainer_state.json"
 # Fields that hold credentials: never written anywhere.
 SECRET_FIELDS = frozenset({"hub_token", "token"})
 # Run-local files that are not part of the published adapter.
@@ -85,34 +86,64 @@ def save_recipe(folder: str | Path, recipe: dict) -> Path:
     return path
 
 
-def erc_task(*, dataset: str, config: str, window: int, labels: list[str], top_k: int, embedder: str,
-             query: str, balance: str, base_model: str) -> dict:
-    """The ``erc_task.json`` contract, read by evaluation and prediction."""
-    return {
-        "dataset": dataset,
-        "config": config,
-        "window": window,
-        "labels": list(labels),
-        "top_k": top_k,
-        "embedder": embedder,
-        "query": query,
-        "balance": balance,
-        "base_model": base_model,
-    }
+def base_model_id(declared: str | None, name_or_path: str) -> str:
+    """How the run names its base model: the declared Hub id, else ``model_name_or_path`` when it
+    is one; a local folder with no declared id is recorded by its absolute path, which keeps the
+    run usable here and makes any push of it fail with a message naming ``base_model_id``."""
+    if declared:
+        return declared
+    path = Path(name_or_path)
+    return str(path.resolve()) if path.exists() else name_or_path
 
 
-def save_erc_task(folder: str | Path, task: dict) -> Path:
-    path = Path(folder) / TASK_FILE
-    path.write_text(json.dumps(task, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+def name_base_model(folder: str | Path, base_model: str) -> None:
+    """``adapter_config.json`` names the base model as the task file and card do. Set after
+    saving: PEFT looks the configured name up on the Hub while it saves."""
+    path = Path(folder) / "adapter_config.json"
+    if path.is_file():
+        config = json.loads(path.read_text(encoding="utf-8"))
+        if config.get("base_model_name_or_path") != base_model:
+            config["base_model_name_or_path"] = base_model
+            path.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")  # PEFT's layout
+
+
+def portable_recipe(recipe: dict, *, dataset_id: str, dataset_revision: str | None, base_model: str) -> dict:
+    """The recipe as it can be published: the dataset and the base model by Hub id (and the
+    dataset's commit), any other absolute path reduced to its last component."""
+    out = {}
+    for key, value in recipe.items():
+        if key == "dataset_name":
+            value = dataset_id
+        elif key == "model_name_or_path":
+            value = base_model
+        elif isinstance(value, str) and os.path.isabs(value):
+            value = Path(value).name
+        out[key] = value
+    if dataset_revision and "dataset_name" in out:
+        out["dataset_revision"] = dataset_revision
+    return out
+
+
+def relative_best_checkpoint(folder: str | Path) -> None:
+    """The Trainer records the best checkpoint by its full path in ``trainer_state.json``: keep
+    only its name (relative to the run folder), a path of this machine is never published."""
+    path = Path(folder) / STATE_FILE
+    if not path.is_file():
+        return
+    state = json.loads(path.read_text(encoding="utf-8"))
+    best = state.get("best_model_checkpoint")
+    if best and os.path.isabs(best):
+        state["best_model_checkpoint"] = Path(best).name
+        path.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def write_card(folder: str | Path, *, base_model: str, dataset_id: str, recipe: dict, results: list[dict],
                repo_id: str | None, sources: list[str]) -> Path:
-    """README.md adapter card; the scores go in through ``write_eval_results`` (model-index + .eval_results)."""
+    """README.md adapter card; the scores go in through ``write_eval_results`` (model-index + .eval_results).
+    Without a repo id yet, the card names the adapter by its folder (a push writes the id in)."""
     folder = Path(folder)
     card = make_adapter_card(base_model=base_model, datasets=[dataset_id], recipe=recipe, repo_id=repo_id,
-                             sources=sources)
+                             sources=sources, model_name=None if repo_id else folder.resolve().name)
     card.save(str(folder / "README.md"))
     if results:
         write_eval_results(folder, results)

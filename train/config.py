@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from instructerc.builders.embedder import DEFAULT_EMBEDDER
-from instructerc.builders.retrieval import BALANCES, DEFAULT_BALANCE, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS
-from instructerc.builders.tasks import CONFIGS, DEFAULT_WINDOW
+from instructerc.builders.retrieval import BALANCES, QUERY_VARIANTS
+from instructerc.builders.tasks import CONFIGS
 
 # The configs whose label is an emotion of the target turn: validation and test are scored on one of them.
 EMOTION_CONFIGS: tuple[str, ...] = ("default", "plain")
@@ -94,22 +93,31 @@ class ERCScriptArguments:
     base_model_id: str | None = field(
         default=None,
         metadata={
-            "help": "Hub id of the base model, for the card and erc_task.json, when model_name_or_path is a "
-            "local copy of it."
+            "help": "Hub id of the base model, for the card, erc_task.json and adapter_config.json, when "
+            "model_name_or_path is a local copy of it (without one the run cannot be published)."
         },
     )
-    # How the dataset was built (builders/build.py --window/--top-k/--embedder/--query/--balance), recorded in
-    # erc_task.json so prediction builds prompts for new text the same way. The defaults are the builder's.
-    window: int = field(default=DEFAULT_WINDOW, metadata={"help": "Historical window of the dataset's prompts."})
-    top_k: int = field(default=DEFAULT_TOP_K, metadata={"help": "Retrieved demonstrations per prompt (`default`)."})
-    embedder: str = field(default=DEFAULT_EMBEDDER, metadata={"help": "Sentence embedder used for retrieval."})
-    query: str = field(
-        default=DEFAULT_QUERY,
-        metadata={"help": "What retrieval embedded as the query (`default`).", "choices": list(QUERY_VARIANTS)},
+    dataset_id: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub id the dataset is published under, when dataset_name is a local folder (default: "
+            "ORG/NAME from the builder's layout OUT/ORG/NAME)."
+        },
     )
-    balance: str = field(
-        default=DEFAULT_BALANCE,
-        metadata={"help": "How demonstrations were balanced (`default`).", "choices": list(BALANCES)},
+    # The dataset is the one source of its prompt settings (its card's `instructerc:` block): erc_task.json is
+    # written from it. A recipe may repeat one, only to assert it: a value the dataset contradicts is an error.
+    window: int | None = field(default=None, metadata={"help": "Only to assert: the dataset's historical window."})
+    top_k: int | None = field(
+        default=None, metadata={"help": "Only to assert: the dataset's demonstrations per prompt (`default`)."}
+    )
+    embedder: str | None = field(default=None, metadata={"help": "Only to assert: the dataset's embedder id."})
+    query: str | None = field(
+        default=None,
+        metadata={"help": "Only to assert: the dataset's retrieval query variant.", "choices": list(QUERY_VARIANTS)},
+    )
+    balance: str | None = field(
+        default=None,
+        metadata={"help": "Only to assert: the dataset's demonstration balancing.", "choices": list(BALANCES)},
     )
     confirm_iemocap_license: bool = field(
         default=False,

@@ -5,7 +5,10 @@ A built instructerc dataset (Hub id or local folder) is read per config and spli
 that can fail on the recipe or the data runs here, so a bad recipe costs seconds, not a model load,
 and its error names the recipe field.
 
-Splits are read with ``builders.reading.load_split`` (a local folder through its own files).
+Splits are read with ``builders.reading.load_split`` (a local folder through its own files). A Hub
+dataset is first resolved to a commit, and every split is read at that commit, the one the run
+records. The dataset's card (``builders.settings``) is the source of its prompt settings; a recipe
+value that contradicts it stops the run here.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from datasets import ClassLabel, Dataset, concatenate_datasets, get_dataset_config_names
 
+from instructerc.builders.errors import DataError
 from instructerc.builders.reading import load_split
+from instructerc.builders.settings import RECIPE_SETTINGS, SETTINGS_KEY, BuildSettings, describe, read_settings
 
 from .config import OVERLONG_POLICIES, ERCScriptArguments, RecipeError
 
@@ -36,17 +41,39 @@ class ERCData:
     labels: list[str]
     eval_config: str
     sources: list[str]
+    settings: BuildSettings  # the dataset's build settings, from its card
+    revision: str | None  # the Hub commit every split was read at (None for a local folder)
 
 
 def _where(args: ERCScriptArguments, config: str, split: str | None = None) -> str:
     return f"{args.dataset_name} (config {config}" + (f", split {split})" if split else ")")
 
 
-def available_configs(args: ERCScriptArguments) -> list[str]:
+def dataset_settings(args: ERCScriptArguments) -> tuple[BuildSettings, str | None]:
+    """The dataset's build settings and the commit to read it at; recipe values that contradict
+    them are a ``RecipeError`` naming both."""
     if not args.dataset_name:
         raise RecipeError("dataset_name: required (a Hub id such as instructerc/iemocap, or a built dataset folder)")
     try:
-        return get_dataset_config_names(args.dataset_name, revision=args.dataset_revision)
+        settings, revision = read_settings(args.dataset_name, args.dataset_revision)
+    except DataError as e:
+        raise RecipeError(f"dataset_name: {e}") from None
+    stated = {key: getattr(args, key) for key in RECIPE_SETTINGS if getattr(args, key) is not None}
+    found = [(key, value, getattr(settings, key) if key != "embedder" else settings.embedder_name)
+             for key, value in stated.items()]
+    found = [f for f in found if f[1] != f[2]]
+    if found:
+        where = f"{args.dataset_name} (its card's {SETTINGS_KEY}: block)"
+        raise RecipeError(
+            f"{describe(found, 'the recipe', where)}; the dataset is the source of its prompt settings: "
+            "drop the key from the recipe, or rebuild the dataset"
+        )
+    return settings, revision
+
+
+def available_configs(args: ERCScriptArguments, revision: str | None = None) -> list[str]:
+    try:
+        return get_dataset_config_names(args.dataset_name, revision=revision)
     except Exception as e:  # noqa: BLE001 - missing folder, unknown Hub repo, offline: one line either way
         detail = " ".join(str(e).split())[:200]
         raise RecipeError(
@@ -81,9 +108,9 @@ def check_recipe(args: ERCScriptArguments, configs: list[str]) -> None:
         raise RecipeError(f"scoring_batch_size: must be >= 1, got {args.scoring_batch_size}")
 
 
-def _read(args: ERCScriptArguments, config: str, split: str, field: str) -> Dataset:
+def _read(args: ERCScriptArguments, config: str, split: str, field: str, revision: str | None) -> Dataset:
     try:
-        ds = load_split(args.dataset_name, config, split, args.dataset_revision)
+        ds = load_split(args.dataset_name, config, split, revision)
     except ValueError as e:
         if "split" in str(e).lower():
             raise RecipeError(f"{field}: {split!r} is not a split of {_where(args, config)}: {e}") from None
@@ -139,14 +166,15 @@ def _sources(ds: Dataset) -> list[str]:
 
 def load_erc_data(args: ERCScriptArguments, *, seed: int = 42, with_validation: bool = True) -> ERCData:
     """Read and check every split the recipe needs; raises ``RecipeError`` naming the field."""
-    configs = available_configs(args)
+    settings, revision = dataset_settings(args)
+    configs = available_configs(args, revision or args.dataset_revision)
     check_recipe(args, configs)
     field = "dataset_mixture" if args.dataset_mixture else "dataset_train_split"
 
     parts = []
     sources: set[str] = set()
     for i, (config, weight) in enumerate(args.train_configs.items()):
-        ds = _read(args, config, args.dataset_train_split, field)
+        ds = _read(args, config, args.dataset_train_split, field, revision)
         if len(ds) == 0:
             raise RecipeError(f"{field}: {_where(args, config, args.dataset_train_split)} has no rows")
         sources.update(_sources(ds))
@@ -162,21 +190,23 @@ def load_erc_data(args: ERCScriptArguments, *, seed: int = 42, with_validation: 
     validation = test = None
     labels: list[str] | None = None
     if with_validation:
-        validation = sample_rows(_read(args, eval_config, args.dataset_eval_split, "dataset_eval_split"),
+        validation = sample_rows(_read(args, eval_config, args.dataset_eval_split, "dataset_eval_split", revision),
                                  args.max_eval_samples, seed)
         labels = check_labels(validation, args, eval_config, args.dataset_eval_split)
     if args.do_test:
-        test = sample_rows(_read(args, eval_config, args.dataset_test_split, "dataset_test_split"),
+        test = sample_rows(_read(args, eval_config, args.dataset_test_split, "dataset_test_split", revision),
                            args.max_test_samples, seed)
         test_labels = check_labels(test, args, eval_config, args.dataset_test_split)
         if labels is not None and test_labels != labels:
             raise RecipeError(f"dataset_test_split: label names differ from {args.dataset_eval_split}'s")
         labels = test_labels
     if labels is None:  # neither validation nor test: the label set still goes into erc_task.json
-        ds = _read(args, eval_config, args.dataset_train_split, "dataset_train_split")
+        ds = _read(args, eval_config, args.dataset_train_split, "dataset_train_split", revision)
         labels = check_labels(ds, args, eval_config, args.dataset_train_split)
+    if labels != settings.labels.get(eval_config):
+        raise RecipeError(f"dataset_name: the labels of {_where(args, eval_config)} are not its card's {SETTINGS_KEY}.labels")
     return ERCData(train=train, validation=validation, test=test, labels=labels, eval_config=eval_config,
-                   sources=sorted(sources))
+                   sources=sorted(sources), settings=settings, revision=revision)
 
 
 def token_lengths(ds: Dataset, tokenizer, batch_size: int = 1000) -> np.ndarray:

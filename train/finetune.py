@@ -19,6 +19,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.trainer_utils import get_last_checkpoint
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config, get_quantization_config
 
+from instructerc.eval import task_file
 from instructerc.eval.loading import dataset_id as hub_dataset_id
 
 from . import artifacts
@@ -35,6 +36,11 @@ def check_training_args(args: ERCScriptArguments, training_args: SFTConfig, mode
         raise RecipeError("model_name_or_path: required (a Hub id or a local model folder)")
     if training_args.push_to_hub and not training_args.hub_model_id:
         raise RecipeError("hub_model_id: required when push_to_hub is true (ORG/NAME of the adapter repo)")
+    if training_args.push_to_hub and not args.base_model_id and Path(model_args.model_name_or_path).exists():
+        raise RecipeError(
+            f"base_model_id: required when push_to_hub is true and model_name_or_path is a local folder "
+            f"({model_args.model_name_or_path}): a published adapter names its base model by Hub id"
+        )
     if args.init_adapter and model_args.use_peft:
         raise RecipeError("init_adapter: continues an existing adapter, so use_peft (a new adapter) must be false")
     launched = int(os.environ.get("WORLD_SIZE", "1"))
@@ -164,10 +170,13 @@ def finetune(
     trainer.save_metrics("train", metrics)
     trainer.save_state()
     trainer.save_model(str(output_dir))  # the adapter (the best one with load_best_model_at_end) and tokenizer
+    base_model = artifacts.base_model_id(args.base_model_id, model_args.model_name_or_path)
 
-    dataset_id = hub_dataset_id(args.dataset_name)  # a built folder OUT/<org>/<name> cites <org>/<name>
+    # a built folder OUT/<org>/<name> is published as <org>/<name>; a Hub dataset is cited at its commit
+    dataset_id = hub_dataset_id(args.dataset_name, args.dataset_id)
     # `seeds`: the card says how many training seeds each number stands on (here one)
-    where = {"dataset_id": dataset_id, "config": data.eval_config, "seeds": [training_args.seed]}
+    where = {"dataset_id": dataset_id, "config": data.eval_config, "dataset_revision": data.revision,
+             "seeds": [training_args.seed]}
     results = [{**where, "split": args.dataset_eval_split, **best} for best in selected_scores(trainer)]
     if data.test is not None:
         test = score_split(trainer.model, tokenizer, data.test, data.labels, label_column=args.label_column,
@@ -178,13 +187,16 @@ def finetune(
         results.append({**where, "split": args.dataset_test_split, **test})
 
     if trainer.accelerator.is_main_process:
-        base_model = args.base_model_id or model_args.model_name_or_path
+        artifacts.name_base_model(output_dir, base_model)
         recipe = artifacts.recipe_as_run(args, training_args, model_args, keys=args.recipe_keys or None)
         recipe["push_to_hub"] = push_to_hub
+        recipe = artifacts.portable_recipe(recipe, dataset_id=dataset_id, dataset_revision=data.revision,
+                                           base_model=base_model)
         artifacts.save_recipe(output_dir, recipe)
-        artifacts.save_erc_task(output_dir, artifacts.erc_task(
-            dataset=args.dataset_name, config=data.eval_config, window=args.window, labels=data.labels,
-            top_k=args.top_k, embedder=args.embedder, query=args.query, balance=args.balance, base_model=base_model))
+        artifacts.relative_best_checkpoint(output_dir)
+        task_file.write_task(output_dir, task_file.make_task(
+            dataset=dataset_id, dataset_revision=data.revision, config=data.eval_config, settings=data.settings,
+            base_model=base_model))
         artifacts.write_card(output_dir, base_model=base_model, dataset_id=dataset_id, recipe=recipe,
                              results=results, repo_id=training_args.hub_model_id, sources=data.sources)
         if push_to_hub:

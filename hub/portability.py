@@ -1,0 +1,66 @@
+"""No file that can be published may hold a path of this machine.
+
+A path in a published file is at best useless elsewhere (an adapter's task file naming its
+dataset by a folder that exists only here) and at worst leaks the publisher's user name and
+layout; the Hub itself rejects a card whose ``base_model`` is not a repo id. ``machine_paths``
+finds every absolute path in a folder's text files that lies in a folder of this machine (two
+levels below the root or deeper: ``/tmp/run-1/checkpoint-10`` after the run is gone, not
+``/datasets/ORG/NAME``), so the check needs no list of fields and keeps working as files are added.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import CardError
+
+# Absolute POSIX paths: a slash not preceded by a word character, a dot or another slash
+# (so URLs and host-relative links like /datasets/ORG/NAME are separate cases, checked by existence).
+_ABSOLUTE = re.compile(r"(?<![\w.~/:-])/(?:[\w.@+-]+/)*[\w.@+-]+")
+# Files that are never text (weights, data, pictures): not read.
+BINARY_SUFFIXES = frozenset({".safetensors", ".bin", ".pt", ".pth", ".parquet", ".arrow", ".png", ".jpg", ".jpeg",
+                             ".gif", ".npy", ".npz", ".gguf", ".onnx", ".msgpack", ".h5", ".zip", ".gz"})
+
+
+def _exists_here(path: str) -> bool:
+    """The path, or a folder it would be in at least two levels below the root, exists here; a
+    top-level name alone (``/tmp``, ``/datasets``) does not make a string a path of this machine."""
+    p = Path(path)
+    return any(len(q.parts) >= 3 and q.exists() for q in (p, *p.parents))
+
+
+def machine_paths(folder: str | Path, files: dict[str, Path] | None = None) -> list[tuple[str, str]]:
+    """``(file, path)`` for every path of this machine in the text files of ``folder``
+    (``files``: relative name -> path, default every file under it)."""
+    root = Path(folder)
+    if files is None:
+        files = {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
+    found = []
+    for name, path in files.items():
+        if path.suffix.lower() in BINARY_SUFFIXES:
+            continue
+        data = path.read_bytes()
+        if b"\0" in data[:8192]:
+            continue
+        text = data.decode("utf-8", errors="replace")
+        for match in dict.fromkeys(_ABSOLUTE.findall(text)):
+            if _exists_here(match):
+                found.append((name, match))
+    return found
+
+
+def check_portable(folder: str | Path, files: dict[str, Path] | None = None) -> None:
+    """Refuse a folder whose files hold a path of this machine, naming the first one and how to fix
+    the usual causes."""
+    found = machine_paths(folder, files)
+    if found:
+        name, path = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise CardError(
+            f"{Path(folder) / name}: holds the path {path} of this machine{more}; a published file names repos by "
+            "Hub id (train with base_model_id / dataset_id set, or rebuild the folder with this version)"
+        )
+
+
+__all__ = ["BINARY_SUFFIXES", "check_portable", "machine_paths"]

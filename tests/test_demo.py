@@ -1,0 +1,40 @@
+"""What ``make demo`` publishes holds no path of this machine and passes the checks a push applies."""
+
+from __future__ import annotations
+
+import json
+
+from huggingface_hub import ModelCard
+
+from conftest import REPO
+from instructerc.hub.cards import validate_card
+from instructerc.hub.publish import validate_folder
+
+ORG = "instructerc"
+ADAPTER = "tiny-llama-iemocap-lora"
+
+
+def test_hub_ready_folders_hold_no_machine_path_and_pass_validation(quick_demo):
+    out = quick_demo / "output"
+    hub = out / "hub"
+    folders = sorted((hub / ORG).iterdir())
+    assert [f.name for f in folders] == sorted(["iemocap", "meld", "emorynlp", "unified", "tiny-llama", ADAPTER])
+    forbidden = {str(p).encode() for p in (REPO, REPO.resolve(), out, out.resolve())}
+    for path in sorted(hub.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not [f for f in forbidden if f in data], path
+    for folder in folders:
+        kind = "model" if (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file() else "dataset"
+        validate_folder(folder, kind)  # what a push checks: the card and no path of this machine
+        if (folder / "README.md").is_file():
+            validate_card(folder, kind)
+
+    adapter = hub / ORG / ADAPTER
+    task = json.loads((adapter / "erc_task.json").read_text())
+    assert (task["dataset"], task["base_model"]) == (f"{ORG}/iemocap", f"{ORG}/tiny-llama")
+    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == f"{ORG}/tiny-llama"
+    card = ModelCard.load(adapter / "README.md")
+    assert card.data.base_model == f"{ORG}/tiny-llama" and card.data.model_name == ADAPTER
+    assert f'PeftModel.from_pretrained(base, "{ORG}/{ADAPTER}")' in card.text and "<your-namespace>" not in card.text
+    assert json.loads((adapter / "trainer_state.json").read_text())["best_model_checkpoint"].startswith("checkpoint-")
