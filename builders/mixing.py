@@ -9,7 +9,6 @@ fraction never cuts a conversation's context.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import replace
 from fractions import Fraction
 
@@ -86,26 +85,3 @@ def truncate(corpus: Corpus, max_dialogues: int) -> Corpus:
             counts[key] = counts.get(key, 0) + 1
             dialogues.append(d)
     return replace(corpus, dialogues=dialogues)
-
-
-
-_FOLDER = re.compile(r"^(?P<name>.+?)(?:-(?P<mix>total|ratio))?-frac(?P<num>\d+)_(?P<den>\d+)$")
-
-
-def folder_name(name: str, fraction: Fraction, mix: str) -> str:
-    """Fractional builds get their own name, so experiments never overwrite the full set:
-    ``iemocap-frac1_4``, ``unified-ratio-frac1_4``."""
-    if fraction == 1:
-        return name
-    frac = f"frac{fraction.numerator}_{fraction.denominator}"
-    return f"{name}-{mix}-{frac}" if name == UNIFIED else f"{name}-{frac}"
-
-
-def parse_folder_name(folder: str) -> tuple[str, Fraction, str | None]:
-    """Inverse of ``folder_name`` on a folder path or Hub id: ``(name, fraction, mix)``;
-    ``mix`` is None for a single benchmark and for full builds."""
-    base = folder.rstrip("/").rsplit("/", 1)[-1]
-    m = _FOLDER.match(base)
-    if not m:
-        return base, Fraction(1), None
-    return m["name"], Fraction(int(m["num"]), int(m["den"])), m["mix"]

@@ -27,7 +27,8 @@ from .cosmic import read_cosmic, sha256_file
 from .embedder import DEFAULT_CHECKPOINT, DEFAULT_EMBEDDER, Embedder
 from .errors import DataError
 from .labels import BENCHMARKS, SPLITS, UNIFIED, UNIFIED_SPEAKER_OFFSET
-from .mixing import MIXES, folder_name, parse_fraction, subsample_train, truncate, unify
+from .mixing import MIXES, parse_fraction, subsample_train, truncate, unify
+from .naming import folder_name
 from .plots import plot_label_distribution
 from .retrieval import BALANCES, DEFAULT_BALANCE, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS, retrieve_corpus, texts_to_embed
 from .retrieval_report import log_text, markdown, measure

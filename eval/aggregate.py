@@ -12,6 +12,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 
+from instructerc.hub.scores import seed_std
+
 # The numbers aggregated per group: the headline metrics, and weighted-F1 per benchmark of a
 # unified run in the benchmark's original labels (what the paper table and the card show).
 AGGREGATED = ("weighted_f1", "accuracy", "macro_f1")
@@ -24,12 +26,6 @@ def numbers(results: dict) -> dict[str, float]:
     for source, parts in (results.get("by_source") or {}).items():
         out[f"weighted_f1_{source}"] = float(parts["original"]["weighted_f1"])
     return out
-
-
-def seed_std(values) -> float:
-    """Sample standard deviation (n - 1) across seeds; 0 for a single seed."""
-    values = list(values)
-    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def summary(values: dict[int, float]) -> dict:
@@ -78,7 +74,7 @@ def across_seeds(runs: Iterable[dict]) -> list[dict]:
 
 
 def card_score(aggregate: dict) -> dict:
-    """An aggregate as an evaluation result for ``instructerc.hub.cards.write_eval_results``: the
+    """An aggregate as an evaluation result for ``instructerc.hub.eval_results.write_eval_results``: the
     mean of each number with every seed's value, marked as standing on ``len(seeds)`` seeds."""
     metrics = {n: s for n, s in aggregate["metrics"].items() if n != "macro_f1"}  # the card's metrics
     return {

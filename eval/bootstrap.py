@@ -248,15 +248,6 @@ def format_interval(value: float, interval: dict | None, digits: int = 2) -> str
     return text
 
 
-def describe(settings: dict, over: str | None = None) -> str:
-    """What an interval is, from the ``bootstrap`` settings block; ``over`` replaces the unit count."""
-    over = over or f"{settings['units']} {settings['unit']}s"
-    return (
-        f"{100 * settings['confidence_level']:g}% {settings['method']} bootstrap interval over {over}; "
-        f"{settings['n_resamples']} resamples, seed {settings['seed']}"
-    )
-
-
 def add_ci_arguments(parser, allow_none: bool = True) -> None:
     """The interval flags shared by ``eval/evaluate.py``, ``eval/baseline.py`` and ``eval/compare.py``."""
     parser.add_argument("--ci-unit", choices=UNITS + (("none",) if allow_none else ()), default="dialogue",

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from instructerc.builders.labels import BENCHMARKS, LABELS
+from instructerc.hub.scores import describe
 
-from .bootstrap import Bootstrap, compare, describe
+from .bootstrap import Bootstrap, compare
 from .errors import EvalError
 from .harness import PREDICTIONS_FILE, RESULTS_FILE, is_unified, to_original
 

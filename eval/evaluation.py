@@ -3,7 +3,7 @@
 Order matters for "no partial results": every input is resolved and checked (adapter, its
 base model, ``erc_task.json``, dataset, label set, context length) before inference; result
 files are written all at once after it; only then is the adapter card updated (through
-``instructerc.hub.cards.write_eval_results``: ``model-index`` and ``.eval_results/``) and,
+``instructerc.hub.eval_results.write_eval_results``: ``model-index`` and ``.eval_results/``) and,
 when asked, the adapter pushed with its card (``instructerc.hub.publish.push_folder``).
 
 The card of a local adapter folder is updated in place (the folder is what gets published);
@@ -211,7 +211,8 @@ def _local_copy(snapshot: Path, dest: Path) -> Path:
 
 
 def _write_card(folder: Path, base: str, dataset_id: str, results: dict, config: str, split: str) -> None:
-    from instructerc.hub.cards import make_adapter_card, write_eval_results
+    from instructerc.hub.adapter_card import make_adapter_card
+    from instructerc.hub.eval_results import write_eval_results
 
     readme = folder / "README.md"
     if not readme.is_file():  # an adapter trained elsewhere: give it a card to carry the results

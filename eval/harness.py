@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from instructerc.builders.labels import BENCHMARKS, LABELS, TO_UNIFIED, UNIFIED_LABELS
+from instructerc.hub.scores import describe
 
 from . import metric
-from .bootstrap import Bootstrap, describe, format_interval
+from .bootstrap import Bootstrap, format_interval
 from .errors import EvalError
 
 MODES = ("score", "generate")

@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from instructerc.builders.labels import BENCHMARKS, UNIFIED
-from instructerc.builders.mixing import parse_folder_name
+from instructerc.builders.naming import parse_folder_name
+from instructerc.hub.scores import seed_std
 
-from .aggregate import seed_std
 from .baselines import BASELINES, NAMES
 from .bootstrap import format_interval
 

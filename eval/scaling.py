@@ -2,7 +2,7 @@
 for single-benchmark training and the unified total and ratio mixes.
 
 Each point comes from one ``results.json`` of ``eval/evaluate.py``. The train fraction and
-mix are read back from the evaluated dataset's name (``builders.mixing.parse_folder_name``,
+mix are read back from the evaluated dataset's name (``builders.naming.parse_folder_name``,
 the inverse of how the builder names fractional builds). Unified models are scored per
 benchmark in the benchmark's own labels (``by_source[...]["original"]``), so all three
 series are on the same label set.
@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from instructerc.builders.labels import BENCHMARKS, UNIFIED
-from instructerc.builders.mixing import parse_folder_name
+from instructerc.builders.naming import parse_folder_name
 
 from .errors import EvalError
 

@@ -5,7 +5,7 @@ from it (a built dataset, an adapter trained on it) may be published publicly on
 that licence and says so explicitly (`--confirm-iemocap-license`). Private pushes are always allowed.
 
 A folder's sources are the `instructerc_sources` list in the YAML of its README.md card: the dataset
-builder writes it, and `cards.make_adapter_card` carries it over to adapters. The licences themselves
+builder writes it, and `adapter_card.make_adapter_card` carries it over to adapters. The licences themselves
 live in `instructerc.builders.labels` (one place per fact).
 """
 
@@ -18,13 +18,13 @@ import yaml
 from huggingface_hub import metadata_load
 
 from instructerc.builders.labels import BENCHMARKS, LICENSE_NOTES, LICENSES
+from instructerc.builders.naming import benchmarks_named
 
 from .errors import CardError, LicenseError
 
 
 RESTRICTED_SOURCE = "iemocap"
 SOURCES_KEY = "instructerc_sources"
-UNIFIED = "unified"
 
 
 def folder_sources(folder: str | Path) -> list[str]:
@@ -46,13 +46,7 @@ def folder_sources(folder: str | Path) -> list[str]:
 
 def sources_from_dataset_ids(dataset_ids: Iterable[str]) -> list[str]:
     """Benchmarks implied by instructerc dataset names (`ORG/meld`, `ORG/unified-total-frac1_4`, ...)."""
-    found: list[str] = []
-    for dataset_id in dataset_ids:
-        name = str(dataset_id).rstrip("/").rsplit("/", 1)[-1].split("-", 1)[0].lower()
-        for source in BENCHMARKS if name == UNIFIED else (name,) if name in BENCHMARKS else ():
-            if source not in found:
-                found.append(source)
-    return found
+    return list(dict.fromkeys(source for dataset_id in dataset_ids for source in benchmarks_named(str(dataset_id))))
 
 
 def license_lines(sources: Iterable[str]) -> list[tuple[str, str, str]]:

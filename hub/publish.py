@@ -26,7 +26,8 @@ from huggingface_hub.utils.sha import git_hash, sha_fileobj
 
 from instructerc import __version__
 
-from .cards import set_repo_id, validate_card
+from .adapter_card import set_repo_id
+from .card_validation import validate_card
 from .errors import HubError, http_status, is_transient, redact, translate
 from .licenses import check_publication, folder_sources
 from .portability import check_portable

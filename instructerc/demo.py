@@ -48,7 +48,7 @@ def run(step: str, args: list[str], env: dict | None = None) -> None:
 def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
     """A fresh copy of the files a push would upload (no checkpoints, logs or training state),
     named for its repo id and checked as a push checks it."""
-    from instructerc.hub.cards import set_repo_id
+    from instructerc.hub.adapter_card import set_repo_id
     from instructerc.hub.publish import validate_folder
     from instructerc.train.artifacts import copy_publishable
 
@@ -64,7 +64,8 @@ def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
 
 def summary(validation: dict, test: dict, versus: dict) -> str:
     """The demo's verdict: test weighted-F1 with its interval, and the gain over the majority class."""
-    from instructerc.eval.bootstrap import describe, format_interval
+    from instructerc.eval.bootstrap import format_interval
+    from instructerc.hub.scores import describe
 
     delta = versus["comparisons"]["all"]["metrics"]["weighted_f1"]
     return (

@@ -13,7 +13,7 @@ from PIL import Image
 from instructerc.builders.corpus import repair_cp1252
 from instructerc.builders.errors import DataError
 from instructerc.builders.pipeline import build_datasets
-from instructerc.hub.cards import validate_card
+from instructerc.hub.card_validation import validate_card
 
 
 def test_repair_cp1252():

@@ -333,7 +333,7 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
 
     from huggingface_hub import ModelCard
 
-    from instructerc.hub.cards import make_adapter_card
+    from instructerc.hub.adapter_card import make_adapter_card
     from instructerc.hub.publish import push_folder
     from instructerc.train.artifacts import name_base_model
 

@@ -8,14 +8,10 @@ import pytest
 import yaml
 from huggingface_hub import DatasetCard, ModelCard, metadata_load, metadata_save, parse_eval_result_entries
 
-from instructerc.hub.cards import (
-    EvalScore,
-    as_scores,
-    make_adapter_card,
-    read_eval_results,
-    validate_card,
-    write_eval_results,
-)
+from instructerc.hub.adapter_card import make_adapter_card
+from instructerc.hub.card_validation import read_eval_results, validate_card
+from instructerc.hub.eval_results import write_eval_results
+from instructerc.hub.scores import EvalScore, as_scores
 from instructerc.hub.errors import CardError
 
 

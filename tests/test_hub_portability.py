@@ -8,7 +8,8 @@ import shutil
 import pytest
 from huggingface_hub import ModelCard
 
-from instructerc.hub.cards import make_adapter_card, set_repo_id, validate_card
+from instructerc.hub.adapter_card import make_adapter_card, set_repo_id
+from instructerc.hub.card_validation import validate_card
 from instructerc.hub.errors import CardError
 from instructerc.hub.portability import machine_paths
 from instructerc.hub.publish import push_folder

@@ -153,7 +153,9 @@ def test_pushed_adapter_loads_with_peft_and_gives_identical_logits(hub, tiny_ada
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from instructerc.hub.cards import make_adapter_card, read_eval_results, write_eval_results
+    from instructerc.hub.adapter_card import make_adapter_card
+    from instructerc.hub.card_validation import read_eval_results
+    from instructerc.hub.eval_results import write_eval_results
 
     assert not torch.equal(tiny_adapter["logits"], tiny_adapter["base_logits"])  # the adapter matters
     push_folder(tiny_adapter["base"], "instructerc/tiny-llama-base", repo_type="model", token=hub.token)

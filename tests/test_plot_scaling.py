@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO
-from instructerc.builders.mixing import folder_name, parse_folder_name
+from instructerc.builders.naming import folder_name, parse_folder_name
 from instructerc.eval.errors import EvalError
 from instructerc.eval.scaling import collect, make_figure
 

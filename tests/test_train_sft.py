@@ -111,7 +111,7 @@ def test_saved_adapter_reloads_and_reproduces_the_test_score(run, small_build, t
 def test_run_leaves_task_recipe_and_card_without_secrets(run, small_build):
     from huggingface_hub import DatasetCard
 
-    from instructerc.hub.cards import validate_card
+    from instructerc.hub.card_validation import validate_card
 
     out = run["out"]
     task = json.loads((out / "erc_task.json").read_text())

@@ -6,7 +6,7 @@
   this machine (``portable_recipe``);
 - ``erc_task.json``: what evaluation and prediction need to build prompts for new text and
   score labels, written from the dataset's card (``instructerc.eval.task_file``);
-- ``README.md``: the adapter card (``instructerc.hub.cards.make_adapter_card``) with the
+- ``README.md``: the adapter card (``instructerc.hub.adapter_card.make_adapter_card``) with the
   validation and test scores as ``model-index`` and ``.eval_results/``.
 
 Publishing goes through ``instructerc.hub.publish.push_folder`` (licence guard, card validation,
@@ -25,7 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from instructerc.hub.cards import make_adapter_card, write_eval_results
+from instructerc.hub.adapter_card import make_adapter_card
+from instructerc.hub.eval_results import write_eval_results
 from instructerc.hub.errors import redact
 
 RECIPE_FILE = "recipe.yaml"

@@ -108,7 +108,7 @@ def run_seeds(run: SeedRuns) -> dict:
 
 def aggregate(out: Path, seeds: list[int]) -> dict:
     """Write ``seeds.json`` from the seeds' evaluation results and add the mean to each seed's card."""
-    from instructerc.hub.cards import write_eval_results
+    from instructerc.hub.eval_results import write_eval_results
 
     runs = [json.loads((out / "eval" / f"seed-{s}" / "results.json").read_text(encoding="utf-8")) for s in seeds]
     groups = across_seeds(runs)
