@@ -25,6 +25,7 @@ from instructerc.builders.errors import DataError
 from instructerc.builders.settings import read_settings
 
 from . import harness, loading, task_file
+from .training_record import training_of
 from .bootstrap import Bootstrap, from_options
 from .errors import EvalError
 
@@ -68,38 +69,6 @@ def bootstrap_of(run: EvalRun) -> Bootstrap | None:
         return from_options(run.ci_unit, run.ci_resamples, run.ci_seed, run.ci_level)
     except ValueError as err:
         raise EvalError(f"--ci-*: {err}") from None
-
-
-def training_of(adapter_dir: Path | None, adapter: str | None) -> dict | None:
-    """Which recipe and seed trained the adapter: its ``recipe.yaml`` (``run_name``, else the
-    adapter's name; ``seed``, else the Trainer's default), or ``None`` for a base model."""
-    if adapter_dir is None:
-        return None
-    import yaml
-
-    from instructerc.train.artifacts import RECIPE_FILE
-
-    name = Path(str(adapter).rstrip("/")).name
-    path = Path(adapter_dir) / RECIPE_FILE
-    if not path.is_file():
-        return {"recipe": name, "seed": None}
-    try:
-        recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise EvalError(f"{path}: invalid YAML ({' '.join(str(err).split())})") from None
-    if not isinstance(recipe, dict):
-        raise EvalError(f"{path}: expected a mapping of recipe keys")
-    seed = recipe["seed"] if "seed" in recipe else _default_seed()
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise EvalError(f"{path}: field 'seed' must be an integer, got {seed!r}")
-    return {"recipe": str(recipe.get("run_name") or name), "seed": seed}
-
-
-def _default_seed() -> int:
-    """The seed a recipe that sets none trained with: ``TrainingArguments``' default."""
-    from transformers import TrainingArguments
-
-    return TrainingArguments.__dataclass_fields__["seed"].default
 
 
 def _prepare(run: EvalRun):

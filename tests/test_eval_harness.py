@@ -372,7 +372,7 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
 def test_results_record_the_recipe_and_seed_that_trained_the_adapter(tmp_path):
     from transformers import TrainingArguments
 
-    from instructerc.eval.evaluation import training_of
+    from instructerc.eval.training_record import training_of
 
     adapter = tmp_path / "my-adapter"
     adapter.mkdir()

@@ -27,9 +27,9 @@ import yaml
 
 from instructerc.hub.adapter_card import make_adapter_card
 from instructerc.hub.eval_results import write_eval_results
+from instructerc.eval.training_record import RECIPE_FILE
 from instructerc.hub.errors import redact
 
-RECIPE_FILE = "recipe.yaml"
 STATE_FILE = "trainer_state.json"
 # Fields that hold credentials: never written anywhere.
 SECRET_FIELDS = frozenset({"hub_token", "token"})
