@@ -30,11 +30,12 @@ import sys
 
 import datasets
 
+from instructerc.builders.balancing import BALANCES, DEFAULT_BALANCE
 from instructerc.builders.embedder import DEFAULT_CHECKPOINT, DEFAULT_EMBEDDER
 from instructerc.builders.errors import DataError
 from instructerc.builders.mixing import MIXES
 from instructerc.builders.pipeline import ALL_DATASETS, DEFAULT_ORG, build_datasets
-from instructerc.builders.retrieval import BALANCES, DEFAULT_BALANCE, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS
+from instructerc.builders.retrieval import DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS
 from instructerc.builders.tasks import CONFIGS, DEFAULT_WINDOW
 
 __all__ = ["build_datasets", "main", "parse_args"]

@@ -21,6 +21,7 @@ from datasets.table import InMemoryTable
 from tqdm.auto import tqdm
 
 from .card import render
+from .balancing import BALANCES, DEFAULT_BALANCE
 from .conversations import read_conversations
 from .corpus import Corpus
 from .cosmic import read_cosmic, sha256_file
@@ -30,7 +31,7 @@ from .labels import BENCHMARKS, SPLITS, UNIFIED, UNIFIED_SPEAKER_OFFSET
 from .mixing import MIXES, parse_fraction, subsample_train, truncate, unify
 from .naming import folder_name
 from .plots import plot_label_distribution
-from .retrieval import BALANCES, DEFAULT_BALANCE, DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS, retrieve_corpus, texts_to_embed
+from .retrieval import DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS, retrieve_corpus, texts_to_embed
 from .retrieval_report import log_text, markdown, measure
 from .settings import BuildSettings
 from .tasks import CONFIGS, DEFAULT_WINDOW, answer_names, build_rows, features

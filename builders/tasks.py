@@ -25,6 +25,10 @@ CONFIG_DESCRIPTIONS: dict[str, str] = {
     "speaker": "speaker identification: which speaker said the utterance (auxiliary task)",
     "prediction": "emotion prediction: the next speaker's emotion from the history alone (auxiliary task)",
 }
+# The configs whose answer is the emotion of the target turn, from its own history (and
+# demonstrations): what model selection and test scores are computed on, and the prompts
+# prediction can build for new text.
+EMOTION_CONFIGS: tuple[str, ...] = ("default", "plain")
 DEFAULT_WINDOW = 12
 # What each row records of its demonstrations (the prompt shows speaker, text and label).
 DEMONSTRATION_FIELDS = {
@@ -39,6 +43,18 @@ Demonstrations = dict[tuple[str, str, int], list[dict]]
 
 def answer_names(corpus: Corpus, config: str) -> list[str]:
     return corpus.speakers if config == "speaker" else corpus.labels
+
+
+def completion_mismatch(completions, label_ids, names) -> int | None:
+    """The first row whose completion is not the name of its label, or None.
+
+    A row's completion is the exact text trained on and the label name is what label scoring
+    scores, so the two must be equal, not merely equal after stripping whitespace.
+    """
+    for i, (completion, label) in enumerate(zip(completions, label_ids)):
+        if completion != names[label]:
+            return i
+    return None
 
 
 def features(corpus: Corpus, config: str) -> Features:

@@ -66,7 +66,7 @@ def majority(train, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict
 def turns_of(ds):
     """A built split as retrieval ``Turns``; the previous turn is the row before in the same
     dialogue (a context-only turn of a BYO dataset has no row, so such a query lacks it)."""
-    from instructerc.builders.retrieval import Turns
+    from instructerc.builders.candidates import Turns
 
     keys = [(s, d, int(t)) for s, d, t in zip(ds["source"], ds["dialogue_id"], ds["turn"])]
     text = dict(zip(keys, ds["utterance"]))
@@ -84,7 +84,8 @@ def turns_of(ds):
 def knn(train, ds, labels: Sequence[str], embedder: str | None, query: str | None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Predicted ids of the score-weighted vote of the 10 nearest train utterances, the votes, details."""
     from instructerc.builders.embedder import DEFAULT_EMBEDDER, Embedder
-    from instructerc.builders.retrieval import DEFAULT_QUERY, Groups, make_base, retrieve_split
+    from instructerc.builders.candidates import Groups, make_base
+    from instructerc.builders.retrieval import DEFAULT_QUERY, retrieve_split
 
     embedder, query = embedder or DEFAULT_EMBEDDER, query or DEFAULT_QUERY
     model = Embedder(embedder)

@@ -90,10 +90,10 @@ def _prepare(run: EvalRun):
     task = task_file.read_task(adapter_dir)
     base = loading.choose_base_model(run.model, adapter_dir, run.allow_base_mismatch)
     dataset, revision = run.dataset, run.dataset_revision
-    if not dataset and (task or {}).get("dataset"):  # the dataset (and commit) the adapter was trained on
-        dataset = loading.resolve_named(task["dataset"], adapter_dir)
-        revision = revision or (None if loading.is_local(dataset) else task.get("dataset_revision"))
-    config = run.config or (task or {}).get("config") or "default"
+    if not dataset and task and task.dataset:  # the dataset (and commit) the adapter was trained on
+        dataset = loading.resolve_named(task.dataset, adapter_dir)
+        revision = revision or (None if loading.is_local(dataset) else task.dataset_revision)
+    config = run.config or (task.config if task else "default")
     if not dataset:
         raise EvalError(f"--dataset is required (the adapter has no {task_file.TASK_FILE} naming its dataset)")
     settings = None
@@ -104,9 +104,9 @@ def _prepare(run: EvalRun):
             raise EvalError(str(err)) from None
     ds = loading.load_split(dataset, config, run.split, revision)
     labels = loading.label_names(ds)
-    if task and task["labels"] != labels:
+    if task and task.labels != labels:
         raise EvalError(
-            f"the adapter was trained on labels {task['labels']} ({task_file.TASK_FILE}), but {dataset} "
+            f"the adapter was trained on labels {task.labels} ({task_file.TASK_FILE}), but {dataset} "
             f"({config}/{run.split}) has labels {labels}: unknown label set for this adapter"
         )
     if settings is not None:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from instructerc.builders.labels import BENCHMARKS, LABELS, TO_UNIFIED, UNIFIED_LABELS
+from instructerc.builders.tasks import completion_mismatch
 from instructerc.hub.scores import describe
 
 from . import metric
@@ -97,12 +98,12 @@ def run_inference(
 
 def check_rows(ds, labels: Sequence[str]) -> None:
     """Every row's completion must be its label's name: the label set scored is the one trained."""
-    for i, (completion, gold) in enumerate(zip(ds["completion"], ds["label"])):
-        if completion != labels[gold]:
-            raise EvalError(
-                f"row {i}: completion {completion!r} is not the name of its label {labels[gold]!r}; "
-                "the dataset's label set does not match its completions"
-            )
+    i = completion_mismatch(ds["completion"], ds["label"], labels)
+    if i is not None:
+        raise EvalError(
+            f"row {i}: completion {ds[i]['completion']!r} is not the name of its label {labels[ds[i]['label']]!r}; "
+            "the dataset's label set does not match its completions"
+        )
 
 
 def check_context(tokenizer, prompts: Sequence[str], labels: Sequence[str], limit: int) -> None:

@@ -92,9 +92,9 @@ def resolve_adapter(adapter: str | None, revision: str | None = None) -> Path | 
 
 
 def recorded_base_model(adapter_dir: Path) -> str | None:
-    task = task_file.read_task(adapter_dir) or {}
-    if task.get("base_model"):
-        return str(task["base_model"])
+    task = task_file.read_task(adapter_dir)
+    if task and task.base_model:
+        return str(task.base_model)
     config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
     return config.get("base_model_name_or_path")
 

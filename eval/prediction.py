@@ -31,16 +31,15 @@ from instructerc.builders.corpus import Dialogue
 from instructerc.builders.errors import DataError
 from instructerc.builders.embedder import DEFAULT_EMBEDDER, resolve
 from instructerc.builders.labels import label_text
-from instructerc.builders.retrieval import DEFAULT_BALANCE, DEFAULT_QUERY, DEFAULT_TOP_K, retrieve
+from instructerc.builders.retrieval import retrieve
 from instructerc.builders.settings import read_settings
-from instructerc.builders.tasks import DEFAULT_WINDOW
+from instructerc.builders.tasks import EMOTION_CONFIGS
 from instructerc.builders.templates import default_prompt, plain_prompt
 
 from . import loading, task_file
 from .errors import EvalError
 from .scoring import LabelScorer
-
-PROMPT_CONFIGS = ("default", "plain")  # configs whose prompts can be built for new text
+from .task_file import TASK_FILE, Task
 
 
 def read_conversation(conversation, where: str = "conversation") -> Dialogue:
@@ -71,7 +70,7 @@ class Predictor:
 
     model: object
     tokenizer: object
-    task: dict
+    task: Task
     base: object = None  # the retrieval base (train split) for default-config prompts
     batch_size: int = 8
     embedder: str | None = None  # what retrieval loads; default: the task's embedder id
@@ -98,15 +97,14 @@ class Predictor:
         task = task_file.read_task(adapter_dir)
         if task is None:
             raise EvalError(
-                f"--adapter {adapter}: no {task_file.TASK_FILE}; prediction needs the label set, window and config "
+                f"--adapter {adapter}: no {TASK_FILE}; prediction needs the label set, window and config "
                 "the adapter was trained with"
             )
-        config = task.get("config", "default")
-        if config not in PROMPT_CONFIGS:
-            raise EvalError(f"{task_file.TASK_FILE}: config {config!r} cannot be built for new text; use one of {PROMPT_CONFIGS}")
+        if task.config not in EMOTION_CONFIGS:
+            raise EvalError(f"{TASK_FILE}: config {task.config!r} cannot be built for new text; use one of {EMOTION_CONFIGS}")
         base_model = loading.choose_base_model(model, adapter_dir, allow_base_mismatch)
         retrieval_base = None
-        if config == "default" and (task.get("top_k") or 0) > 0:
+        if task.retrieves:
             retrieval_base = _retrieval_base(task, dataset, adapter_dir)
             embedder = _embedder(task, embedder)
         model_, tokenizer = loading.load_model(base_model, adapter_dir, device=device, dtype=dtype)
@@ -114,22 +112,22 @@ class Predictor:
 
     @property
     def labels(self) -> list[str]:
-        return list(self.task["labels"])
+        return list(self.task.labels)
 
     def prompts(self, dialogue: Dialogue) -> list[str]:
         """One prompt per turn, each fitted into the model's context."""
         task, turns = self.task, dialogue.turns
-        window = int(task.get("window", DEFAULT_WINDOW))
+        window = task.prompt_window
         demos: list[list[dict]] = [[] for _ in turns]
         if self.base is not None:
             demos = retrieve(
                 [t.text for t in turns],
                 self.base,
-                k=int(task.get("top_k") or DEFAULT_TOP_K),
-                embedder=self.embedder or task_file.embedder_record(task).get("id") or DEFAULT_EMBEDDER,
+                k=task.top_k,
+                embedder=self.embedder or task.embedder_id or DEFAULT_EMBEDDER,
                 previous=[None] + [t.text for t in turns[:-1]],
-                query=task.get("query") or DEFAULT_QUERY,  # adapters trained before these were recorded: the defaults
-                balance=task.get("balance") or DEFAULT_BALANCE,
+                query=task.retrieval_query,
+                balance=task.retrieval_balance,
             )
         limit = loading.context_length(self.model, self.tokenizer)
         longest = max(len(self.tokenizer(x + self.tokenizer.eos_token, add_special_tokens=False)["input_ids"]) for x in self.labels)
@@ -160,35 +158,35 @@ class Predictor:
         return [(self.labels[i], float(probs[r, i])) for r, i in enumerate(ids)]
 
 
-def _retrieval_base(task: dict, dataset: str | None, adapter_dir: Path):
+def _retrieval_base(task: Task, dataset: str | None, adapter_dir: Path):
     """The train split demonstrations come from: ``dataset``, else the task's dataset at the
     commit trained on (through the local mirror of a local adapter); its card must agree."""
     if dataset:
         source, revision = dataset, None
-    elif task.get("dataset"):
-        source = loading.resolve_named(task["dataset"], adapter_dir)
-        revision = None if loading.is_local(source) else task.get("dataset_revision")
+    elif task.dataset:
+        source = loading.resolve_named(task.dataset, adapter_dir)
+        revision = None if loading.is_local(source) else task.dataset_revision
     else:
-        raise EvalError(f"{task_file.TASK_FILE}: field 'dataset' is needed to retrieve demonstrations")
+        raise EvalError(f"{TASK_FILE}: field 'dataset' is needed to retrieve demonstrations")
     try:
         settings, revision = read_settings(source, revision)
     except DataError as err:
         raise EvalError(f"{err}; pass --dataset with the adapter's dataset (folder or Hub id)") from None
     base = loading.load_split(source, "default", "train", revision)
-    if loading.label_names(base) != task["labels"]:
-        raise EvalError(f"{source}: its labels are not the adapter's {task['labels']}: unknown label set")
+    if loading.label_names(base) != task.labels:
+        raise EvalError(f"{source}: its labels are not the adapter's {task.labels}: unknown label set")
     task_file.check_settings(task, settings, "default", source)
     return base
 
 
-def _embedder(task: dict, override: str | None) -> str | None:
+def _embedder(task: Task, override: str | None) -> str | None:
     """What retrieval loads: the task's embedder id, or ``override`` (a folder) when the dataset
     was built with a local one, which must be the same weights."""
-    record = task_file.embedder_record(task)
+    record = task.embedder or {}
     if override is None:
         if record and not record.get("id"):  # (no record at all: adapters from before, the default)
             raise EvalError(
-                f"{task_file.TASK_FILE}: the dataset was built with a local embedder "
+                f"{TASK_FILE}: the dataset was built with a local embedder "
                 f"(model.safetensors sha256 {record.get('sha256')}); pass --embedder FOLDER with those weights"
             )
         return None

@@ -7,16 +7,24 @@ model by Hub id: the same file works on any machine. Only a base model known by 
 local path is recorded as that (absolute) path, which keeps the run usable where it was made;
 publishing such a folder is refused (``hub.portability``).
 
-Format 1 (before datasets carried their settings) had ``embedder`` as a string and no
-``dataset_revision``/``template_version``; it is still read.
+Every reader goes through ``read_task`` and every writer through ``make_task``/``write_task``,
+tests included, so the format and its checks live in this one module. Format 1 (before datasets
+carried their settings) had ``embedder`` as a bare name and no ``dataset_revision``,
+``template_version``, ``query`` or ``balance``; it is still read, and the build defaults that
+stand in for what it lacks are decided here (``Task.prompt_window`` and friends), not by each reader.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from instructerc.builders.settings import BuildSettings, PROMPT_SETTINGS, describe, mismatches
+from instructerc.builders.balancing import DEFAULT_BALANCE
+from instructerc.builders.retrieval import DEFAULT_QUERY
+from instructerc.builders.settings import BuildSettings, describe, mismatches
+from instructerc.builders.tasks import DEFAULT_WINDOW
 
 from .errors import EvalError
 
@@ -24,71 +32,122 @@ TASK_FILE = "erc_task.json"
 FORMAT = 2
 
 
+@dataclass(frozen=True, kw_only=True)
+class Task:
+    """The task file's fields, in the file's key order. A field an older file lacks is None."""
+
+    format: int = FORMAT
+    dataset: str | None = None  # Hub id of the training dataset
+    dataset_revision: str | None = None  # the commit trained on (None: a local build not yet published)
+    config: str = "default"
+    labels: list[str]
+    template_version: int | None = None
+    window: int | None = None
+    top_k: int | None = None
+    embedder: dict | None = None  # {id, revision, sha256}; format 1's bare name is read as {"id": name}
+    query: str | None = None
+    balance: str | None = None
+    base_model: str | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def prompt_window(self) -> int:
+        """The historical window prompts for new text use."""
+        return DEFAULT_WINDOW if self.window is None else self.window
+
+    @property
+    def retrieves(self) -> bool:
+        """Whether the adapter's prompts carry retrieved demonstrations."""
+        return self.config == "default" and (self.top_k or 0) > 0
+
+    @property
+    def retrieval_query(self) -> str:
+        return self.query or DEFAULT_QUERY  # adapters trained before it was recorded: the build default
+
+    @property
+    def retrieval_balance(self) -> str:
+        return self.balance or DEFAULT_BALANCE
+
+    @property
+    def embedder_id(self) -> str | None:
+        """The Hub id of the dataset's embedder; None for a local one (or none recorded)."""
+        return (self.embedder or {}).get("id")
+
+    @classmethod
+    def from_dict(cls, data, where: str = TASK_FILE) -> Task:
+        """A checked task from parsed JSON; ``where`` names the file in errors."""
+        if not isinstance(data, dict):
+            raise EvalError(f"{where}: expected a JSON object")
+        if data.get("format", 1) > FORMAT:
+            raise EvalError(f"{where}: format {data['format']} is newer than this version reads ({FORMAT}); upgrade instructerc")
+        labels = data.get("labels")
+        if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
+            raise EvalError(f"{where}: field 'labels' must be a non-empty list of label names, got {labels!r}")
+        if len(set(labels)) != len(labels):
+            raise EvalError(f"{where}: field 'labels' has duplicates: {labels!r}")
+        for key in ("window", "top_k"):
+            if data.get(key) is not None and (not isinstance(data[key], int) or data[key] < 0):
+                raise EvalError(f"{where}: field {key!r} must be a non-negative integer, got {data[key]!r}")
+        embedder = data.get("embedder")
+        if embedder is not None and not isinstance(embedder, (str, dict)):
+            raise EvalError(f"{where}: field 'embedder' must be an object {{id, revision, sha256}}, got {embedder!r}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known and v is not None}
+        values["format"] = data.get("format", 1)
+        if isinstance(embedder, str):
+            values["embedder"] = {"id": embedder}
+        return cls(**values)
+
+
 def make_task(*, dataset: str, dataset_revision: str | None, config: str, settings: BuildSettings,
-              base_model: str) -> dict:
+              base_model: str) -> Task:
     """The task file of an adapter trained on ``config`` of ``dataset`` (a Hub id), at
     ``dataset_revision`` (the commit, None for a local build not yet published)."""
-    return {
-        "format": FORMAT,
-        "dataset": dataset,
-        "dataset_revision": dataset_revision,
-        "config": config,
-        "labels": list(settings.labels[config]),
-        "template_version": settings.template_version,
-        "window": settings.window,
-        "top_k": settings.top_k,
-        "embedder": settings.embedder,
-        "query": settings.query,
-        "balance": settings.balance,
-        "base_model": base_model,
-    }
+    return Task(
+        dataset=dataset,
+        dataset_revision=dataset_revision,
+        config=config,
+        labels=list(settings.labels[config]),
+        template_version=settings.template_version,
+        window=settings.window,
+        top_k=settings.top_k,
+        embedder=settings.embedder,
+        query=settings.query,
+        balance=settings.balance,
+        base_model=base_model,
+    )
 
 
-def write_task(folder: str | Path, task: dict) -> Path:
+def write_task(folder: str | Path, task: Task) -> Path:
     path = Path(folder) / TASK_FILE
-    path.write_text(json.dumps(task, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(task.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 
-def read_task(adapter_dir: str | Path | None) -> dict | None:
+def parse_task(text: str | bytes, where: str = TASK_FILE) -> Task:
+    """A checked task from the file's text (e.g. downloaded from the Hub)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise EvalError(f"{where}: invalid JSON ({err.msg} at line {err.lineno})") from None
+    return Task.from_dict(data, where)
+
+
+def read_task(adapter_dir: str | Path | None) -> Task | None:
     """The adapter's task file, checked; ``None`` when the adapter has none."""
     if adapter_dir is None:
         return None
     path = Path(adapter_dir) / TASK_FILE
     if not path.is_file():
         return None
-    try:
-        task = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise EvalError(f"{path}: invalid JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(task, dict):
-        raise EvalError(f"{path}: expected a JSON object")
-    if task.get("format", 1) > FORMAT:
-        raise EvalError(f"{path}: format {task['format']} is newer than this version reads ({FORMAT}); upgrade instructerc")
-    labels = task.get("labels")
-    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
-        raise EvalError(f"{path}: field 'labels' must be a non-empty list of label names, got {labels!r}")
-    if len(set(labels)) != len(labels):
-        raise EvalError(f"{path}: field 'labels' has duplicates: {labels!r}")
-    for key in ("window", "top_k"):
-        if task.get(key) is not None and (not isinstance(task[key], int) or task[key] < 0):
-            raise EvalError(f"{path}: field {key!r} must be a non-negative integer, got {task[key]!r}")
-    embedder = task.get("embedder")
-    if embedder is not None and not isinstance(embedder, (str, dict)):
-        raise EvalError(f"{path}: field 'embedder' must be an object {{id, revision, sha256}}, got {embedder!r}")
-    return task
+    return parse_task(path.read_text(encoding="utf-8"), str(path))
 
 
-def embedder_record(task: dict) -> dict:
-    """The task's embedder as ``{id, revision, sha256}`` (format 1 recorded a bare name)."""
-    embedder = task.get("embedder")
-    return {"id": embedder} if isinstance(embedder, str) else dict(embedder or {})
-
-
-def check_settings(task: dict, settings: BuildSettings, config: str, dataset: str) -> None:
+def check_settings(task: Task, settings: BuildSettings, config: str, dataset: str) -> None:
     """Refuse a dataset whose prompts for ``config`` are not the ones the adapter was trained on."""
-    keys = PROMPT_SETTINGS.get(config, ("template_version", "window")) + ("labels",)
-    found = mismatches({k: task.get(k) for k in keys}, settings, config)
+    found = mismatches({k: getattr(task, k) for k in settings.prompt_values(config)}, settings, config)
     if found:
         raise EvalError(
             f"{dataset} ({config}) was not built with the prompt settings the adapter was trained on: "

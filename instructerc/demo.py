@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         train += ["--max_eval_samples", "24", "--max_test_samples", "24"]
     run("LoRA fine-tune on IEMOCAP", train)
 
+    from instructerc.eval.task_file import read_task
+
     scores = {}
     for split in ("validation", "test"):
         eval_dir = out / "eval" / split
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         scores[split] = json.loads((eval_dir / "results.json").read_text())
 
     # the floor, scored like the adapter, and whether the adapter clears it (a paired test)
-    config = json.loads((run_dir / "erc_task.json").read_text())["config"]
+    config = read_task(run_dir).config
     majority = out / "eval" / "majority"
     run("majority-class baseline on test", ["eval/baseline.py", "majority", "--dataset", data, "--config", config,
                                             "--split", "test", "--output-dir", majority])

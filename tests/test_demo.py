@@ -7,6 +7,7 @@ import json
 from huggingface_hub import ModelCard
 
 from conftest import REPO
+from instructerc.eval.task_file import read_task
 from instructerc.hub.card_validation import validate_card
 from instructerc.hub.publish import validate_folder
 
@@ -31,8 +32,8 @@ def test_hub_ready_folders_hold_no_machine_path_and_pass_validation(quick_demo):
             validate_card(folder, kind)
 
     adapter = hub / ORG / ADAPTER
-    task = json.loads((adapter / "erc_task.json").read_text())
-    assert (task["dataset"], task["base_model"]) == (f"{ORG}/iemocap", f"{ORG}/tiny-llama")
+    task = read_task(adapter)
+    assert (task.dataset, task.base_model) == (f"{ORG}/iemocap", f"{ORG}/tiny-llama")
     assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == f"{ORG}/tiny-llama"
     card = ModelCard.load(adapter / "README.md")
     assert card.data.base_model == f"{ORG}/tiny-llama" and card.data.model_name == ADAPTER

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,9 +13,11 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 
 from instructerc.builders.labels import LABELS, TO_UNIFIED, UNIFIED_LABELS
+from instructerc.builders.settings import read_settings
 from instructerc.eval import harness, loading
 from instructerc.eval.errors import EvalError
 from instructerc.eval.generation import parse_label
+from instructerc.eval.task_file import Task, make_task, read_task, write_task
 
 IEMOCAP = LABELS["iemocap"]
 
@@ -54,11 +57,9 @@ def tiny_adapter(small_build, tiny_model_dir, tmp_path_factory, one_thread):
     trainer.train()
     adapter = out / "adapter"
     trainer.model.save_pretrained(adapter)
-    task = {
-        "dataset": str(small_build["iemocap"]), "config": "plain", "window": 12, "labels": IEMOCAP, "top_k": 1,
-        "embedder": "sentence-transformers/all-MiniLM-L6-v2", "base_model": str(tiny_model_dir),
-    }
-    (adapter / "erc_task.json").write_text(json.dumps(task), encoding="utf-8")
+    settings, _ = read_settings(small_build["iemocap"])
+    write_task(adapter, make_task(dataset=str(small_build["iemocap"]), dataset_revision=None, config="plain",
+                                  settings=settings, base_model=str(tiny_model_dir)))
     return {"dir": adapter, "train_rows": short}
 
 
@@ -289,8 +290,7 @@ def test_predict_default_config_uses_retrieved_demonstrations(loaded, small_buil
 
     model, tok = loaded
     base = loading.load_split(str(small_build["iemocap"]), "default", "train")
-    task = {"config": "default", "window": 12, "labels": IEMOCAP, "top_k": 2,
-            "embedder": "sentence-transformers/all-MiniLM-L6-v2"}
+    task = Task(config="default", window=12, labels=IEMOCAP, top_k=2, embedder={"id": "sentence-transformers/all-MiniLM-L6-v2"})
     predictor = Predictor(model, tok, task, base)
     dialogue = read_conversation([{"speaker": "Speaker_0", "text": "I am so happy for you!"},
                                   {"speaker": "Speaker_1", "text": "Thanks, I can't believe it."}])
@@ -310,12 +310,12 @@ def test_predict_uses_the_recorded_retrieval_balance(loaded, small_build):
 
     model, tok = loaded
     base = loading.load_split(str(small_build["iemocap"]), "default", "train")
-    task = {"config": "default", "window": 12, "labels": IEMOCAP, "top_k": 4}
+    task = Task(config="default", window=12, labels=IEMOCAP, top_k=4)
     dialogue = read_conversation([{"speaker": "Speaker_0", "text": t} for t in
                                   ("I am so happy for you!", "Why would you do that?", "Okay.", "Leave me alone.")])
 
     def shown_labels(balance):
-        prompts = Predictor(model, tok, {**task, "balance": balance}, base).prompts(dialogue)
+        prompts = Predictor(model, tok, replace(task, balance=balance), base).prompts(dialogue)
         return [re.findall(r"> is <(\w+)>", p.split("Here are 4 demonstrations:")[1]) for p in prompts]
 
     balanced = shown_labels("label")
@@ -340,9 +340,7 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
     push_folder(tiny_model_dir, "instructerc-bot/tiny-llama", repo_type="model", private=True, token=hub.token)
     push_folder(small_build["iemocap"], "instructerc-bot/iemocap", repo_type="dataset", private=True, token=hub.token)
     adapter = copy_adapter(tiny_adapter, tmp_path)
-    task = json.loads((adapter / "erc_task.json").read_text())
-    task.update(base_model="instructerc-bot/tiny-llama", dataset="instructerc-bot/iemocap")
-    (adapter / "erc_task.json").write_text(json.dumps(task))
+    write_task(adapter, replace(read_task(adapter), base_model="instructerc-bot/tiny-llama", dataset="instructerc-bot/iemocap"))
     name_base_model(adapter, "instructerc-bot/tiny-llama")  # as a training run does: no local path is pushed
     make_adapter_card(base_model="instructerc-bot/tiny-llama", datasets=["instructerc-bot/iemocap"], repo_id="instructerc-bot/tiny-lora").save(
         str(adapter / "README.md")
@@ -392,11 +390,12 @@ def test_a_dataset_built_with_a_local_embedder_needs_those_weights_to_predict(tm
     from instructerc.eval.prediction import _embedder
 
     packaged = resolve(DEFAULT_EMBEDDER)  # a folder with the packaged weights
-    task = {"embedder": {"id": None, "revision": None, "sha256": packaged.sha256}}
+    task = Task(labels=IEMOCAP, embedder={"id": None, "revision": None, "sha256": packaged.sha256})
     with pytest.raises(EvalError, match=f"local embedder \\(model.safetensors sha256 {packaged.sha256}\\); pass --embedder"):
         _embedder(task, None)
     assert _embedder(task, packaged.location) == packaged.location
-    other = {"embedder": {"id": None, "sha256": "0" * 64}}
+    other = Task(labels=IEMOCAP, embedder={"id": None, "sha256": "0" * 64})
     with pytest.raises(EvalError, match="is not the dataset's 0000"):
         _embedder(other, packaged.location)
-    assert _embedder({"embedder": DEFAULT_EMBEDDER}, None) is None  # format 1: a name, used as is
+    old = Task.from_dict({"labels": IEMOCAP, "embedder": DEFAULT_EMBEDDER})  # format 1: a name, used as is
+    assert old.embedder == {"id": DEFAULT_EMBEDDER} and old.format == 1 and _embedder(old, None) is None

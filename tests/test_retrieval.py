@@ -21,7 +21,8 @@ from instructerc.builders.build import main
 from instructerc.builders.embedder import DEFAULT_EMBEDDER, PACKAGED, Embedder, packaged_archive, cache_root
 from instructerc.builders.errors import DataError
 from instructerc.builders.pipeline import build_datasets, read_corpora, split_file
-from instructerc.builders.retrieval import retrieve, retrieve_corpus, search
+from instructerc.builders.retrieval import retrieve, retrieve_corpus
+from instructerc.builders.search import search
 from instructerc.builders.retrieval_report import REFERENCE, measure
 from instructerc.builders.templates import demonstration_section
 
@@ -57,7 +58,7 @@ def test_search_memory_is_bounded_without_a_full_score_matrix():
     """200k base x 4k queries: the full score matrix would be 3.2 GB; the search stays far below."""
     code = (
         "import resource, numpy as np\n"
-        "from instructerc.builders.retrieval import search\n"
+        "from instructerc.builders.search import search\n"
         "rng = np.random.default_rng(0)\n"
         "b = rng.standard_normal((200_000, 32), dtype=np.float32)\n"
         "q = rng.standard_normal((4_000, 32), dtype=np.float32)\n"

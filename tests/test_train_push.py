@@ -14,6 +14,7 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
 from conftest import REPO
+from instructerc.eval.task_file import parse_task
 from instructerc.hub.publish import push_folder
 from instructerc.train.sft import main
 from test_train_sft import TINY_RECIPE
@@ -62,9 +63,9 @@ def test_adapter_is_pushed_without_checkpoints_or_token(hub, on_hub, pushed, mon
             "tokenizer.json", "test_results.json"} <= set(files)
     assert not [f for f in files if f.startswith("checkpoint-") or f == "training_args.bin"]
     assert all(hub.token.encode() not in content for content in files.values())
-    task = json.loads(files["erc_task.json"])
-    assert task["dataset"] == on_hub["dataset"] and task["base_model"] == on_hub["model"]
-    assert task["dataset_revision"] == hub.commits(on_hub["dataset"], "dataset")[0].oid  # the commit trained on
+    task = parse_task(files["erc_task.json"])
+    assert task.dataset == on_hub["dataset"] and task.base_model == on_hub["model"]
+    assert task.dataset_revision == hub.commits(on_hub["dataset"], "dataset")[0].oid  # the commit trained on
     assert json.loads(files["adapter_config.json"])["base_model_name_or_path"] == on_hub["model"]
     assert f'PeftModel.from_pretrained(base, "{repo}")' in files["README.md"].decode()
     # what was published is what was saved, and it loads back from the Hub

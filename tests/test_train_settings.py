@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO
 from instructerc.builders.pipeline import build_datasets
 from instructerc.eval.prediction import Predictor, read_conversation
+from instructerc.eval.task_file import read_task
 from instructerc.train.sft import main
 from test_train_sft import TINY_RECIPE
 
@@ -37,9 +38,9 @@ def test_top_k_comes_from_the_dataset_into_the_task_and_the_prompts(top3, tiny_m
     run = top3.parents[1] / "runs" / "top3"  # OUT/runs/NAME: the dataset OUT/instructerc/iemocap is beside it
     assert "top_k" not in TINY_RECIPE.read_text()
     assert main(argv(TINY_RECIPE, top3, tiny_model_dir, run)) == 0
-    task = json.loads((run / "erc_task.json").read_text())
-    assert task["top_k"] == 3 and task["config"] == "default"
-    assert (task["dataset"], task["dataset_revision"]) == ("instructerc/iemocap", None)
+    task = read_task(run)
+    assert task.top_k == 3 and task.config == "default"
+    assert (task.dataset, task.dataset_revision) == ("instructerc/iemocap", None)
 
     predictor = Predictor.from_pretrained(str(run))  # its dataset by id, found beside the run
     prompts = predictor.prompts(read_conversation(SAMPLE))

@@ -17,6 +17,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
 from instructerc.builders.reading import load_split
 from instructerc.eval.scoring import LabelScorer
+from instructerc.eval.task_file import read_task
 from instructerc.train.config import parse_recipe
 from instructerc.train.data import sample_rows
 from instructerc.train.sft import main
@@ -98,11 +99,11 @@ def test_saved_adapter_reloads_and_reproduces_the_test_score(run, small_build, t
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     model = PeftModel.from_pretrained(base, out)
     tok = AutoTokenizer.from_pretrained(out)
-    task = json.loads((out / "erc_task.json").read_text())
+    task = read_task(out)
     test = sample_rows(load_split(str(small_build["iemocap"]), "plain", "test"), 24, seed=42)  # the recipe's seed
-    assert task["labels"] == test.features["label"].names
-    pred, _ = LabelScorer(model, tok, task["labels"]).predict(test["prompt"])
-    expected = f1_score(test["label"], pred, labels=list(range(len(task["labels"]))), average="weighted")
+    assert task.labels == test.features["label"].names
+    pred, _ = LabelScorer(model, tok, task.labels).predict(test["prompt"])
+    expected = f1_score(test["label"], pred, labels=list(range(len(task.labels))), average="weighted")
     results = json.loads((out / "test_results.json").read_text())
     assert results["test_weighted_f1"] == pytest.approx(expected, abs=1e-9)
     assert results["test_samples"] == 24
@@ -187,10 +188,10 @@ def test_two_stage_curriculum_continues_the_speaker_adapter(small_build, tiny_mo
              "--max_test_samples", "8"]
     stage1, stage2 = tmp_path / "speaker", tmp_path / "emotion"
     assert main(tiny_argv(small_build, tiny_model_dir, stage1, "--dataset_config", "speaker", *quick)) == 0
-    assert json.loads((stage1 / "erc_task.json").read_text())["labels"] == ["Speaker_0", "Speaker_1"]
+    assert read_task(stage1).labels == ["Speaker_0", "Speaker_1"]
     assert main(tiny_argv(small_build, tiny_model_dir, stage2, "--init_adapter", str(stage1), "--use_peft", "false",
                           "--learning_rate", "0", *quick)) == 0
-    assert json.loads((stage2 / "erc_task.json").read_text())["config"] == "plain"
+    assert read_task(stage2).config == "plain"
     a, b = load_file(stage1 / "adapter_model.safetensors"), load_file(stage2 / "adapter_model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # and with the recipe's learning rate, stage 2 does train that adapter further

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from instructerc.builders.retrieval import BALANCES, QUERY_VARIANTS
-from instructerc.builders.tasks import CONFIGS
+from instructerc.builders.balancing import BALANCES
+from instructerc.builders.retrieval import QUERY_VARIANTS
+from instructerc.builders.tasks import CONFIGS, EMOTION_CONFIGS
 
-# The configs whose label is an emotion of the target turn: validation and test are scored on one of them.
-EMOTION_CONFIGS: tuple[str, ...] = ("default", "plain")
 OVERLONG_POLICIES: tuple[str, ...] = ("auto", "drop", "error")
 
 

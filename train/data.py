@@ -22,6 +22,7 @@ from datasets import ClassLabel, Dataset, concatenate_datasets, get_dataset_conf
 from instructerc.builders.errors import DataError
 from instructerc.builders.reading import load_split
 from instructerc.builders.settings import RECIPE_SETTINGS, SETTINGS_KEY, BuildSettings, describe, read_settings
+from instructerc.builders.tasks import completion_mismatch
 
 from .config import OVERLONG_POLICIES, ERCScriptArguments, RecipeError
 
@@ -134,12 +135,12 @@ def check_labels(ds: Dataset, args: ERCScriptArguments, config: str, split: str)
     if not isinstance(feature, ClassLabel):
         raise RecipeError(f"label_column: {column!r} of {where} is a {feature!r}, not a ClassLabel of label names")
     names = list(feature.names)
-    for i, (completion, label) in enumerate(zip(ds["completion"], ds[column])):
-        if completion.strip() != names[label]:
-            raise RecipeError(
-                f"label_column: row {i} of {where} has completion {completion!r} but {column} {names[label]!r}; "
-                "the column does not hold the answer the prompt asks for"
-            )
+    i = completion_mismatch(ds["completion"], ds[column], names)
+    if i is not None:
+        raise RecipeError(
+            f"label_column: row {i} of {where} has completion {ds[i]['completion']!r} but {column} "
+            f"{names[ds[i][column]]!r}; the column does not hold the answer the prompt asks for"
+        )
     return names
 
 

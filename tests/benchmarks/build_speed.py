@@ -58,7 +58,7 @@ print(json.dumps({"seconds": seconds, "sentences": len(texts), "per_second": len
 SEARCH = """
 import json, resource, sys, time
 import numpy as np
-from instructerc.builders.retrieval import search
+from instructerc.builders.search import search
 n = int(sys.argv[1])
 rng = np.random.default_rng(0)
 base = rng.standard_normal((n, 384), dtype=np.float32)

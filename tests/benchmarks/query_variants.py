@@ -24,10 +24,11 @@ import numpy as np
 from instructerc.builders.embedder import DEFAULT_EMBEDDER, Embedder
 from instructerc.builders.labels import BENCHMARKS
 from instructerc.builders.pipeline import read_corpora
+from instructerc.builders.candidates import Groups, labelled_turns, make_base
 from instructerc.builders.retrieval import (
-    DEFAULT_QUERY, PREVIOUS_WEIGHT, REPORT_NEIGHBOURS, Groups, embed_queries, labelled_turns, make_base,
-    retrieve_corpus, search, texts_to_embed,
+    DEFAULT_QUERY, PREVIOUS_WEIGHT, REPORT_NEIGHBOURS, embed_queries, retrieve_corpus, texts_to_embed,
 )
+from instructerc.builders.search import search
 from instructerc.builders.retrieval_report import demonstration_coverage, knn_weighted_f1, label_agreement
 
 VARIANTS = [  # (name, query, weight, distinct base)
