@@ -32,7 +32,7 @@ import datasets
 
 from instructerc.builders.balancing import BALANCES, DEFAULT_BALANCE
 from instructerc.builders.embedder import DEFAULT_CHECKPOINT, DEFAULT_EMBEDDER
-from instructerc.builders.errors import DataError
+from instructerc.builders.errors import DataError, print_error
 from instructerc.builders.mixing import MIXES
 from instructerc.builders.pipeline import ALL_DATASETS, DEFAULT_ORG, build_datasets
 from instructerc.builders.retrieval import DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS
@@ -108,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             balance=args.balance,
         )
     except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return print_error(e)
     for name, folder in folders.items():
         print(f"{name}: {folder}")
     return 0

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import atomic_file
 from .corpus import Corpus, Dialogue, Turn, repair_cp1252
 from .errors import DataError
 from .labels import LABELS, LICENSES, SPEAKER_SLOTS, speaker_tag
@@ -91,15 +91,11 @@ def locate(benchmark: str, raw_dir: str | os.PathLike | None, verify: bool = Tru
 
 
 def _download(url: str, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as resp:
+        with atomic_file(dest) as out, urllib.request.urlopen(url, timeout=30) as resp:
             while block := resp.read(1 << 20):
                 out.write(block)
-        os.replace(tmp, dest)
     except (urllib.error.URLError, OSError) as e:
-        os.unlink(tmp)
         raise DataError(
             f"cannot download {url} ({getattr(e, 'reason', e)}); "
             "pass --raw-dir DIR with a local copy of the COSMIC pickles"

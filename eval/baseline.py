@@ -20,25 +20,25 @@ will compare with: eval/compare.py refuses runs on different configs. Exit statu
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from instructerc.eval.script_path import drop_script_folder
 
-if __name__ == "__main__":
-    # eval/ is sys.path[0] when run as a script; eval/evaluate.py would shadow the `evaluate` library.
-    _here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
+drop_script_folder(__file__)  # before anything imports the `evaluate` library
 
 import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-from instructerc.builders.errors import DataError  # noqa: E402
+from transformers import HfArgumentParser  # noqa: E402
+
+from instructerc.builders.errors import DataError, print_error  # noqa: E402
 from instructerc.eval.baselines import BASELINES, BaselineRun, run_baseline  # noqa: E402
-from instructerc.eval.bootstrap import add_ci_arguments, from_options  # noqa: E402
+from instructerc.eval.bootstrap import IntervalArgs  # noqa: E402
 from instructerc.eval.errors import EvalError  # noqa: E402
 
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="eval/baseline.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    p = HfArgumentParser(
+        IntervalArgs, prog="eval/baseline.py", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("baseline", choices=BASELINES)
     p.add_argument("--dataset", required=True, help="built dataset Hub id or folder")
@@ -49,23 +49,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset-revision")
     p.add_argument("--embedder", help="knn: sentence embedder (default: the build's default)")
     p.add_argument("--query", help="knn: query variant (default: the build's default)")
-    add_ci_arguments(p)
-    args = p.parse_args(argv)
+    intervals, args = p.parse_args_into_dataclasses(argv)
     import datasets
 
     datasets.disable_progress_bars()
     try:
-        boot = from_options(args.ci_unit, args.ci_resamples, args.ci_seed, args.ci_level)
+        boot = intervals.bootstrap()
     except ValueError as err:
-        print(f"error: --ci-*: {err}", file=sys.stderr)
-        return 2
+        return print_error(f"--ci-*: {err}")
     run = BaselineRun(args.baseline, args.dataset, args.output_dir, args.config, args.split, args.dataset_id,
                       args.dataset_revision, args.embedder, args.query, boot)
     try:
         results = run_baseline(run)
     except (EvalError, DataError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return print_error(err)
     print(Path(results["output_dir"], "per_class.md").read_text(encoding="utf-8"))
     print(f"results: {results['output_dir']}/results.json")
     return 0

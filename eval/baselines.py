@@ -26,7 +26,7 @@ import numpy as np
 
 from instructerc.builders.retrieval_report import REPORT_NEIGHBOURS, knn_votes, majority_label
 
-from . import harness, loading
+from . import harness, loading, run_files
 from .bootstrap import Bootstrap
 from .errors import EvalError
 
@@ -132,9 +132,9 @@ def run_baseline(run: BaselineRun) -> dict:
         "training": None,
         **results,
         "runtime": {"seconds": round(seconds, 3)},
-        "environment": harness.environment(),
+        "environment": run_files.environment(),
     }
     title = f"{NAMES[run.baseline]} on {cited} ({run.config}/{run.split})"
-    out = harness.write_outputs(run.output_dir, results, harness.prediction_rows(ds, labels, pred, scores), title)
+    out = run_files.write_outputs(run.output_dir, results, run_files.prediction_rows(ds, labels, pred, scores), title)
     results["output_dir"] = str(out)
     return results

@@ -34,7 +34,7 @@ n_resamples.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -248,18 +248,20 @@ def format_interval(value: float, interval: dict | None, digits: int = 2) -> str
     return text
 
 
-def add_ci_arguments(parser, allow_none: bool = True) -> None:
-    """The interval flags shared by ``eval/evaluate.py``, ``eval/baseline.py`` and ``eval/compare.py``."""
-    parser.add_argument("--ci-unit", choices=UNITS + (("none",) if allow_none else ()), default="dialogue",
-                        help="bootstrap resampling unit: whole dialogues (default) or single utterances"
-                        + ("; none: no intervals" if allow_none else ""))
-    parser.add_argument("--ci-resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    parser.add_argument("--ci-seed", type=int, default=0, help="seed of the resampling (default 0)")
-    parser.add_argument("--ci-level", type=float, default=0.95, help="confidence level (default 0.95)")
+@dataclass(kw_only=True)
+class IntervalArgs:
+    """The ``--ci-*`` flags of eval/evaluate.py, eval/baseline.py and eval/compare.py, as
+    ``HfArgumentParser`` reads them (a run's dataclass inherits them, or a parser adds them)."""
 
+    ci_unit: str = field(default="dialogue", metadata={
+        "help": "bootstrap resampling unit: whole dialogues (default) or single utterances; none: no intervals",
+        "choices": [*UNITS, "none"]})
+    ci_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples (default 1000)"})
+    ci_seed: int = field(default=0, metadata={"help": "seed of the resampling (default 0)"})
+    ci_level: float = field(default=0.95, metadata={"help": "confidence level (default 0.95)"})
 
-def from_options(unit: str, n_resamples: int, seed: int, level: float) -> Bootstrap | None:
-    """``Bootstrap`` from the ``--ci-*`` flags (``None`` for ``--ci-unit none``); ``ValueError`` if invalid."""
-    if unit == "none":
-        return None
-    return Bootstrap(unit, n_resamples, seed, level)
+    def bootstrap(self) -> Bootstrap | None:
+        """``Bootstrap`` from the flags (``None`` for ``--ci-unit none``); ``ValueError`` if invalid."""
+        if self.ci_unit == "none":
+            return None
+        return Bootstrap(self.ci_unit, self.ci_resamples, self.ci_seed, self.ci_level)

@@ -16,51 +16,45 @@ random). --output also writes every metric's numbers as JSON.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from instructerc.eval.script_path import drop_script_folder
 
-if __name__ == "__main__":
-    # eval/ is sys.path[0] when run as a script; eval/evaluate.py would shadow the `evaluate` library.
-    _here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
+drop_script_folder(__file__)  # before anything imports the `evaluate` library
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
-import tempfile  # noqa: E402
+import sys  # noqa: E402
 
-from instructerc.eval.bootstrap import METRICS, Bootstrap, add_ci_arguments  # noqa: E402
+from transformers import HfArgumentParser  # noqa: E402
+
+from instructerc.builders.atomic import atomic_file  # noqa: E402
+from instructerc.builders.errors import print_error  # noqa: E402
+from instructerc.eval.bootstrap import METRICS, IntervalArgs  # noqa: E402
 from instructerc.eval.comparison import compare_runs, markdown, read_run  # noqa: E402
 from instructerc.eval.errors import EvalError  # noqa: E402
 
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="eval/compare.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    p = HfArgumentParser(
+        IntervalArgs, prog="eval/compare.py", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run_a", help="evaluation output folder of run A (the reference, e.g. a baseline)")
     p.add_argument("run_b", help="evaluation output folder of run B")
     p.add_argument("--metric", choices=METRICS, default="weighted_f1", help="metric of the table (default weighted_f1)")
     p.add_argument("--output", help="also write the comparison as JSON to this file")
-    add_ci_arguments(p, allow_none=False)
-    args = p.parse_args(argv)
+    intervals, args = p.parse_args_into_dataclasses(argv)
+    if intervals.ci_unit == "none":
+        return print_error("--ci-unit none: a comparison is its paired interval and p-value; use dialogue or utterance")
     try:
-        boot = Bootstrap(args.ci_unit, args.ci_resamples, args.ci_seed, args.ci_level)
+        boot = intervals.bootstrap()
     except ValueError as err:
-        print(f"error: --ci-*: {err}", file=sys.stderr)
-        return 2
+        return print_error(f"--ci-*: {err}")
     try:
         comparison = compare_runs(read_run(args.run_a), read_run(args.run_b), boot)
     except EvalError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return print_error(err)
     if args.output:
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}-")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with atomic_file(args.output, "w") as f:
             f.write(json.dumps(comparison, indent=2, ensure_ascii=False) + "\n")
-        os.replace(tmp, out)
     print(markdown(comparison, args.metric), end="")
     return 0
 

@@ -25,7 +25,9 @@ from instructerc.hub.scores import describe
 
 from .bootstrap import Bootstrap, compare
 from .errors import EvalError
-from .harness import PREDICTIONS_FILE, RESULTS_FILE, is_unified, to_original
+from .harness import is_unified, to_original
+from .metric import UNPARSEABLE
+from .run_files import PREDICTIONS_FILE, RESULTS_FILE
 
 SAME = ("dataset_id", "config", "split")
 
@@ -86,7 +88,7 @@ def read_run(folder: str | Path) -> Run:
         results=results,
         ids=list(rows["id"]),
         gold=np.array([index[x] for x in rows["gold"]], dtype=np.int64),
-        pred=np.array([index[x] if x is not None else -1 for x in rows["prediction"]], dtype=np.int64),
+        pred=np.array([index[x] if x is not None else UNPARSEABLE for x in rows["prediction"]], dtype=np.int64),
         sources=np.array(rows["source"], dtype=object),
         dialogues=[f"{s}/{d}" for s, d in zip(rows["source"], rows["dialogue_id"])],
     )

@@ -20,6 +20,9 @@ Usage:
     # 95% intervals resample whole dialogues by default; utterances, or none, on request
     python eval/evaluate.py --adapter ORG/llama2-iemocap-lora --ci-unit utterance --ci-resamples 2000
 
+    # an evaluation as a YAML file (keys: the flags' names, e.g. output_dir), flags after it override
+    python eval/evaluate.py eval.yaml --split validation
+
 Writes OUTPUT_DIR/results.json, predictions.parquet, confusion_matrix.png and per_class.md.
 Compare two such folders with eval/compare.py; baselines come from eval/baseline.py.
 --model defaults to the adapter's base model, --dataset and --config to the adapter's
@@ -28,48 +31,43 @@ erc_task.json. Exit status 2 with one `error:` line on bad input, before any fil
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from instructerc.eval.script_path import drop_script_folder
 
-if __name__ == "__main__":
-    # eval/ is sys.path[0] when run as a script; this file would shadow the `evaluate` library.
-    _here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
+drop_script_folder(__file__)  # before anything imports the `evaluate` library
 
 import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-from instructerc.eval.bootstrap import add_ci_arguments  # noqa: E402
+from instructerc.builders.errors import print_error  # noqa: E402
 from instructerc.eval.evaluation import EvalRun, run_evaluation  # noqa: E402
 
 
+def yaml_args(path: str) -> list[str]:
+    """An evaluation YAML file as the flags it stands for, to go before the command line's own
+    (argparse keeps the last value of a flag, so the command line overrides the file)."""
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        config = yaml.safe_load(f) or {}
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: expected a mapping of evaluation keys")
+    return [arg for key, value in config.items() if value is not None for arg in (f"--{key}", str(value))]
+
+
 def parse_args(argv: list[str] | None = None) -> EvalRun:
-    p = argparse.ArgumentParser(
-        prog="eval/evaluate.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--model", help="base model Hub id or folder (default: the adapter's base model)")
-    p.add_argument("--adapter", help="LoRA adapter Hub id or folder (omit for zero-/few-shot base models)")
-    p.add_argument("--dataset", help="built dataset Hub id or folder (default: from the adapter's erc_task.json)")
-    p.add_argument("--config", help="dataset config, e.g. default or plain (default: the adapter's, else default)")
-    p.add_argument("--split", default="test")
-    p.add_argument("--mode", choices=("score", "generate"), default="score")
-    p.add_argument("--output-dir", required=True)
-    p.add_argument("--batch-size", type=int, default=8, help="prompts per forward pass")
-    p.add_argument("--max-new-tokens", type=int, help="generate mode (default: longest label + 2)")
-    p.add_argument("--max-samples", type=int, help="first N rows only (smoke runs; never written to a card)")
-    p.add_argument("--dataset-id", help="Hub id to cite the dataset by in the card (default: ORG/NAME of the folder)")
-    p.add_argument("--dataset-revision")
-    p.add_argument("--adapter-revision")
-    p.add_argument("--allow-base-mismatch", action="store_true", help="--model is the adapter's base under another name")
-    p.add_argument("--no-update-card", dest="update_card", action="store_false", help="leave the adapter card alone")
-    p.add_argument("--push-to-hub", action="store_true", help="push the adapter with its updated card")
-    p.add_argument("--hub-model-id", help="repo to push to (default: the --adapter Hub id)")
-    p.add_argument("--private", action="store_true")
-    p.add_argument("--confirm-iemocap-license", action="store_true", help="you hold the IEMOCAP licence (public pushes)")
-    p.add_argument("--device", help="e.g. cpu, cuda, cuda:1 (default: cuda if available)")
-    p.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
-    add_ci_arguments(p)
-    return EvalRun(**vars(p.parse_args(argv)))
+    from transformers import HfArgumentParser
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = HfArgumentParser(EvalRun, prog="eval/evaluate.py", description=__doc__.split("\n\n")[0],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    if argv and argv[0].endswith((".yaml", ".yml")):
+        try:
+            argv = yaml_args(argv[0]) + argv[1:]
+        except (OSError, ValueError) as err:
+            parser.error(str(err))
+    (run,) = parser.parse_args_into_dataclasses(argv)
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = run_evaluation(run)
     except (EvalError, HubError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return print_error(err)
     print(Path(results["output_dir"], "per_class.md").read_text(encoding="utf-8"))
     for key in ("card", "pushed"):
         if key in results:

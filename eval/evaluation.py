@@ -24,57 +24,63 @@ from pathlib import Path
 from instructerc.builders.errors import DataError
 from instructerc.builders.settings import read_settings
 
-from . import harness, loading, task_file
-from .training_record import training_of
-from .bootstrap import Bootstrap, from_options
+from . import harness, loading, run_files, task_file
+from .bootstrap import Bootstrap, IntervalArgs
 from .errors import EvalError
+from .inference import MODES
+from .training_record import training_of
+
+
+def _help(text: str, **more) -> dict:
+    return {"help": text, **more}
 
 
 @dataclass
-class EvalRun:
-    """Arguments of one run (the command-line flags of ``eval/evaluate.py``)."""
+class EvalRun(IntervalArgs):
+    """Arguments of one run: the flags of ``eval/evaluate.py`` (``--output-dir`` or ``--output_dir``),
+    or the keys of an evaluation YAML file, as ``HfArgumentParser`` reads them."""
 
-    output_dir: str
-    model: str | None = None
-    adapter: str | None = None
-    dataset: str | None = None
-    config: str | None = None
+    output_dir: str = field(metadata=_help("folder for results.json, predictions.parquet and the plots"))
+    model: str | None = field(default=None, metadata=_help("base model Hub id or folder (default: the adapter's base model)"))
+    adapter: str | None = field(default=None, metadata=_help(
+        "LoRA adapter Hub id or folder (omit for zero-/few-shot base models)"))
+    dataset: str | None = field(default=None, metadata=_help(
+        "built dataset Hub id or folder (default: from the adapter's erc_task.json)"))
+    config: str | None = field(default=None, metadata=_help(
+        "dataset config, e.g. default or plain (default: the adapter's, else default)"))
     split: str = "test"
-    mode: str = "score"
-    batch_size: int = 8
-    max_new_tokens: int | None = None
-    max_samples: int | None = None
-    dataset_id: str | None = None
+    mode: str = field(default="score", metadata=_help("label scoring or free generation", choices=list(MODES)))
+    batch_size: int = field(default=8, metadata=_help("prompts per forward pass"))
+    max_new_tokens: int | None = field(default=None, metadata=_help("generate mode (default: longest label + 2)"))
+    max_samples: int | None = field(default=None, metadata=_help("first N rows only (smoke runs; never written to a card)"))
+    dataset_id: str | None = field(default=None, metadata=_help(
+        "Hub id to cite the dataset by in the card (default: ORG/NAME of the folder)"))
     dataset_revision: str | None = None
     adapter_revision: str | None = None
-    allow_base_mismatch: bool = False
-    update_card: bool = True
-    push_to_hub: bool = False
-    hub_model_id: str | None = None
+    allow_base_mismatch: bool = field(default=False, metadata=_help("--model is the adapter's base under another name"))
+    update_card: bool = field(default=True, metadata=_help("update the adapter card (--no-update-card leaves it alone)"))
+    push_to_hub: bool = field(default=False, metadata=_help("push the adapter with its updated card"))
+    hub_model_id: str | None = field(default=None, metadata=_help("repo to push to (default: the --adapter Hub id)"))
     private: bool = False
-    confirm_iemocap_license: bool = False
-    device: str | None = None
-    dtype: str = "auto"
-    progress: bool = True
-    ci_unit: str = "dialogue"  # or "utterance", or "none" for no intervals
-    ci_resamples: int = 1000
-    ci_seed: int = 0
-    ci_level: float = 0.95
-    extra: dict = field(default_factory=dict)
+    confirm_iemocap_license: bool = field(default=False, metadata=_help(
+        "you hold the IEMOCAP licence (public pushes)"))
+    device: str | None = field(default=None, metadata=_help("e.g. cpu, cuda, cuda:1 (default: cuda if available)"))
+    dtype: str = field(default="auto", metadata=_help("auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16"))
+    progress: bool = field(default=True, metadata=_help("progress bars (--no-progress: none)"))
 
 
 def bootstrap_of(run: EvalRun) -> Bootstrap | None:
     """The interval settings of a run (``None`` with ``--ci-unit none``)."""
     try:
-        return from_options(run.ci_unit, run.ci_resamples, run.ci_seed, run.ci_level)
+        return run.bootstrap()
     except ValueError as err:
         raise EvalError(f"--ci-*: {err}") from None
 
 
 def _prepare(run: EvalRun):
     bootstrap_of(run)  # bad interval settings fail before anything loads
-    if run.mode not in harness.MODES:
-        raise EvalError(f"--mode must be one of {', '.join(harness.MODES)}, got {run.mode!r}")
+    if run.mode not in MODES:
+        raise EvalError(f"--mode must be one of {', '.join(MODES)}, got {run.mode!r}")
     if run.batch_size < 1:
         raise EvalError(f"--batch-size must be >= 1, got {run.batch_size}")
     if run.push_to_hub and run.adapter is None:
@@ -144,10 +150,10 @@ def run_evaluation(run: EvalRun) -> dict:
         "max_samples": run.max_samples,
         "training": training_of(adapter_dir, run.adapter),
         **results,
-        "environment": harness.environment(),
+        "environment": run_files.environment(),
     }
     title = f"{loading.display_name(run.adapter or base)} on {cited} ({config}/{run.split}, {run.mode})"
-    out = harness.write_outputs(run.output_dir, results, rows, title)
+    out = run_files.write_outputs(run.output_dir, results, rows, title)
     results["output_dir"] = str(out)
 
     if adapter_dir is not None and (run.update_card or run.push_to_hub) and not run.max_samples:

@@ -13,11 +13,9 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from .batching import inference, longest_first, pad
-
-UNPARSEABLE = -1
+from .metric import UNPARSEABLE
 
 
 def parse_label(text: str, labels: Sequence[str]) -> int:

@@ -1,99 +1,27 @@
-"""Evaluate a model on one split of a built dataset: inference, metrics, and the files a run leaves.
+"""Evaluate a model on one split of a built dataset: checks, inference, and the metric.
 
-Two inference modes over the same prompts (the dataset's ``prompt`` column, as trained on):
-
-- ``score`` (default): every candidate label ranked by its completion log-likelihood
-  (``scoring.LabelScorer``); a prediction is always a valid label.
-- ``generate``: greedy decoding and ``generation.parse_label``; unparseable answers are counted.
-
-A run writes, all at once (into a staging folder renamed into place, so a failure leaves no
-partial result files): ``results.json``, ``predictions.parquet`` (one row per utterance: id,
-gold, prediction, the score of every label or the generated text), ``confusion_matrix.png`` and
-``per_class.md``. Unified-label datasets are also broken down per source benchmark, in unified
-labels and mapped back to the benchmark's original labels (``builders.labels.TO_UNIFIED`` is
-one-to-one per benchmark, so the inverse is defined wherever the prediction is one of that
-benchmark's labels; any other prediction counts as wrong).
+The split is checked before any inference (every completion is its label's name, every prompt
+fits the model with its longest label), then scored in one of two modes (``inference.py``).
+Unified-label datasets are also broken down per source benchmark, in unified labels and mapped
+back to the benchmark's original labels (``builders.labels.TO_UNIFIED`` is one-to-one per
+benchmark, so the inverse is defined wherever the prediction is one of that benchmark's labels;
+any other prediction counts as wrong). The files a run leaves are ``run_files.py``'s.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import shutil
-import tempfile
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 
 from instructerc.builders.labels import BENCHMARKS, LABELS, TO_UNIFIED, UNIFIED_LABELS
 from instructerc.builders.tasks import completion_mismatch
-from instructerc.hub.scores import describe
 
 from . import metric
-from .bootstrap import Bootstrap, format_interval
+from .bootstrap import Bootstrap
 from .errors import EvalError
-
-MODES = ("score", "generate")
-RESULTS_FILE = "results.json"
-PREDICTIONS_FILE = "predictions.parquet"
-CONFUSION_FILE = "confusion_matrix.png"
-PER_CLASS_FILE = "per_class.md"
-HEADLINE = ("weighted_f1", "accuracy", "macro_f1", "unparseable_rate")
-
-
-@dataclass
-class Inference:
-    pred_ids: np.ndarray  # label ids, -1 where a generation named no label
-    scores: np.ndarray | None  # [n, n_labels] label log-likelihoods (score mode)
-    texts: list[str] | None  # generated answers (generate mode)
-    seconds: float
-
-    @property
-    def per_second(self) -> float:
-        return len(self.pred_ids) / self.seconds if self.seconds > 0 else float("inf")
-
-
-def run_inference(
-    model,
-    tokenizer,
-    prompts: Sequence[str],
-    labels: Sequence[str],
-    mode: str = "score",
-    batch_size: int = 8,
-    max_new_tokens: int | None = None,
-    progress: bool = False,
-) -> Inference:
-    if mode not in MODES:
-        raise EvalError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    from tqdm.auto import tqdm
-
-    prompts = list(prompts)
-    chunk = batch_size * 8
-    ids, scores, texts = [], [], []
-    from .generation import LabelGenerator
-    from .scoring import LabelScorer
-
-    if mode == "score":
-        runner = LabelScorer(model, tokenizer, list(labels), batch_size=batch_size)
-    else:
-        runner = LabelGenerator(model, tokenizer, list(labels), batch_size=batch_size, max_new_tokens=max_new_tokens)
-    start = time.perf_counter()
-    for i in tqdm(range(0, len(prompts), chunk), desc=mode, disable=not progress, unit="chunk"):
-        pred, extra = runner.predict(prompts[i : i + chunk])
-        ids.append(pred)
-        (scores if mode == "score" else texts).append(extra)
-    seconds = time.perf_counter() - start
-    return Inference(
-        pred_ids=np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, dtype=np.int64),
-        scores=np.concatenate(scores) if mode == "score" and scores else None,
-        texts=[t for part in texts for t in part] if mode == "generate" else None,
-        seconds=seconds,
-    )
+from .inference import run_inference
+from .run_files import prediction_rows
 
 
 def check_rows(ds, labels: Sequence[str]) -> None:
@@ -130,7 +58,7 @@ def to_original(source: str, labels: Sequence[str], gold: np.ndarray, pred: np.n
     if not all(int(x) in back for x in gold):
         raise EvalError(f"a {source} row has a gold label outside {source}'s mapped labels")
     return (np.array([back[int(x)] for x in gold], dtype=np.int64),
-            np.array([back.get(int(x), -1) for x in pred], dtype=np.int64))
+            np.array([back.get(int(x), metric.UNPARSEABLE) for x in pred], dtype=np.int64))
 
 
 def scored(pred: np.ndarray, gold: np.ndarray, labels: Sequence[str], bootstrap: Bootstrap | None = None,
@@ -186,29 +114,6 @@ def score_predictions(ds, labels: Sequence[str], pred_ids: np.ndarray, bootstrap
     return results
 
 
-def prediction_rows(ds, labels: Sequence[str], pred_ids: np.ndarray, scores: np.ndarray | None = None,
-                    texts: Sequence[str] | None = None) -> list[dict]:
-    """One ``predictions.parquet`` row per utterance: id, gold, prediction, and each label's
-    score (``score_<label>``) or the generated text."""
-    gold = np.asarray(ds["label"], dtype=np.int64)
-    rows = []
-    for i, row in enumerate(ds.select_columns(["source", "dialogue_id", "turn"])):
-        p = int(pred_ids[i])
-        record = {
-            "id": f"{row['source']}/{row['dialogue_id']}/{row['turn']}",
-            **row,
-            "gold": labels[gold[i]],
-            "prediction": labels[p] if p >= 0 else None,
-            "correct": bool(p == gold[i]),
-        }
-        if scores is not None:
-            record.update({f"score_{name}": float(scores[i, k]) for k, name in enumerate(labels)})
-        elif texts is not None:
-            record["generation"] = texts[i]
-        rows.append(record)
-    return rows
-
-
 def evaluate_split(
     model,
     tokenizer,
@@ -237,76 +142,6 @@ def evaluate_split(
         "batch_size": batch_size,
     }
     return results, prediction_rows(ds, labels, inference.pred_ids, inference.scores, inference.texts)
-
-
-def per_class_markdown(results: dict, title: str = "") -> str:
-    lines = [f"# {title}\n" if title else ""]
-    lines.append("| label | precision | recall | F1 | support |")
-    lines.append("|---|---:|---:|---:|---:|")
-    for name, m in results["per_class"].items():
-        lines.append(f"| {name} | {m['precision'] * 100:.2f} | {m['recall'] * 100:.2f} | {m['f1'] * 100:.2f} | {m['support']} |")
-    lines.append("")
-
-    def shown(m: dict, key: str) -> str:
-        return format_interval(m[key], m.get("confidence_intervals", {}).get(key))
-
-    lines.append(
-        f"Weighted-F1 {shown(results, 'weighted_f1')}, accuracy {shown(results, 'accuracy')}, "
-        f"macro-F1 {shown(results, 'macro_f1')}, unparseable {results['unparseable_rate'] * 100:.2f}% "
-        f"of {results['num_examples']} utterances (scores in %)."
-    )
-    if "confidence_intervals" in results:
-        lines.append(f"Brackets: {describe(results['bootstrap'])}.")
-    elif "bootstrap" in results:
-        lines.append(f"No intervals: {results['bootstrap']['skipped']}.")
-    for source, parts in results.get("by_source", {}).items():
-        u, o = parts["unified"], parts["original"]
-        lines.append(
-            f"\n- {source}: weighted-F1 {shown(u, 'weighted_f1')} in unified labels, "
-            f"{shown(o, 'weighted_f1')} in its original labels ({u['num_examples']} utterances)"
-        )
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def environment() -> dict:
-    import torch
-    import transformers
-
-    import peft
-
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    return {
-        "device": device,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
-def write_outputs(output_dir: str | Path, results: dict, rows: list[dict], title: str = "") -> Path:
-    """Write every result file into ``output_dir`` at once: all are made in a staging folder
-    first and moved in only when all succeeded."""
-    from datasets import Dataset
-
-    from .plots import plot_confusion_matrix
-
-    out = Path(output_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        (staging / RESULTS_FILE).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        Dataset.from_list(rows).to_parquet(str(staging / PREDICTIONS_FILE))
-        plot_confusion_matrix(
-            results["confusion_matrix"], results["labels"], staging / CONFUSION_FILE, title, results["unparseable"]
-        )
-        (staging / PER_CLASS_FILE).write_text(per_class_markdown(results, title), encoding="utf-8")
-        out.mkdir(exist_ok=True)
-        for name in (RESULTS_FILE, PREDICTIONS_FILE, CONFUSION_FILE, PER_CLASS_FILE):
-            os.replace(staging / name, out / name)  # other files in output_dir are left alone
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out
 
 
 def card_scores(results: dict, dataset_id: str, config: str, split: str) -> list[dict]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from .bootstrap import Bootstrap
 
 METRIC_PATH = Path(__file__).resolve().parent / "metrics" / "erc"
+# The label id of an answer that names no label: counted, never mapped to a label, never correct.
 UNPARSEABLE = -1
 
 

@@ -11,14 +11,14 @@ are read from the evaluated dataset's name (`iemocap-frac1_4`, `unified-ratio-fr
 
 from __future__ import annotations
 
-import os
-import sys
+from instructerc.eval.script_path import drop_script_folder
 
-# eval/ is sys.path[0] when run as a script; keep it from shadowing installed libraries
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+drop_script_folder(__file__)  # before anything imports the `evaluate` library
 
 import argparse  # noqa: E402
+import sys  # noqa: E402
 
+from instructerc.builders.errors import print_error  # noqa: E402
 from instructerc.eval.errors import EvalError  # noqa: E402
 from instructerc.eval.scaling import collect, markdown_table, plot_scaling  # noqa: E402
 
@@ -31,8 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         points = collect(args.results)
     except EvalError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return print_error(e)
     print(markdown_table(points))
     print(f"plot: {plot_scaling(points, args.out)}")
     return 0

@@ -24,16 +24,15 @@ on bad input.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from instructerc.eval.script_path import drop_script_folder
 
-if __name__ == "__main__":
-    # eval/ is sys.path[0] when run as a script; eval/evaluate.py would shadow the `evaluate` library.
-    _here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
+drop_script_folder(__file__)  # before anything imports the `evaluate` library
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import sys  # noqa: E402
+
+from instructerc.builders.errors import print_error  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         predictions = predictor.predict(dialogue)
     except (EvalError, DataError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return print_error(err)
     if args.json:
         rows = [
             {"turn": t, "speaker": turn.speaker, "text": turn.text, "emotion": label, "score": round(score, 6)}

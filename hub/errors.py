@@ -1,9 +1,10 @@
 """The one exception type of Hub publishing, and the translation of Hub failures into it.
 
 Every failure (bad folder, licence refusal, HTTP error from the Hub, invalid card) surfaces as a
-`HubError` whose message is one line a person can act on. `hub/push.py` prints it as
-``error: <message>`` and exits non-zero. Messages never carry the token: they are built from the
-status, the repo and the server's own one-line message, and `redact` scrubs anything token-shaped.
+`HubError` whose message is one line a person can act on. Every script prints it as
+``error: <message>`` and exits 2, like any other error line (``builders.errors.print_error``).
+Messages never carry the token: they are built from the status, the repo and the server's own
+one-line message, and `redact` scrubs anything token-shaped.
 """
 
 from __future__ import annotations

@@ -18,19 +18,14 @@ Also runs as `python -m instructerc.hub.push`; the Python API is `instructerc.hu
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
 from pathlib import Path
 
-
-if __name__ == "__main__" and not __package__:
-    # Run as a script: keep this folder's modules (errors.py, cards.py, ...) from shadowing top-level names.
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
-import logging  # noqa: E402
-
-from instructerc.hub.errors import HubError  # noqa: E402
-from instructerc.hub.publish import REPO_TYPES, push_folder  # noqa: E402
+from instructerc.builders.errors import print_error
+from instructerc.hub.errors import HubError
+from instructerc.hub.publish import REPO_TYPES, push_folder
 
 
 def detect_repo_type(folder: str | Path) -> str:
@@ -77,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             max_retries=args.max_retries,
         )
     except HubError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return print_error(e)
     print(result)
     return 0
 

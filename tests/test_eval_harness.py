@@ -17,6 +17,7 @@ from instructerc.builders.settings import read_settings
 from instructerc.eval import harness, loading
 from instructerc.eval.errors import EvalError
 from instructerc.eval.generation import parse_label
+from instructerc.eval.inference import run_inference
 from instructerc.eval.task_file import Task, make_task, read_task, write_task
 
 IEMOCAP = LABELS["iemocap"]
@@ -81,8 +82,8 @@ def test_score_and_generate_agree(loaded, small_build, tiny_adapter):
     fitted, unseen = train.select(tiny_adapter["train_rows"]), test.select(range(24))
     prompts = list(fitted["prompt"]) + list(unseen["prompt"])
     gold = np.array(list(fitted["label"]) + list(unseen["label"]))
-    score = harness.run_inference(model, tok, prompts, IEMOCAP, "score", batch_size=4)
-    gen = harness.run_inference(model, tok, prompts, IEMOCAP, "generate", batch_size=4)
+    score = run_inference(model, tok, prompts, IEMOCAP, "score", batch_size=4)
+    gen = run_inference(model, tok, prompts, IEMOCAP, "generate", batch_size=4)
     assert set(score.pred_ids.tolist()) <= set(range(len(IEMOCAP)))  # never an invalid label
     assert (score.pred_ids[:16] == gold[:16]).mean() >= 0.9  # the adapter learned its training rows
     exact = np.array([t.strip() in IEMOCAP for t in gen.texts])  # the model answered a label and stopped

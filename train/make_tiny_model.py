@@ -10,19 +10,12 @@ builders/build.py); the model is a real LlamaForCausalLM with random weights.
 
 from __future__ import annotations
 
-import os
-import sys
+import argparse
 
-# Run as a script, this file's folder is sys.path[0]: its modules must not shadow libraries.
-if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
-
-import argparse  # noqa: E402
-
-from instructerc.train.tiny_model import DEFAULTS, dataset_texts, make_tiny_model  # noqa: E402
+from instructerc.train.tiny_model import DEFAULTS, dataset_texts, make_tiny_model
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out_dir")
     p.add_argument("--dataset", default="output/instructerc/iemocap", help="built dataset folder or Hub id")
@@ -36,7 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     args["num_key_value_heads"] = args["num_attention_heads"]
     path = make_tiny_model(out_dir, dataset_texts(dataset, config), seed=seed, **args)
     print(f"tiny model: {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

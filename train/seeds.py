@@ -20,19 +20,14 @@ bad recipe or flag, before anything trains.
 
 from __future__ import annotations
 
-import os
+import argparse
+import shlex
 import sys
 
-# Run as a script, this file's folder is sys.path[0]; its modules must not shadow libraries.
-if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
-
-import argparse  # noqa: E402
-import shlex  # noqa: E402
-
-from instructerc.eval.aggregate import format_summary  # noqa: E402
-from instructerc.train.config import RecipeError  # noqa: E402
-from instructerc.train.seed_runs import SEEDS_FILE, SeedRunError, SeedRuns, check, run_seeds  # noqa: E402
+from instructerc.builders.errors import print_error
+from instructerc.eval.aggregate import format_summary
+from instructerc.train.config import RecipeError
+from instructerc.train.seed_runs import SEEDS_FILE, SeedRunError, SeedRuns, check, run_seeds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,11 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         out = check(run)
         summary = run_seeds(run)
     except RecipeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return print_error(err)
     except SeedRunError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.code
+        print_error(err)
+        return err.code  # the failed step's own status
     if summary:
         print(f"\n{summary['recipe']} on {summary['dataset_id']} ({summary['config']}/{summary['split']}), "
               f"{len(summary['seeds'])} seeds:")

@@ -25,22 +25,16 @@ Rerunning the same command after an interruption resumes from the last checkpoin
 
 from __future__ import annotations
 
-import os
+import logging
 import sys
 
-# Run as a script, this file's folder is sys.path[0]; its modules (config, data, callbacks...) must
-# not shadow libraries of the same name, so the package is imported as instructerc.train instead.
-if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
+import datasets
+import transformers
 
-import logging  # noqa: E402
-
-import datasets  # noqa: E402
-import transformers  # noqa: E402
-
-from instructerc.hub.errors import HubError  # noqa: E402
-from instructerc.train.config import RecipeError, parse_recipe  # noqa: E402
-from instructerc.train.finetune import finetune  # noqa: E402
+from instructerc.builders.errors import print_error
+from instructerc.hub.errors import HubError
+from instructerc.train.config import RecipeError, parse_recipe
+from instructerc.train.finetune import finetune
 
 logger = logging.getLogger("instructerc.train")
 
@@ -50,8 +44,7 @@ def main(argv: list[str] | None = None, callbacks=()) -> int:
     try:
         script_args, training_args, model_args = parse_recipe(argv)
     except RecipeError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return print_error(e)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO,
                         handlers=[logging.StreamHandler(sys.stdout)])
     log_level = training_args.get_process_log_level()
@@ -63,8 +56,7 @@ def main(argv: list[str] | None = None, callbacks=()) -> int:
     try:
         output_dir = finetune(script_args, training_args, model_args, callbacks=callbacks)
     except (RecipeError, HubError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, RecipeError) else 1
+        return print_error(e)
     logger.info("adapter, card and erc_task.json in %s", output_dir)
     return 0
 

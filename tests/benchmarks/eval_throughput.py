@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from instructerc.eval.batching import inference, longest_first, pad
-from instructerc.eval.harness import run_inference
+from instructerc.eval.inference import run_inference
 from instructerc.eval.loading import label_names, load_model, load_split
 
 

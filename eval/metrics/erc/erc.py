@@ -17,6 +17,7 @@ import evaluate
 import numpy as np
 from instructerc.eval.bootstrap import Bootstrap
 from instructerc.eval.bootstrap import confidence_intervals
+from instructerc.eval.metric import UNPARSEABLE
 from sklearn.metrics import accuracy_score
 from sklearn.metrics import confusion_matrix
 from sklearn.metrics import f1_score
@@ -65,8 +66,6 @@ _CITATION = """
   year={2023}
 }
 """
-
-UNPARSEABLE = -1
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)

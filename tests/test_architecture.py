@@ -1,0 +1,188 @@
+"""The package layout: imports flow one way, one module may edit sys.path, no module is too big,
+and every documented script starts as the README writes it.
+
+The order is builders <- hub <- eval <- train: a package may import the ones before it, never one
+after it. builders is the data (and the small helpers every layer shares); hub publishes what
+the others make and knows nothing of how it was made; eval scores models and publishes results
+through hub; train fine-tunes, scores through eval and publishes through hub.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ORDER = ("builders", "hub", "eval", "train")
+MAX_LINES = 300
+# Documents whose commands must run as written.
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "eval" / "README.md",
+        REPO / "train" / "recipes" / "README.md"]
+ENTRY_POINTS = {"instructerc-build", "instructerc-train", "instructerc-seeds", "instructerc-make-tiny-model",
+                "instructerc-evaluate", "instructerc-predict", "instructerc-baseline", "instructerc-compare",
+                "instructerc-plot-scaling", "instructerc-push", "instructerc-demo"}
+
+
+def modules(root: Path = REPO):
+    for package in ORDER:
+        for path in sorted((root / package).rglob("*.py")):
+            yield package, path
+
+
+def imported_packages(path: Path, package: str, root: Path = REPO):
+    """``(package, line)`` for every import of one of ``ORDER`` in ``path``, relative ones resolved."""
+    here = ["instructerc", package, *path.relative_to(root / package).parent.parts]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = here[: len(here) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            names = [module] + [f"{module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        targets = {parts[1] for parts in (name.split(".") for name in names)
+                   if parts[0] == "instructerc" and len(parts) > 1 and parts[1] in ORDER}
+        for target in sorted(targets):
+            yield target, node.lineno
+
+
+def backward_imports(root: Path = REPO) -> list[str]:
+    found = []
+    for package, path in modules(root):
+        for target, line in imported_packages(path, package, root):
+            if ORDER.index(target) > ORDER.index(package):
+                found.append(f"{path.relative_to(root)}:{line} imports {target}, which stands after {package}")
+    return found
+
+
+def touches_sys_path(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", None) == "sys":
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module == "sys" and any(a.name == "path" for a in node.names):
+            return True
+    return False
+
+
+def test_imports_flow_one_way():
+    assert backward_imports() == []
+
+
+def test_the_checks_see_a_backward_import_and_a_second_sys_path_edit(tmp_path):
+    """The checks above can fail: a hub module importing eval (absolutely, relatively, or as a
+    name of the package) is caught, and so is a module editing sys.path."""
+    for package in ORDER:
+        (tmp_path / package).mkdir()
+    (tmp_path / "hub" / "ok.py").write_text("from instructerc.builders import labels\nfrom . import errors\n")
+    (tmp_path / "hub" / "absolute.py").write_text("import instructerc.eval.metric\n")
+    (tmp_path / "hub" / "relative.py").write_text("def f():\n    from ..eval import metric\n")
+    (tmp_path / "hub" / "named.py").write_text("from instructerc import train\n")
+    (tmp_path / "builders" / "guard.py").write_text("import sys\nsys.path.pop(0)\n")
+    found = backward_imports(tmp_path)
+    assert [line.split(":")[0] for line in found] == ["hub/absolute.py", "hub/named.py", "hub/relative.py"]
+    assert touches_sys_path(tmp_path / "builders" / "guard.py") and not touches_sys_path(tmp_path / "hub" / "ok.py")
+
+
+def test_one_module_edits_sys_path():
+    """Scripts run by path put their folder first on sys.path. Only eval/ holds a module named like
+    a library (eval/evaluate.py, whose path the README names, shadows `evaluate`), so its scripts
+    share one guard; the other folders need none."""
+    editing = [str(path.relative_to(REPO)) for _, path in modules() if touches_sys_path(path)]
+    assert editing == ["eval/script_path.py"]
+    installed = set(importlib.metadata.packages_distributions()) | set(sys.stdlib_module_names)
+    shadowing = {}
+    for package in ORDER:
+        names = {p.stem for p in (REPO / package).glob("*.py")} | {
+            p.name for p in (REPO / package).iterdir() if p.is_dir() and not p.name.startswith(("_", "."))}
+        if names & installed:
+            shadowing[package] = sorted(names & installed)
+    assert shadowing == {"eval": ["evaluate"]}
+    for script in (REPO / "eval").glob("*.py"):
+        body = ast.parse(script.read_text(encoding="utf-8")).body
+        runs_by_path = any(isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) for node in body)
+        guarded = any(isinstance(node, ast.Expr) and ast.unparse(node.value) == "drop_script_folder(__file__)"
+                      for node in body)
+        assert guarded or not runs_by_path, f"eval/{script.name} runs by path without the guard"
+
+
+def test_no_library_module_is_over_300_lines():
+    long = {str(path.relative_to(REPO)): n for _, path in modules()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def documented_scripts() -> list[str]:
+    """Every script a document runs: ``python X.py``, ``accelerate launch [flags] X.py``."""
+    command = re.compile(r"(?:python|accelerate launch(?:\s+(?:--\S+(?:\s+[^-\s]\S*)?|\\\n))*)\s+"
+                         r"((?:builders|train|eval|hub|tests/benchmarks)/[\w/]+\.py)\b")
+    found = {m for doc in DOCS for m in command.findall(doc.read_text(encoding="utf-8"))}
+    return sorted(found)
+
+
+# One interpreter runs every script as `python PATH --help` would (its folder first on sys.path,
+# run as __main__), then every console entry point: cold starts cost seconds each.
+_DRIVER = r"""
+import contextlib, io, json, runpy, sys
+from importlib.metadata import entry_points
+out = {}
+def run(name, call):
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            call()
+        code = 0
+    except SystemExit as e:
+        code = e.code or 0
+    out[name] = [code, buffer.getvalue()]
+for script in json.loads(sys.argv[1]):
+    saved = list(sys.path)
+    sys.path[0] = script.rsplit("/", 1)[0]
+    sys.argv = [script, "--help"]
+    run(script, lambda: runpy.run_path(script, run_name="__main__"))
+    sys.path[:] = saved
+for ep in entry_points(group="console_scripts"):
+    if ep.dist.name == "instructerc":
+        sys.argv = [ep.name, "--help"]
+        run(ep.name, lambda: ep.load()())
+print(json.dumps(out))
+"""
+
+
+def test_every_documented_script_and_entry_point_answers_help():
+    scripts = documented_scripts()
+    for expected in ("builders/build.py", "train/sft.py", "train/seeds.py", "eval/evaluate.py", "eval/predict.py",
+                     "eval/baseline.py", "eval/compare.py", "hub/push.py"):
+        assert expected in scripts
+    proc = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(scripts)], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    answers = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name, (code, text) in answers.items():
+        assert code == 0 and "usage:" in text, (name, code, text[-500:])
+    assert set(answers) == set(scripts) | ENTRY_POINTS
+
+
+def test_an_installed_console_script_runs():
+    proc = subprocess.run([str(Path(sys.executable).with_name("instructerc-push")), "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and "--repo-id" in proc.stdout
+
+
+@pytest.mark.parametrize("script", ["eval/evaluate.py"])
+def test_eval_scripts_run_by_path_import_the_evaluate_library(script):
+    """The shadowing the guard exists for: run by path, a script of eval/ must still get the
+    real `evaluate` library, not eval/evaluate.py."""
+    code = (f"import runpy, sys; sys.argv = [{script!r}, '--help']; sys.path[0] = 'eval'\n"
+            "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "import evaluate; print(evaluate.__file__)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "site-packages" in proc.stdout.strip().splitlines()[-1]
