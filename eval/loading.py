@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from instructerc.builders import reading
+from instructerc.builders.naming import hub_id_of_folder
 
 from . import task_file
 from .errors import EvalError
@@ -49,10 +50,7 @@ def dataset_id(dataset: str, override: str | None = None) -> str:
     """
     if override:
         return override
-    if not is_local(dataset):
-        return dataset
-    path = Path(dataset).resolve()
-    return f"{path.parent.name}/{path.name}"
+    return hub_id_of_folder(dataset) if is_local(dataset) else dataset
 
 
 def load_split(dataset: str, config: str, split: str, revision: str | None = None):
@@ -127,6 +125,16 @@ def choose_base_model(model: str | None, adapter_dir: Path | None, allow_mismatc
     return model
 
 
+def load_causal_lm(name: str, dtype: str | None = None, **kwargs):
+    """The base model, for training and evaluation alike: ``AutoModelForCausalLM`` with ``dtype``
+    named as recipes and flags name it (``bfloat16``; ``auto`` and None passed on as they are)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(
+        name, dtype=dtype if dtype in (None, "auto") else getattr(torch, dtype), **kwargs)
+
+
 def load_model(model: str, adapter_dir: Path | None = None, *, device: str | None = None, dtype: str = "auto"):
     """``(model, tokenizer)``: the base model, with the adapter applied when given, in eval mode.
 
@@ -135,17 +143,15 @@ def load_model(model: str, adapter_dir: Path | None = None, *, device: str | Non
     on GPU, unless ``dtype`` says otherwise.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if dtype == "auto":
-        torch_dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    else:
-        torch_dtype = getattr(torch, dtype)
+        dtype = "bfloat16" if device.startswith("cuda") else "float32"
     tok_source = adapter_dir if adapter_dir and (adapter_dir / "tokenizer_config.json").is_file() else model
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(tok_source))
-        base = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).to(device)
+        base = load_causal_lm(model, dtype).to(device)
     except OSError as err:
         raise EvalError(f"--model {model}: cannot load it ({' '.join(str(err).split())[:300]})") from None
     if adapter_dir is None:

@@ -1,10 +1,13 @@
 """Publish a Hub-ready folder (a built dataset repo or a trained adapter) with `huggingface_hub`.
 
-`push_folder` is idempotent. It lists the remote tree, compares every local file with it (the sha256 of LFS
-files, the git blob id of regular ones) and commits only what differs, with the compared revision as the
-parent commit. An unchanged folder therefore makes no commit, and a retried push never commits twice: a
-commit whose answer was lost is seen as already there when the push is planned again. Remote files missing
-locally are reported and kept, never deleted.
+`push_folder` is idempotent, because `create_commit` is: the Hub's preupload answer carries the oid of
+every file already there, and `huggingface_hub` drops the files whose content it matches and makes no
+commit at all when nothing is left. An unchanged folder therefore makes no commit, and a retried push
+never commits twice: a commit whose answer was lost is found already there by the next attempt. The head
+read before the commit is its parent, so a commit made by someone else in between is refused (412) and
+the push planned again. Remote files missing locally are reported and kept, never deleted. The files
+published are the folder's, minus `ignore_patterns` (a training run's checkpoints and logs) and what
+`huggingface_hub` never uploads (`.git/`, `.cache/huggingface/`).
 
 Transient failures (HTTP 5xx/429/408, dropped connections) are retried with exponential backoff by re-running
 the whole (idempotent) push; every other failure becomes one `HubError` line. The token comes from the
@@ -15,6 +18,7 @@ The Hub is whatever `HF_ENDPOINT` names (or `endpoint=`), through `huggingface_h
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +26,6 @@ from pathlib import Path
 from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
-from huggingface_hub.utils.sha import git_hash, sha_fileobj
 
 from instructerc import __version__
 
@@ -42,15 +45,14 @@ MAX_RETRY_WAIT = 30.0
 
 @dataclass(frozen=True)
 class PushResult:
-    """What a push did: the head commit afterwards, and which files were uploaded, unchanged or remote-only."""
+    """What a push did: the head commit afterwards, the files published, and the remote-only ones kept."""
 
     repo_id: str
     repo_type: str
     revision: str
     commit_oid: str  # head of `revision` after the push
     commit_url: str | None  # the commit this push made; None when nothing had changed
-    uploaded: tuple[str, ...]
-    unchanged: tuple[str, ...]
+    files: tuple[str, ...]  # the folder's files (huggingface_hub uploaded only those that changed)
     remote_only: tuple[str, ...]  # on the Hub but not in the folder: kept
 
     @property
@@ -60,15 +62,28 @@ class PushResult:
     def __str__(self) -> str:
         where = f"{self.repo_type} repo {self.repo_id}@{self.revision}"
         if not self.changed:
-            return f"{where}: up to date at {self.commit_oid[:12]} ({len(self.unchanged)} files), no commit made"
-        return f"{where}: committed {len(self.uploaded)} changed file(s) as {self.commit_url}"
+            return f"{where}: up to date at {self.commit_oid[:12]} ({len(self.files)} files), no commit made"
+        return f"{where}: committed the changes among {len(self.files)} files as {self.commit_url}"
 
 
-def local_files(folder: str | Path) -> dict[str, Path]:
-    """The files a push publishes: everything under `folder` except what `huggingface_hub` never uploads."""
+def local_files(folder: str | Path, ignore_patterns: list[str] | tuple[str, ...] = ()) -> dict[str, Path]:
+    """The files a push publishes, chosen as `upload_folder` chooses them: everything under `folder`
+    except `ignore_patterns` and what `huggingface_hub` never uploads."""
     root = Path(folder)
     paths = {p.relative_to(root).as_posix(): p for p in sorted(root.glob("**/*")) if p.is_file()}
-    return {rel: paths[rel] for rel in filter_repo_objects(paths, ignore_patterns=list(DEFAULT_IGNORE_PATTERNS))}
+    ignored = [*ignore_patterns, *DEFAULT_IGNORE_PATTERNS]
+    return {rel: paths[rel] for rel in filter_repo_objects(paths, ignore_patterns=ignored)}
+
+
+def copy_publishable(folder: str | Path, dest: str | Path, ignore_patterns: list[str] | tuple[str, ...] = ()) -> Path:
+    """Copy exactly what a push of ``folder`` would upload (``local_files``) to ``dest``, which must
+    not exist: a Hub-ready folder made without pushing."""
+    dest = Path(dest)
+    dest.mkdir(parents=True)
+    for rel, path in local_files(folder, ignore_patterns).items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest / rel)
+    return dest
 
 
 def validate_folder(folder: str | Path, repo_type: str, files: dict[str, Path] | None = None) -> None:
@@ -81,15 +96,6 @@ def validate_folder(folder: str | Path, repo_type: str, files: dict[str, Path] |
     else:
         logger.warning("%s has no README.md: the %s will be published without a card", folder, repo_type)
     check_portable(folder, files)
-
-
-def _same_content(path: Path, remote: RepoFile | None) -> bool:
-    if remote is None or remote.size != path.stat().st_size:
-        return False
-    if remote.lfs is not None:
-        with path.open("rb") as f:
-            return sha_fileobj(f).hex() == remote.lfs.sha256
-    return git_hash(path.read_bytes()) == remote.blob_id
 
 
 def resolve_token(token: str | None = None) -> str:
@@ -113,10 +119,11 @@ def push_folder(
     endpoint: str | None = None,
     max_retries: int = 4,
     retry_wait: float = 2.0,
+    ignore_patterns: list[str] | tuple[str, ...] = (),
 ) -> PushResult:
     """Publish `folder` as `repo_id` (created if needed) on branch `revision` (default main; created if needed).
 
-    Refuses (`LicenseError`) to make IEMOCAP-derived content public without `confirm_iemocap_license`, also
+    `ignore_patterns` (globs, as `upload_folder` takes them) leave files of the folder out. Refuses (`LicenseError`) to make IEMOCAP-derived content public without `confirm_iemocap_license`, also
     when the target repo already exists as a public repo. An instructerc adapter card is first named after
     `repo_id` (`set_repo_id`, in the folder). Validates the folder first (`validate_folder`: the README.md
     card, required for datasets, and no path of this machine in any file). Retries transient failures up to `max_retries` times, waiting `retry_wait` seconds, doubled each
@@ -129,7 +136,7 @@ def push_folder(
         raise HubError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
     if not folder.is_dir():
         raise HubError(f"{folder} is not a folder")
-    files = local_files(folder)
+    files = local_files(folder, ignore_patterns)
     if not files:
         raise HubError(f"{folder} holds no file to publish")
     target = f"{repo_type} repo {repo_id}"
@@ -227,13 +234,11 @@ class _Push:
             info = api.repo_info(repo_id, repo_type=repo_type, revision=self.revision)
         head = info.sha
         remote = {
-            f.path: f
+            f.path
             for f in api.list_repo_tree(repo_id, repo_type=repo_type, revision=head, recursive=True)
             if isinstance(f, RepoFile)
         }
-        changed = tuple(p for p, local in self.files.items() if not _same_content(local, remote.get(p)))
-        unchanged = tuple(p for p in self.files if p not in changed)
-        remote_only = tuple(sorted(set(remote) - set(self.files) - {".gitattributes"}))
+        remote_only = tuple(sorted(remote - set(self.files) - {".gitattributes"}))
         if remote_only:
             logger.warning(
                 "%d file(s) on the Hub are not in %s and are kept (pushes never delete): %s",
@@ -241,26 +246,20 @@ class _Push:
                 self.folder,
                 ", ".join(remote_only[:10]) + (" ..." if len(remote_only) > 10 else ""),
             )
-        result = dict(
-            repo_id=repo_id,
-            repo_type=repo_type,
-            revision=self.revision,
-            uploaded=changed,
-            unchanged=unchanged,
-            remote_only=remote_only,
-        )
-        if not changed:
-            logger.info("%s repo %s@%s is up to date: no commit made", repo_type, repo_id, self.revision)
-            return PushResult(commit_oid=head, commit_url=None, **result)
+        result = dict(repo_id=repo_id, repo_type=repo_type, revision=self.revision, files=tuple(self.files),
+                      remote_only=remote_only)
         self.action = "upload and commit"
-        logger.info("uploading %d changed file(s) to %s repo %s@%s", len(changed), repo_type, repo_id, self.revision)
+        # create_commit skips the files the Hub already holds, and makes no commit if that is all of them
         commit = api.create_commit(
             repo_id,
-            operations=[CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(self.files[p])) for p in changed],
+            operations=[CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(path)) for p, path in self.files.items()],
             commit_message=self.commit_message,
             repo_type=repo_type,
             revision=self.revision,
-            parent_commit=head,  # refuse (and re-plan on retry) if someone committed since we compared
+            parent_commit=head,  # refuse (and re-plan on retry) if someone committed since we read the head
         )
+        if commit.oid == head:
+            logger.info("%s repo %s@%s is up to date: no commit made", repo_type, repo_id, self.revision)
+            return PushResult(commit_oid=head, commit_url=None, **result)
         logger.info("committed %s", commit.commit_url)
         return PushResult(commit_oid=commit.oid, commit_url=commit.commit_url, **result)

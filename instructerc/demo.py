@@ -48,16 +48,16 @@ def run(step: str, args: list[str], env: dict | None = None) -> None:
 def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
     """A fresh copy of the files a push would upload (no checkpoints, logs or training state),
     named for its repo id and checked as a push checks it."""
+    from instructerc.builders.naming import hub_id_of_folder
     from instructerc.hub.adapter_card import set_repo_id
-    from instructerc.hub.publish import validate_folder
-    from instructerc.train.artifacts import copy_publishable
+    from instructerc.hub.publish import copy_publishable, validate_folder
+    from instructerc.train.artifacts import UNPUBLISHED
 
     if dest.exists():
         shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    copy_publishable(folder, dest)
+    copy_publishable(folder, dest, UNPUBLISHED)
     if repo_type == "model":
-        set_repo_id(dest, f"{dest.parent.name}/{dest.name}")
+        set_repo_id(dest, hub_id_of_folder(dest))
     validate_folder(dest, repo_type)
     return dest
 

@@ -24,6 +24,12 @@ REPO = Path(__file__).resolve().parents[1]
 FAST = {"retry_wait": 0.01}  # keep retried pushes fast; the backoff itself is exercised, not its duration
 
 
+def _committed(hub, repo_id: str, branch: str = "main") -> list[str]:
+    """The files the newest commit of `branch` added or changed, as the server stored them."""
+    new, old = hub.commits(repo_id, "dataset", branch)[:2]
+    return sorted(path for path, entry in new.tree.items() if old.tree.get(path) != entry)
+
+
 def _copy(folder: Path, tmp_path: Path, name: str | None = None) -> Path:
     return Path(shutil.copytree(folder, tmp_path / (name or folder.name)))
 
@@ -76,16 +82,18 @@ def test_second_push_of_an_unchanged_folder_makes_no_commit(hub, small_build, tm
     commits = len(hub.commits(repo_id, "dataset"))
     commit_calls = len(hub.calls("commit"))
 
+    uploads = len(hub.calls("lfs_upload"))
     second = push_folder(folder, repo_id, token=hub.token)
-    assert not second.changed and second.uploaded == () and second.commit_oid == first.commit_oid
+    assert not second.changed and second.commit_oid == first.commit_oid and second.files == first.files
     assert len(hub.commits(repo_id, "dataset")) == commits
     assert len(hub.calls("commit")) == commit_calls  # not even an empty commit was attempted
+    assert len(hub.calls("lfs_upload")) == uploads  # and nothing was uploaded again
     assert "no commit made" in str(second)
 
     readme = folder / "README.md"
     readme.write_text(readme.read_text() + "\nOne more line.\n")
     third = push_folder(folder, repo_id, token=hub.token, commit_message="Reword the card")
-    assert third.uploaded == ("README.md",) and len(third.unchanged) == len(first.uploaded) - 1
+    assert third.changed and _committed(hub, repo_id) == ["README.md"]  # only what changed was sent
     assert hub.commits(repo_id, "dataset")[0].title == "Reword the card"
     assert len(hub.commits(repo_id, "dataset")) == commits + 1
 
@@ -106,7 +114,7 @@ def test_push_to_a_branch_leaves_main_alone(hub, small_build, tmp_path):
     push_folder(folder, repo_id, token=hub.token)
     (folder / "README.md").write_text((folder / "README.md").read_text() + "\nDraft.\n")
     result = push_folder(folder, repo_id, token=hub.token, revision="draft")
-    assert result.revision == "draft" and result.uploaded == ("README.md",)
+    assert result.revision == "draft" and _committed(hub, repo_id, "draft") == ["README.md"]
     assert hub.files(repo_id, "dataset", "draft")["README.md"].endswith(b"Draft.\n")
     assert not hub.files(repo_id, "dataset", "main")["README.md"].endswith(b"Draft.\n")
 

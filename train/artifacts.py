@@ -10,7 +10,7 @@
   validation and test scores as ``model-index`` and ``.eval_results/``.
 
 Publishing goes through ``instructerc.hub.publish.push_folder`` (licence guard, card validation,
-idempotent commits) with a staged copy of the final files, so checkpoints never reach the Hub.
+idempotent commits), told to leave out ``UNPUBLISHED``, so checkpoints never reach the Hub.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ import dataclasses
 import enum
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import yaml
@@ -33,8 +31,8 @@ from instructerc.hub.errors import redact
 STATE_FILE = "trainer_state.json"
 # Fields that hold credentials: never written anywhere.
 SECRET_FIELDS = frozenset({"hub_token", "token"})
-# Run-local files that are not part of the published adapter.
-UNPUBLISHED = ("checkpoint-*", "runs", "training_args.bin")
+# Run-local files that are not part of the published adapter (globs as `upload_folder` takes them).
+UNPUBLISHED = ("checkpoint-*", "runs/", "training_args.bin")
 
 
 def _plain(value):
@@ -151,37 +149,10 @@ def write_card(folder: str | Path, *, base_model: str, dataset_id: str, recipe: 
     return folder / "README.md"
 
 
-def _link(s, d):
-    try:
-        os.link(s, d)
-    except OSError:
-        shutil.copy2(s, d)
-
-
-def copy_publishable(folder: str | Path, dest: str | Path, *, hard_links: bool = False) -> Path:
-    """Copy what a push of ``folder`` publishes (not ``UNPUBLISHED``: checkpoints, logs, training
-    state) to ``dest``, which must not exist. Hard links are for throw-away staging only: an
-    in-place edit of a linked file (a card update) would change the run folder too."""
-    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns(*UNPUBLISHED),
-                    copy_function=_link if hard_links else shutil.copy2)
-    return Path(dest)
-
-
-def staged_copy(folder: str | Path) -> Path:
-    """A temporary folder with the files to publish (hard links where possible): the adapter, not the run."""
-    src = Path(folder)
-    dest = Path(tempfile.mkdtemp(prefix=".instructerc-push-"))
-    return copy_publishable(src, dest / src.name, hard_links=True)
-
-
 def push(folder: str | Path, repo_id: str, *, private: bool, token: str | None, confirm_iemocap_license: bool):
     """Publish the final adapter files of ``folder`` with ``push_folder``; returns its ``PushResult``."""
     from instructerc.hub.publish import push_folder
 
-    staged = staged_copy(folder)
-    try:
-        return push_folder(staged, repo_id, repo_type="model", private=private, token=token,
-                           confirm_iemocap_license=confirm_iemocap_license,
-                           commit_message="Upload adapter trained with instructerc train/sft.py")
-    finally:
-        shutil.rmtree(staged.parent, ignore_errors=True)
+    return push_folder(folder, repo_id, repo_type="model", private=private, token=token,
+                       confirm_iemocap_license=confirm_iemocap_license, ignore_patterns=UNPUBLISHED,
+                       commit_message="Upload adapter trained with instructerc train/sft.py")

@@ -13,14 +13,13 @@ import logging
 import os
 from pathlib import Path
 
-import torch
 from accelerate import PartialState
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoTokenizer
 from transformers.trainer_utils import get_last_checkpoint
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config, get_quantization_config
 
 from instructerc.eval import task_file
-from instructerc.eval.loading import dataset_id as hub_dataset_id
+from instructerc.eval.loading import dataset_id as hub_dataset_id, load_causal_lm
 
 from . import artifacts
 from .callbacks import ThroughputCallback, WeightedF1Callback, score_split
@@ -65,14 +64,14 @@ def check_training_args(args: ERCScriptArguments, training_args: SFTConfig, mode
 
 
 def load_model(model_args: ModelConfig, training_args: SFTConfig):
-    dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
+    """The recipe's base model (``auto``: the checkpoint's dtype), quantized for QLoRA when asked."""
     quantization_config = get_quantization_config(model_args)
-    model = AutoModelForCausalLM.from_pretrained(
+    model = load_causal_lm(
         model_args.model_name_or_path,
+        model_args.dtype,
         revision=model_args.model_revision,
         trust_remote_code=training_args.trust_remote_code,
         attn_implementation=model_args.attn_implementation,
-        dtype=dtype,
         # k-bit weights live on this process's device (QLoRA); otherwise the Trainer places the model
         device_map={"": PartialState().local_process_index} if quantization_config is not None else None,
         quantization_config=quantization_config,
