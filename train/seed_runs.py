@@ -72,8 +72,21 @@ def train_command(run: SeedRuns, seed: int, out: Path) -> list[str]:
             "--seed", str(seed), "--output_dir", str(out / f"seed-{seed}"), "--run_name", out.name]
 
 
-def eval_command(run: SeedRuns, seed: int, out: Path) -> list[str]:
+def local_dataset(run: SeedRuns) -> str | None:
+    """The dataset folder the seeds train on, when the recipe (or an override) names a local one.
+
+    Each seed's task file names its dataset by Hub id, and evaluation finds a local folder by
+    that id only where the runs sit beside it (``OUT/runs/...`` next to ``OUT/<org>/<name>``);
+    the driver knows the folder, so it hands it to each evaluation."""
+    from .config import parse_recipe
+
+    dataset = parse_recipe(["--config", run.config, *run.overrides])[0].dataset_name
+    return dataset if dataset and Path(dataset).is_dir() else None
+
+
+def eval_command(run: SeedRuns, seed: int, out: Path, dataset: str | None = None) -> list[str]:
     return [sys.executable, str(REPO / "eval" / "evaluate.py"), "--adapter", str(out / f"seed-{seed}"),
+            *(["--dataset", dataset] if dataset else []),
             "--split", run.split, "--output-dir", str(out / "eval" / f"seed-{seed}"), "--no-progress", *run.eval_args]
 
 
@@ -93,6 +106,7 @@ class SeedRunError(RuntimeError):
 def run_seeds(run: SeedRuns) -> dict:
     """Train and evaluate every seed, then aggregate; returns the ``seeds.json`` content."""
     out = check(run)
+    dataset = local_dataset(run) if run.evaluate else None
     for seed in run.seeds:
         results = out / "eval" / f"seed-{seed}" / "results.json"
         if run.evaluate and results.is_file() and (out / f"seed-{seed}" / "adapter_config.json").is_file():
@@ -100,7 +114,7 @@ def run_seeds(run: SeedRuns) -> dict:
             continue
         _step(f"train seed {seed}", train_command(run, seed, out))
         if run.evaluate:
-            _step(f"evaluate seed {seed} on {run.split}", eval_command(run, seed, out))
+            _step(f"evaluate seed {seed} on {run.split}", eval_command(run, seed, out, dataset))
     if not run.evaluate:
         return {}
     return aggregate(out, run.seeds)
