@@ -31,7 +31,7 @@ test: install
 bench: install
 	$(PY) tests/benchmarks/build_speed.py --raw-dir $(RAW_DIR)
 
-# The GPU proof (README "GPU proof"): the bundle the GPU machine needs, and the CPU dry run of the
+# The GPU proof (docs/benchmarks.md, "GPU proof"): the bundle the GPU machine needs, and the CPU dry run of the
 # proof script (also part of make test).
 gpu-bundle: install
 	@test -f $(OUT)/instructerc/iemocap/README.md || $(MAKE) build

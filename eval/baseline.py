@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset-revision")
     p.add_argument("--embedder", help="knn: sentence embedder (default: the build's default)")
     p.add_argument("--query", help="knn: query variant (default: the build's default)")
-    intervals, args = p.parse_args_into_dataclasses(argv)
+    intervals, args, unknown = p.parse_args_into_dataclasses(argv, return_remaining_strings=True)
+    if unknown:
+        p.error(f"unrecognized arguments: {' '.join(unknown)}")
     import datasets
 
     datasets.disable_progress_bars()

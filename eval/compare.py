@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run_b", help="evaluation output folder of run B")
     p.add_argument("--metric", choices=METRICS, default="weighted_f1", help="metric of the table (default weighted_f1)")
     p.add_argument("--output", help="also write the comparison as JSON to this file")
-    intervals, args = p.parse_args_into_dataclasses(argv)
+    intervals, args, unknown = p.parse_args_into_dataclasses(argv, return_remaining_strings=True)
+    if unknown:
+        p.error(f"unrecognized arguments: {' '.join(unknown)}")
     if intervals.ci_unit == "none":
         return print_error("--ci-unit none: a comparison is its paired interval and p-value; use dialogue or utterance")
     try:

@@ -66,7 +66,9 @@ def parse_args(argv: list[str] | None = None) -> EvalRun:
             argv = yaml_args(argv[0]) + argv[1:]
         except (OSError, ValueError) as err:
             parser.error(str(err))
-    (run,) = parser.parse_args_into_dataclasses(argv)
+    run, unknown = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     return run
 
 

@@ -186,3 +186,16 @@ def test_eval_scripts_run_by_path_import_the_evaluate_library(script):
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "site-packages" in proc.stdout.strip().splitlines()[-1]
+
+
+def test_the_readme_is_short_and_every_relative_link_resolves():
+    """A newcomer's page: at most 150 lines, linking every docs/ page; no link of the README or a
+    docs/ page points at a file that is not there (text moved from the README moved its links)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 150
+    for page in sorted((REPO / "docs").glob("*.md")):
+        assert f"(docs/{page.name})" in readme, f"README does not link docs/{page.name}"
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text(encoding="utf-8")):
+            if not target.startswith(("http://", "https://", "/")):
+                assert (doc.parent / target).exists(), f"{doc.relative_to(REPO)} links {target}, which does not exist"

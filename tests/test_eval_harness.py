@@ -400,3 +400,23 @@ def test_a_dataset_built_with_a_local_embedder_needs_those_weights_to_predict(tm
         _embedder(other, packaged.location)
     old = Task.from_dict({"labels": IEMOCAP, "embedder": DEFAULT_EMBEDDER})  # format 1: a name, used as is
     assert old.embedder == {"id": DEFAULT_EMBEDDER} and old.format == 1 and _embedder(old, None) is None
+
+
+def test_an_evaluation_can_be_a_yaml_file(tmp_path, capsys):
+    """eval/evaluate.py's arguments are HfArgumentParser dataclass fields: a YAML file of them is
+    an evaluation, flags after it override it, and every old flag spelling still parses."""
+    from instructerc.eval.evaluate import parse_args
+
+    spec = tmp_path / "eval.yaml"
+    spec.write_text("adapter: runs/a\noutput_dir: out/a\nsplit: test\nci_unit: utterance\nupdate_card: false\n")
+    run = parse_args([str(spec), "--split", "validation", "--max-samples", "3", "--no-progress"])
+    assert (run.adapter, run.output_dir, run.split, run.max_samples) == ("runs/a", "out/a", "validation", 3)
+    assert (run.ci_unit, run.update_card, run.progress) == ("utterance", False, False)
+    assert run.bootstrap().unit == "utterance"
+    flags = parse_args(["--output-dir", "o", "--no-update-card", "--ci-unit", "none", "--push-to-hub", "--private"])
+    assert (flags.output_dir, flags.update_card, flags.push_to_hub, flags.private) == ("o", False, True, True)
+    assert flags.bootstrap() is None
+    spec.write_text("output_dir: out\nnot_a_flag: 1\n")
+    with pytest.raises(SystemExit) as refused:
+        parse_args([str(spec)])
+    assert refused.value.code == 2 and "not_a_flag" in capsys.readouterr().err

@@ -14,7 +14,7 @@ Times, median of ``--runs`` runs, each in a fresh process (imports and model loa
 
 and the peak RSS of each. ``--search-base N`` also times the exact chunked top-10 search of
 1,000 random queries against N random unit vectors (a BYO corpus of N utterances).
-Prints a markdown table for the README.
+Prints a markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 Usage:
 
     make gpu-bundle                                    # here, on CPU: .gpu-bundle/ (see gpu_bundle.py)
-    # on the GPU machine, in the repository root, with .gpu-bundle/ carried along (README: "GPU proof"):
+    # on the GPU machine, in the repository root, with .gpu-bundle/ carried along (docs/benchmarks.md: "GPU proof"):
     bash tests/benchmarks/gpu_proof.sh train           # run 1: LoRA padded / padding-free / packing, evaluation
     bash tests/benchmarks/gpu_proof.sh full            # run 2: all-parameter (FSDP, DeepSpeed), memory fit
-    python tests/benchmarks/gpu_proof.py --report OUT1/proof-train.json OUT2/proof-full.json   # README tables
+    python tests/benchmarks/gpu_proof.py --report OUT1/proof-train.json OUT2/proof-full.json   # the tables of docs/benchmarks.md
     make gpu-proof-dry                                 # all of it on CPU with a tiny model (in make test)
 
 Each part first saves a LLaMA-2-7B-shaped model (LLaMA-2-7B's config, random bf16 weights made on the
@@ -622,7 +622,7 @@ def _n(x, fmt="{:,.0f}") -> str:
 
 
 def report(paths: list[Path]) -> str:
-    """The README's GPU tables from the results files of the parts; every cell a measured value of
+    """The GPU tables of docs/benchmarks.md from the results files of the parts; every cell a measured value of
     those files, or a line saying what failed."""
     parts = {}
     for p in paths:
@@ -776,7 +776,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="evaluate.py --max-samples; the whole test split's time is projected from them (0: all)")
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), help="sweep part: these variants only")
     p.add_argument("--memfit-recipes", nargs="+", metavar="NAME.yaml", help="memory fit of these recipes only")
-    p.add_argument("--report", nargs="+", metavar="PROOF_JSON", help="print the README tables of finished parts")
+    p.add_argument("--report", nargs="+", metavar="PROOF_JSON", help="print the tables of docs/benchmarks.md from finished parts")
     p.add_argument("--prompt-pass", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--memfit", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)

@@ -11,7 +11,7 @@ label) and each benchmark: top-1 label agreement and the weighted-F1 of the scor
 the three benchmarks is the default (``retrieval.DEFAULT_QUERY``); test numbers are printed
 beside it and choose nothing. Then, for the chosen variant with k=3, the balancing
 strategies: how often the gold label is among the 3 demonstrations, and the share of
-demonstrations with the gold label. Prints markdown tables for the README.
+demonstrations with the gold label. Prints markdown tables for docs/datasets.md.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ sequence-length term is left out, so MFU is slightly understated for long rows.
 
 The 7B-shaped model's tokenizer is a 32k byte-level BPE trained on the built prompts (LLaMA-2's own
 tokenizer cannot be downloaded offline), so token counts are close to, not equal to, LLaMA-2's.
-Prints a markdown table for the README.
+Prints a markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
