@@ -32,12 +32,7 @@ def _unpack(keys: np.ndarray) -> list[bytes]:
 
 
 class EmbeddingCache:
-    """Append-only shards of (16-byte text hash, normalised float32 vector) per embedder.
-
-    Each write adds one shard (vectors first, keys last, each renamed into place), so a crash
-    never leaves a readable half-shard and concurrent builds only duplicate work. Vectors are
-    memory-mapped: a large cache costs disk, not RAM.
-    """
+    """Append-only shards of (16-byte text hash, normalised float32 vector) of one embedder."""
 
     def __init__(self, root: str | os.PathLike, fingerprint: str):
         self.folder = Path(root) / fingerprint

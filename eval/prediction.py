@@ -29,7 +29,7 @@ import numpy as np
 from instructerc.builders.conversations import parse_dialogue
 from instructerc.builders.corpus import Dialogue
 from instructerc.builders.errors import DataError
-from instructerc.builders.embedder import DEFAULT_EMBEDDER, resolve
+from instructerc.builders.embedder import resolve
 from instructerc.builders.labels import label_text
 from instructerc.builders.retrieval import retrieve
 from instructerc.builders.settings import read_settings
@@ -124,7 +124,7 @@ class Predictor:
                 [t.text for t in turns],
                 self.base,
                 k=task.top_k,
-                embedder=self.embedder or task.embedder_id or DEFAULT_EMBEDDER,
+                embedder=self.embedder or task.retrieval_embedder,
                 previous=[None] + [t.text for t in turns[:-1]],
                 query=task.retrieval_query,
                 balance=task.retrieval_balance,

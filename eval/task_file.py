@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from instructerc.builders.balancing import DEFAULT_BALANCE
+from instructerc.builders.embedder import DEFAULT_EMBEDDER
 from instructerc.builders.retrieval import DEFAULT_QUERY
 from instructerc.builders.settings import BuildSettings, describe, mismatches
 from instructerc.builders.tasks import DEFAULT_WINDOW
@@ -71,9 +72,10 @@ class Task:
         return self.balance or DEFAULT_BALANCE
 
     @property
-    def embedder_id(self) -> str | None:
-        """The Hub id of the dataset's embedder; None for a local one (or none recorded)."""
-        return (self.embedder or {}).get("id")
+    def retrieval_embedder(self) -> str:
+        """The embedder retrieval loads: the dataset's, by Hub id (a local one has none: its folder
+        is asked for instead), or the build default for a file that records none."""
+        return (self.embedder or {}).get("id") or DEFAULT_EMBEDDER
 
     @classmethod
     def from_dict(cls, data, where: str = TASK_FILE) -> Task:

@@ -400,6 +400,9 @@ def test_a_dataset_built_with_a_local_embedder_needs_those_weights_to_predict(tm
         _embedder(other, packaged.location)
     old = Task.from_dict({"labels": IEMOCAP, "embedder": DEFAULT_EMBEDDER})  # format 1: a name, used as is
     assert old.embedder == {"id": DEFAULT_EMBEDDER} and old.format == 1 and _embedder(old, None) is None
+    # what a format-1 file lacks, prompts for new text take from the build defaults (task_file decides, once)
+    assert (old.prompt_window, old.retrieval_query, old.retrieval_balance) == (12, "previous", "none")
+    assert Task(labels=IEMOCAP).retrieval_embedder == DEFAULT_EMBEDDER and old.query is None
 
 
 def test_an_evaluation_can_be_a_yaml_file(tmp_path, capsys):
