@@ -73,8 +73,23 @@ def train_command(run: SeedRuns, seed: int, out: Path) -> list[str]:
 
 
 def eval_command(run: SeedRuns, seed: int, out: Path) -> list[str]:
-    return [sys.executable, str(REPO / "eval" / "evaluate.py"), "--adapter", str(out / f"seed-{seed}"),
+    # The dataset trained on, named as the recipe names it: the task file cites it by Hub id, which
+    # resolves to a local build only when the build sits beside the adapter (ROOT/<org>/<name>).
+    dataset = ["--dataset", trained_dataset(run)] if trained_dataset(run) else []
+    return [sys.executable, str(REPO / "eval" / "evaluate.py"), "--adapter", str(out / f"seed-{seed}"), *dataset,
             "--split", run.split, "--output-dir", str(out / "eval" / f"seed-{seed}"), "--no-progress", *run.eval_args]
+
+
+def trained_dataset(run: SeedRuns) -> str | None:
+    """``dataset_name`` as the run sets it: the last command-line override, else the recipe's."""
+    for i in range(len(run.overrides) - 1, -1, -1):
+        arg = run.overrides[i]
+        if arg.startswith("--dataset_name="):
+            return arg.split("=", 1)[1]
+        if arg == "--dataset_name" and i + 1 < len(run.overrides):
+            return run.overrides[i + 1]
+    recipe = yaml.safe_load(Path(run.config).read_text(encoding="utf-8")) or {}
+    return recipe.get("dataset_name")
 
 
 def _step(what: str, cmd: list[str]) -> None:
