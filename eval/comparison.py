@@ -14,7 +14,6 @@ benchmark, in the benchmark's original labels (the numbers the papers and the ca
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from instructerc.builders.labels import BENCHMARKS, LABELS
 from instructerc.hub.scores import describe
 
 from .bootstrap import Bootstrap, compare
-from .errors import EvalError
+from .errors import EvalError, parse_json
 from .harness import is_unified, to_original
 from .metric import UNPARSEABLE
 from .run_files import PREDICTIONS_FILE, RESULTS_FILE
@@ -64,10 +63,7 @@ def read_run(folder: str | Path) -> Run:
     for path in (results_path, predictions_path):
         if not path.is_file():
             raise EvalError(f"{path}: not found; pass a folder written by eval/evaluate.py or eval/baseline.py")
-    try:
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise EvalError(f"{results_path}: invalid JSON ({err.msg} at line {err.lineno})") from None
+    results = parse_json(results_path.read_text(encoding="utf-8"), str(results_path))
     missing = [k for k in (*SAME, "labels") if not isinstance(results, dict) or k not in results]
     if missing:
         raise EvalError(f"{results_path}: missing field(s) {', '.join(missing)}")

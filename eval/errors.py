@@ -3,6 +3,16 @@
 The scripts print it as ``error: <message>`` and exit 2, before any result file is written.
 """
 
+import json
+
 
 class EvalError(ValueError):
     """Evaluation or prediction cannot run on this input; the message names the file or field."""
+
+
+def parse_json(text: str | bytes, where: str):
+    """JSON from a file's text, or an ``EvalError`` that names the file and the place it breaks."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise EvalError(f"{where}: invalid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None

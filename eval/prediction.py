@@ -19,7 +19,6 @@ label log-likelihoods (``scoring.LabelScorer``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from instructerc.builders.tasks import EMOTION_CONFIGS
 from instructerc.builders.templates import default_prompt, plain_prompt
 
 from . import loading, task_file
-from .errors import EvalError
+from .errors import EvalError, parse_json
 from .scoring import LabelScorer
 from .task_file import TASK_FILE, Task
 
@@ -48,10 +47,7 @@ def read_conversation(conversation, where: str = "conversation") -> Dialogue:
         path = Path(conversation)
         if not path.is_file():
             raise EvalError(f"{path}: file not found")
-        try:
-            conversation = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise EvalError(f"{path}: invalid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
+        conversation = parse_json(path.read_text(encoding="utf-8"), str(path))
         where = str(path)
     if isinstance(conversation, list):
         conversation = {"turns": conversation}

@@ -27,7 +27,7 @@ from instructerc.builders.retrieval import DEFAULT_QUERY
 from instructerc.builders.settings import BuildSettings, describe, mismatches
 from instructerc.builders.tasks import DEFAULT_WINDOW
 
-from .errors import EvalError
+from .errors import EvalError, parse_json
 
 TASK_FILE = "erc_task.json"
 FORMAT = 2
@@ -130,11 +130,7 @@ def write_task(folder: str | Path, task: Task) -> Path:
 
 def parse_task(text: str | bytes, where: str = TASK_FILE) -> Task:
     """A checked task from the file's text (e.g. downloaded from the Hub)."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise EvalError(f"{where}: invalid JSON ({err.msg} at line {err.lineno})") from None
-    return Task.from_dict(data, where)
+    return Task.from_dict(parse_json(text, where), where)
 
 
 def read_task(adapter_dir: str | Path | None) -> Task | None:
