@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from instructerc.builders.labels import BENCHMARKS, LABELS
+from instructerc.builders.labels import LABELS
 from instructerc.hub.scores import describe
 
 from .bootstrap import Bootstrap, compare
 from .errors import EvalError, parse_json
-from .harness import is_unified, to_original
+from .harness import benchmarks_in, dialogue_ids, is_unified, to_original
 from .metric import UNPARSEABLE
 from .run_files import PREDICTIONS_FILE, RESULTS_FILE
 
@@ -86,7 +86,7 @@ def read_run(folder: str | Path) -> Run:
         gold=np.array([index[x] for x in rows["gold"]], dtype=np.int64),
         pred=np.array([index[x] if x is not None else UNPARSEABLE for x in rows["prediction"]], dtype=np.int64),
         sources=np.array(rows["source"], dtype=object),
-        dialogues=[f"{s}/{d}" for s, d in zip(rows["source"], rows["dialogue_id"])],
+        dialogues=dialogue_ids(rows),
     )
 
 
@@ -124,7 +124,7 @@ def compare_runs(a: Run, b: Run, boot: Bootstrap) -> dict:
     labels = a.results["labels"]
     groups = {"all": (np.ones(len(a.ids), dtype=bool), a.gold, a.pred, pred_b, len(labels))}
     if is_unified(labels, a.sources.tolist()):
-        for source in [x for x in BENCHMARKS if x in set(a.sources.tolist())]:
+        for source in benchmarks_in(a.sources):
             rows = a.sources == source
             gold, pa = to_original(source, labels, a.gold[rows], a.pred[rows])
             _, pb = to_original(source, labels, a.gold[rows], pred_b[rows])

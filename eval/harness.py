@@ -75,19 +75,26 @@ def scored(pred: np.ndarray, gold: np.ndarray, labels: Sequence[str], bootstrap:
     return metric.compute(pred, gold, labels, bootstrap=bootstrap, dialogue_ids=units)
 
 
+def benchmarks_in(sources) -> list[str]:
+    """The benchmarks a unified split's rows come from, in ``BENCHMARKS`` order."""
+    present = set(np.asarray(sources).tolist())
+    return [b for b in BENCHMARKS if b in present]
+
+
 def by_source(
     sources: Sequence[str],
     gold: np.ndarray,
     pred: np.ndarray,
     labels: Sequence[str],
+    units: Sequence[str],
     bootstrap: Bootstrap | None = None,
-    dialogue_ids: Sequence[str] | None = None,
 ) -> dict:
-    """Per benchmark of a unified dataset: metrics in unified labels, and in the benchmark's own labels."""
+    """Per benchmark of a unified dataset: metrics in unified labels, and in the benchmark's own
+    labels; ``units`` are the rows' resampling units (``dialogue_ids``)."""
     sources = np.asarray(sources)
-    units = np.asarray(dialogue_ids if dialogue_ids is not None else [f"{s}/{i}" for i, s in enumerate(sources)])
+    units = np.asarray(units)
     out = {}
-    for source in [b for b in BENCHMARKS if b in set(sources.tolist())]:
+    for source in benchmarks_in(sources):
         rows = sources == source
         g, p = gold[rows], pred[rows]
         original_gold, mapped = to_original(source, labels, g, p)
@@ -110,7 +117,7 @@ def score_predictions(ds, labels: Sequence[str], pred_ids: np.ndarray, bootstrap
     units = dialogue_ids(ds)
     results = scored(pred_ids, gold, labels, bootstrap, units)
     if is_unified(labels, ds["source"]):
-        results["by_source"] = by_source(ds["source"], gold, pred_ids, labels, bootstrap, units)
+        results["by_source"] = by_source(ds["source"], gold, pred_ids, labels, units, bootstrap)
     return results
 
 
