@@ -10,7 +10,6 @@ their per-benchmark scores in the benchmark's original labels, as the papers rep
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -19,15 +18,17 @@ from instructerc.builders.labels import BENCHMARKS, UNIFIED
 from instructerc.builders.naming import parse_folder_name
 from instructerc.hub.scores import seed_std
 
+from .aggregate import format_summary
 from .baselines import BASELINES, NAMES
 from .bootstrap import format_interval
+from .errors import parse_json
 
 _BASELINE_NAMES = [NAMES[b] for b in BASELINES]  # the table's first rows, in this order
 
 
 def load(paths) -> list[dict]:
     """Parsed ``results.json`` files, each with ``source_file`` added."""
-    return [{**json.loads(Path(p).read_text(encoding="utf-8")), "source_file": str(p)} for p in paths]
+    return [{**parse_json(Path(p).read_text(encoding="utf-8"), str(p)), "source_file": str(p)} for p in paths]
 
 
 def row_name(results: dict) -> str:
@@ -72,7 +73,7 @@ def entries(runs: list[dict], split: str = "test") -> pd.DataFrame:
 def _cell(group: pd.DataFrame) -> str:
     if group["seed"].notna().sum() > 1:
         values = group["weighted_f1"].tolist()
-        return f"{100 * sum(values) / len(values):.2f} ± {100 * seed_std(values):.2f} (n={len(values)})"
+        return format_summary({"mean": sum(values) / len(values), "std": seed_std(values), "n": len(values)})
     last = group.iloc[-1]
     return format_interval(last["weighted_f1"], last["interval"])
 
