@@ -56,12 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
     datasets.disable_progress_bars()
     try:
-        boot = intervals.bootstrap()
-    except ValueError as err:
-        return print_error(f"--ci-*: {err}")
-    run = BaselineRun(args.baseline, args.dataset, args.output_dir, args.config, args.split, args.dataset_id,
-                      args.dataset_revision, args.embedder, args.query, boot)
-    try:
+        run = BaselineRun(args.baseline, args.dataset, args.output_dir, args.config, args.split, args.dataset_id,
+                          args.dataset_revision, args.embedder, args.query, intervals.bootstrap())
         results = run_baseline(run)
     except (EvalError, DataError) as err:
         return print_error(err)

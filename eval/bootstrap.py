@@ -38,6 +38,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .errors import EvalError
+
 UNITS: tuple[str, ...] = ("dialogue", "utterance")
 METRICS: tuple[str, ...] = ("weighted_f1", "accuracy", "macro_f1")
 METHOD = "percentile"
@@ -261,7 +263,11 @@ class IntervalArgs:
     ci_level: float = field(default=0.95, metadata={"help": "confidence level (default 0.95)"})
 
     def bootstrap(self) -> Bootstrap | None:
-        """``Bootstrap`` from the flags (``None`` for ``--ci-unit none``); ``ValueError`` if invalid."""
+        """``Bootstrap`` from the flags (``None`` for ``--ci-unit none``); ``EvalError`` naming the
+        flags if they are invalid."""
         if self.ci_unit == "none":
             return None
-        return Bootstrap(self.ci_unit, self.ci_resamples, self.ci_seed, self.ci_level)
+        try:
+            return Bootstrap(self.ci_unit, self.ci_resamples, self.ci_seed, self.ci_level)
+        except ValueError as err:
+            raise EvalError(f"--ci-*: {err}") from None

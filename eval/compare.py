@@ -48,9 +48,6 @@ def main(argv: list[str] | None = None) -> int:
         return print_error("--ci-unit none: a comparison is its paired interval and p-value; use dialogue or utterance")
     try:
         boot = intervals.bootstrap()
-    except ValueError as err:
-        return print_error(f"--ci-*: {err}")
-    try:
         comparison = compare_runs(read_run(args.run_a), read_run(args.run_b), boot)
     except EvalError as err:
         return print_error(err)

@@ -25,7 +25,7 @@ from instructerc.builders.errors import DataError
 from instructerc.builders.settings import read_settings
 
 from . import harness, loading, run_files, task_file
-from .bootstrap import Bootstrap, IntervalArgs
+from .bootstrap import IntervalArgs
 from .errors import EvalError
 from .inference import MODES
 from .training_record import training_of
@@ -69,16 +69,8 @@ class EvalRun(IntervalArgs):
     progress: bool = field(default=True, metadata=_help("progress bars (--no-progress: none)"))
 
 
-def bootstrap_of(run: EvalRun) -> Bootstrap | None:
-    """The interval settings of a run (``None`` with ``--ci-unit none``)."""
-    try:
-        return run.bootstrap()
-    except ValueError as err:
-        raise EvalError(f"--ci-*: {err}") from None
-
-
 def _prepare(run: EvalRun):
-    bootstrap_of(run)  # bad interval settings fail before anything loads
+    run.bootstrap()  # bad interval settings fail before anything loads
     if run.mode not in MODES:
         raise EvalError(f"--mode must be one of {', '.join(MODES)}, got {run.mode!r}")
     if run.batch_size < 1:
@@ -97,8 +89,8 @@ def _prepare(run: EvalRun):
     base = loading.choose_base_model(run.model, adapter_dir, run.allow_base_mismatch)
     dataset, revision = run.dataset, run.dataset_revision
     if not dataset and task and task.dataset:  # the dataset (and commit) the adapter was trained on
-        dataset = loading.resolve_named(task.dataset, adapter_dir)
-        revision = revision or (None if loading.is_local(dataset) else task.dataset_revision)
+        dataset, trained_revision = loading.trained_dataset(task, adapter_dir)
+        revision = revision or trained_revision
     config = run.config or (task.config if task else "default")
     if not dataset:
         raise EvalError(f"--dataset is required (the adapter has no {task_file.TASK_FILE} naming its dataset)")
@@ -136,7 +128,7 @@ def run_evaluation(run: EvalRun) -> dict:
         max_new_tokens=run.max_new_tokens,
         context=loading.context_length(model, tokenizer),
         progress=run.progress,
-        bootstrap=bootstrap_of(run),
+        bootstrap=run.bootstrap(),
     )
     cited = loading.dataset_id(dataset, run.dataset_id)
     results = {
