@@ -89,6 +89,13 @@ def resolve_adapter(adapter: str | None, revision: str | None = None) -> Path | 
         raise EvalError(f"--adapter {adapter}: cannot download it ({type(err).__name__}: {' '.join(str(err).split())[:300]})") from None
 
 
+def trained_dataset(task, adapter_dir: Path | None) -> tuple[str, str | None]:
+    """The dataset a task file names and the commit trained on: through the local mirror of a
+    local adapter (``resolve_named``; a local folder has no commit to pin)."""
+    source = resolve_named(task.dataset, adapter_dir)
+    return source, (None if is_local(source) else task.dataset_revision)
+
+
 def recorded_base_model(adapter_dir: Path) -> str | None:
     task = task_file.read_task(adapter_dir)
     if task and task.base_model:

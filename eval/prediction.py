@@ -160,8 +160,7 @@ def _retrieval_base(task: Task, dataset: str | None, adapter_dir: Path):
     if dataset:
         source, revision = dataset, None
     elif task.dataset:
-        source = loading.resolve_named(task.dataset, adapter_dir)
-        revision = None if loading.is_local(source) else task.dataset_revision
+        source, revision = loading.trained_dataset(task, adapter_dir)
     else:
         raise EvalError(f"{TASK_FILE}: field 'dataset' is needed to retrieve demonstrations")
     try:
