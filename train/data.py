@@ -21,7 +21,8 @@ from datasets import ClassLabel, Dataset, concatenate_datasets, get_dataset_conf
 
 from instructerc.builders.errors import DataError
 from instructerc.builders.reading import load_split
-from instructerc.builders.settings import RECIPE_SETTINGS, SETTINGS_KEY, BuildSettings, describe, read_settings
+from instructerc.builders.settings import (RECIPE_SETTINGS, SETTINGS_KEY, BuildSettings, describe, mismatches,
+                                          read_settings)
 from instructerc.builders.tasks import completion_mismatch
 
 from .config import OVERLONG_POLICIES, ERCScriptArguments, RecipeError
@@ -59,10 +60,7 @@ def dataset_settings(args: ERCScriptArguments) -> tuple[BuildSettings, str | Non
         settings, revision = read_settings(args.dataset_name, args.dataset_revision)
     except DataError as e:
         raise RecipeError(f"dataset_name: {e}") from None
-    stated = {key: getattr(args, key) for key in RECIPE_SETTINGS if getattr(args, key) is not None}
-    found = [(key, value, getattr(settings, key) if key != "embedder" else settings.embedder_name)
-             for key, value in stated.items()]
-    found = [f for f in found if f[1] != f[2]]
+    found = mismatches({key: getattr(args, key) for key in RECIPE_SETTINGS}, settings, "default")
     if found:
         where = f"{args.dataset_name} (its card's {SETTINGS_KEY}: block)"
         raise RecipeError(
