@@ -180,7 +180,6 @@ class Embedder:
         checkpoint: int = DEFAULT_CHECKPOINT,
     ):
         self.resolved = resolve(name)
-        self.name = name
         root = Path(cache_dir) if cache_dir else cache_root() / "embeddings"
         self.cache = EmbeddingCache(root, f"{self.resolved.fingerprint}-{ENCODING}")
         self.progress = progress
