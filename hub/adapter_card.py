@@ -123,7 +123,8 @@ def set_repo_id(folder: str | Path, repo_id: str) -> bool:
     usage snippet. Returns whether the card changed (an unchanged card is not rewritten, so a
     repeated push stays idempotent); cards without the usage markers are left alone."""
     readme = Path(folder) / "README.md"
-    if not readme.is_file() or _USAGE_START not in readme.read_text(encoding="utf-8"):
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    if _USAGE_START not in text:
         return False
     card = load_card(ModelCard, readme)
     name = repo_name(repo_id)
@@ -133,7 +134,7 @@ def set_repo_id(folder: str | Path, repo_id: str) -> bool:
         card.text = re.sub(rf"^# {re.escape(old)}$", lambda _: f"# {name}", card.text, count=1, flags=re.M)
     start, end = card.text.index(_USAGE_START), card.text.index(_USAGE_END) + len(_USAGE_END)
     card.text = card.text[:start] + _usage(str(card.data.base_model), repo_id, name) + card.text[end:]
-    if str(card) == readme.read_text(encoding="utf-8"):
+    if str(card) == text:
         return False
     with atomic_file(readme, "w") as f:  # a new file: a hard link to the card elsewhere is never written through
         f.write(str(card))

@@ -15,6 +15,8 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResult, EvalResultEntry, ModelCard, eval_result_entries_to_yaml
 
+from instructerc.builders.atomic import atomic_file
+
 from .card_validation import EVAL_RESULTS_DIR, load_card
 from .errors import CardError
 from .scores import METRICS, UNCERTAINTY_ARGS, EvalScore, as_scores, describe, metric_spec
@@ -152,7 +154,8 @@ def write_eval_results(folder: str | Path, results: Iterable[EvalScore | Mapping
     card.data.model_name = card.data.model_name or folder.name
     card.data.eval_results = [to_eval_result(s) for s in scores] or None
     card.text = _with_eval_section(card.text, scores)
-    card.save(readme)
+    with atomic_file(readme, "w") as f:  # as set_repo_id: a hard link to the card elsewhere is never written through
+        f.write(str(card))
     written = [readme]
     for dataset_id in sorted({s.dataset_id for s in scores}):
         entries = [
@@ -167,8 +170,7 @@ def write_eval_results(folder: str | Path, results: Iterable[EvalScore | Mapping
             if s.dataset_id == dataset_id
         ]
         path = folder / _eval_results_file(dataset_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False, allow_unicode=True)
-        path.write_text(text, encoding="utf-8")
+        with atomic_file(path, "w") as f:
+            f.write(yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False, allow_unicode=True))
         written.append(path)
     return written
