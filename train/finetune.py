@@ -123,14 +123,16 @@ def finetune(
         raise RecipeError(f"model_name_or_path: no tokenizer at {model_args.model_name_or_path!r} "
                           f"({' '.join(str(e).split())[:200]})") from None
     fit = dict(max_length=training_args.max_length, truncation_mode=training_args.truncation_mode, policy=args.overlong)
-    if training_args.padding_free and not training_args.packing:
+    padding_free = training_args.padding_free and not training_args.packing
+    if padding_free:
         # TRL's padding-free collator cannot cut rows, so it refuses a max_length; rows that do not fit are
-        # dropped here instead (cutting would lose the label) and TRL is told the rows are already short enough.
+        # dropped here instead (cutting would lose the label), for training and validation alike, and TRL is
+        # told the rows are already short enough.
         fit["policy"] = "error" if args.overlong == "error" else "drop"
-        data.train = fit_max_length(data.train, tokenizer, packing=True, name="train", **fit)
+    data.train = fit_max_length(data.train, tokenizer, packing=training_args.packing or padding_free, name="train",
+                                **fit)
+    if padding_free:
         training_args.max_length = None
-    else:
-        data.train = fit_max_length(data.train, tokenizer, packing=training_args.packing, name="train", **fit)
 
     output_dir = Path(training_args.output_dir)
     last_checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
