@@ -116,8 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         train += ["--max_eval_samples", "24", "--max_test_samples", "24"]
     run("LoRA fine-tune on IEMOCAP", train)
 
-    from instructerc.eval.task_file import read_task
-
     scores = {}
     for split in ("validation", "test"):
         eval_dir = out / "eval" / split
@@ -125,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         scores[split] = json.loads((eval_dir / "results.json").read_text())
 
     # the floor, scored like the adapter, and whether the adapter clears it (a paired test)
-    config = read_task(run_dir).config
+    config = scores["test"]["config"]  # the config the adapter was trained and evaluated on
     majority = out / "eval" / "majority"
     run("majority-class baseline on test", ["eval/baseline.py", "majority", "--dataset", data, "--config", config,
                                             "--split", "test", "--output-dir", majority])
