@@ -46,12 +46,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # shapes.py, eval_throughput.py
 
+from shapes import GPU_PEAK_BF16  # noqa: E402 - from the folder put on sys.path above
+
 RECIPES = REPO / "train" / "recipes"
 LORA_RECIPE = RECIPES / "llama-2-7b" / "iemocap-lora.yaml"
 FULL_RECIPE = RECIPES / "llama-2-7b" / "iemocap-full.yaml"
 ACCELERATE = RECIPES / "accelerate_configs"
 # Dense bf16 FLOP/s by device name (datasheet, SXM parts, no sparsity).
-GPU_PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12}
 CARDS_GIB = {"24 GB": 22.0, "40 GB": 39.0, "80 GB": 79.0}  # usable after the CUDA context, conservatively
 # Fractional builds are not bundled: their recipes run on the whole dataset (an upper bound on memory).
 FRACTIONS = {"instructerc/iemocap-frac1_4": "iemocap", "instructerc/unified-total-frac1_4": "unified",
@@ -154,8 +155,14 @@ def gemm_peak(dry: bool) -> dict:
             "peak_source": "datasheet bf16 dense" if datasheet else "measured matmul"}
 
 
+_MADE: dict[str, dict] = {}  # model folder -> what make_model recorded: `--part all` makes and saves it once
+
+
 def make_model(proof: Proof) -> dict:
-    """Save the model every stage loads: LLaMA-2-7B-shaped (GPU) or tiny (dry run), random weights."""
+    """Save the model every stage loads: LLaMA-2-7B-shaped (GPU) or tiny (dry run), random weights.
+    The parts of one process share it (same seed, same folder), so it is made once."""
+    if str(proof.model_dir) in _MADE and proof.model_dir.is_dir():
+        return {**_MADE[str(proof.model_dir)], "made_by_an_earlier_part": True}
     import torch
     from transformers import AutoTokenizer
 
@@ -183,7 +190,8 @@ def make_model(proof: Proof) -> dict:
     del model
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    return info
+    _MADE[str(proof.model_dir)] = info
+    return dict(info)
 
 
 # ---------------------------------------------------------------- the real entry points

@@ -1,5 +1,6 @@
 """The LLaMA-2-7B shape the GPU benchmarks build with random weights (LLaMA-2's own weights are not
-reachable here). One place for it: gpu_proof.py, train_throughput.py and eval_throughput.py use it.
+reachable here), and the GPUs' peak FLOP/s. One place for them: gpu_proof.py, train_throughput.py and
+eval_throughput.py use them.
 
 The numbers are those of meta-llama/Llama-2-7b-hf's config.json; the vocabulary stays 32,000 even
 when the stand-in tokenizer learnt fewer tokens, so the embedding and head cost what LLaMA-2's do.
@@ -19,6 +20,10 @@ LLAMA_2_7B = dict(
     rope_theta=10000.0,
     tie_word_embeddings=False,
 )
+
+# Datasheet dense bf16 FLOP/s of the GPUs the benchmarks may meet (by a substring of the device name): the
+# peak their MFU is measured against.
+GPU_PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12}
 
 
 def llama_2_7b_config(tokenizer, **overrides):

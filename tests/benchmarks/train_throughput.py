@@ -43,9 +43,9 @@ import sys
 import tempfile
 import time
 
+from shapes import GPU_PEAK_BF16  # this script's folder (it runs by path)
+
 MODES = ("padded", "padding_free", "packing")
-# Dense bf16 peak FLOP/s (no sparsity) by device name substring.
-GPU_PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12}
 
 
 def cpu_gemm_peak(seconds: float = 3.0, n: int = 1024) -> float:
