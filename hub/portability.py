@@ -50,17 +50,44 @@ def machine_paths(folder: str | Path, files: dict[str, Path] | None = None) -> l
     return found
 
 
-def check_portable(folder: str | Path, files: dict[str, Path] | None = None) -> None:
-    """Refuse a folder whose files hold a path of this machine, naming the first one and how to fix
-    the usual causes."""
+# Why a published file of this toolkit holds a path of this machine, and the fix, by file name; any
+# other file is the user's own.
+_TRAINED_BY_PATH = ("the run named its base model or dataset by a local folder: train with base_model_id (and "
+                    "dataset_id when the dataset is not a build folder OUT/ORG/NAME) set to their Hub ids")
+CAUSES = {
+    "erc_task.json": _TRAINED_BY_PATH,
+    "adapter_config.json": _TRAINED_BY_PATH,
+    "recipe.yaml": _TRAINED_BY_PATH,
+    "trainer_state.json": ("the Trainer recorded its best checkpoint by path; train/sft.py of this version "
+                           "records it by name: set best_model_checkpoint to the checkpoint's folder name"),
+}
+CARD_CAUSES = {
+    "model": _TRAINED_BY_PATH,
+    "dataset": "the dataset card names a local file or folder: rebuild it with builders/build.py of this version",
+}
+OWN_FILE = "a file of yours: remove the path from it, or the file from the folder"
+
+
+def cause(name: str, repo_type: str) -> str:
+    """Why ``name`` (relative to the folder) holds a path of this machine, and what fixes it."""
+    if name == "README.md":
+        return CARD_CAUSES.get(repo_type, OWN_FILE)
+    return CAUSES.get(name, OWN_FILE)
+
+
+def check_portable(folder: str | Path, files: dict[str, Path] | None = None, repo_type: str = "model") -> None:
+    """Refuse a folder whose files (``files``: those a push uploads) hold a path of this machine,
+    naming the first one, its cause and its fix."""
     found = machine_paths(folder, files)
     if found:
         name, path = found[0]
-        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        others = sorted({n for n, _ in found} - {name})
+        where = ", ".join(others) if others else "the same file"
+        more = f" (and {len(found) - 1} more, in {where})" if len(found) > 1 else ""
         raise CardError(
             f"{Path(folder) / name}: holds the path {path} of this machine{more}; a published file names repos by "
-            "Hub id (train with base_model_id / dataset_id set, or rebuild the folder with this version)"
+            f"Hub id. Cause and fix: {cause(name, repo_type)}"
         )
 
 
-__all__ = ["BINARY_SUFFIXES", "check_portable", "machine_paths"]
+__all__ = ["BINARY_SUFFIXES", "cause", "check_portable", "machine_paths"]

@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 REPO_TYPES = ("dataset", "model")
 DEFAULT_BRANCH = "main"
 MAX_RETRY_WAIT = 30.0
+# A training run's own files (globs as `upload_folder` takes them): never part of a published model, whichever
+# command pushes the folder, so a run folder is published as `train/sft.py` publishes it.
+TRAINING_RUN_FILES = ("checkpoint-*", "runs/", "training_args.bin")
 
 
 @dataclass(frozen=True)
@@ -66,21 +69,24 @@ class PushResult:
         return f"{where}: committed the changes among {len(self.files)} files as {self.commit_url}"
 
 
-def local_files(folder: str | Path, ignore_patterns: list[str] | tuple[str, ...] = ()) -> dict[str, Path]:
+def local_files(
+    folder: str | Path, repo_type: str, ignore_patterns: list[str] | tuple[str, ...] = ()
+) -> dict[str, Path]:
     """The files a push publishes, chosen as `upload_folder` chooses them: everything under `folder`
-    except `ignore_patterns` and what `huggingface_hub` never uploads."""
+    except `ignore_patterns`, what `huggingface_hub` never uploads and, for a model, a training run's
+    own files (``TRAINING_RUN_FILES``)."""
     root = Path(folder)
     paths = {p.relative_to(root).as_posix(): p for p in sorted(root.glob("**/*")) if p.is_file()}
-    ignored = [*ignore_patterns, *DEFAULT_IGNORE_PATTERNS]
+    ignored = [*ignore_patterns, *DEFAULT_IGNORE_PATTERNS, *(TRAINING_RUN_FILES if repo_type == "model" else ())]
     return {rel: paths[rel] for rel in filter_repo_objects(paths, ignore_patterns=ignored)}
 
 
-def copy_publishable(folder: str | Path, dest: str | Path, ignore_patterns: list[str] | tuple[str, ...] = ()) -> Path:
+def copy_publishable(folder: str | Path, dest: str | Path, repo_type: str) -> Path:
     """Copy exactly what a push of ``folder`` would upload (``local_files``) to ``dest``, which must
     not exist: a Hub-ready folder made without pushing."""
     dest = Path(dest)
     dest.mkdir(parents=True)
-    for rel, path in local_files(folder, ignore_patterns).items():
+    for rel, path in local_files(folder, repo_type).items():
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, dest / rel)
     return dest
@@ -88,14 +94,14 @@ def copy_publishable(folder: str | Path, dest: str | Path, ignore_patterns: list
 
 def validate_folder(folder: str | Path, repo_type: str, files: dict[str, Path] | None = None) -> None:
     """What every push checks before anything is uploaded, for Hub-ready folders made without a
-    push too: the README.md card (a dataset needs one) and that no file holds a path of this
-    machine. Raises ``CardError`` with one line."""
-    files = local_files(folder) if files is None else files
+    push too: the README.md card (a dataset needs one) and that none of the files a push uploads
+    holds a path of this machine. Raises ``CardError`` with one line."""
+    files = local_files(folder, repo_type) if files is None else files
     if repo_type == "dataset" or "README.md" in files:
         validate_card(folder, repo_type)
     else:
         logger.warning("%s has no README.md: the %s will be published without a card", folder, repo_type)
-    check_portable(folder, files)
+    check_portable(folder, files, repo_type)
 
 
 def resolve_token(token: str | None = None) -> str:
@@ -123,7 +129,8 @@ def push_folder(
 ) -> PushResult:
     """Publish `folder` as `repo_id` (created if needed) on branch `revision` (default main; created if needed).
 
-    `ignore_patterns` (globs, as `upload_folder` takes them) leave files of the folder out. Refuses (`LicenseError`) to make IEMOCAP-derived content public without `confirm_iemocap_license`, also
+    `ignore_patterns` (globs, as `upload_folder` takes them) leave files of the folder out; a model never
+    publishes a training run's checkpoints, logs or pickled arguments (``TRAINING_RUN_FILES``). Refuses (`LicenseError`) to make IEMOCAP-derived content public without `confirm_iemocap_license`, also
     when the target repo already exists as a public repo. An instructerc adapter card is first named after
     `repo_id` (`set_repo_id`, in the folder). Validates the folder first (`validate_folder`: the README.md
     card, required for datasets, and no path of this machine in any file). Retries transient failures up to `max_retries` times, waiting `retry_wait` seconds, doubled each
@@ -136,7 +143,7 @@ def push_folder(
         raise HubError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
     if not folder.is_dir():
         raise HubError(f"{folder} is not a folder")
-    files = local_files(folder, ignore_patterns)
+    files = local_files(folder, repo_type, ignore_patterns)
     if not files:
         raise HubError(f"{folder} holds no file to publish")
     target = f"{repo_type} repo {repo_id}"

@@ -8,8 +8,9 @@ Usage:
     # publicly, when you hold the IEMOCAP licence from USC SAIL
     python hub/push.py output/instructerc/unified --repo-id instructerc/unified --confirm-iemocap-license
 
-    # a trained adapter (the repo type is detected from adapter_config.json), on a branch
-    python hub/push.py output/adapters/llama-lora --repo-id ORG/llama-lora --revision exp-1 --private
+    # a trained adapter (the repo type is detected from adapter_config.json), on a branch; a training run's
+    # folder works as it is: its checkpoint-*/, runs/ and training_args.bin are never uploaded
+    python hub/push.py output/runs/llama-lora --repo-id ORG/llama-lora --revision exp-1 --private
 
 The token comes from HF_TOKEN or `hf auth login`; the Hub is whatever HF_ENDPOINT names. Pushing an
 unchanged folder again makes no commit, and files on the Hub that are not in the folder are kept.

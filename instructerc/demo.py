@@ -51,11 +51,10 @@ def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
     from instructerc.builders.naming import hub_id_of_folder
     from instructerc.hub.adapter_card import set_repo_id
     from instructerc.hub.publish import copy_publishable, validate_folder
-    from instructerc.train.artifacts import UNPUBLISHED
 
     if dest.exists():
         shutil.rmtree(dest)
-    copy_publishable(folder, dest, UNPUBLISHED)
+    copy_publishable(folder, dest, repo_type)
     if repo_type == "model":
         set_repo_id(dest, hub_id_of_folder(dest))
     validate_folder(dest, repo_type)

@@ -108,3 +108,51 @@ def test_public_iemocap_adapter_is_refused_before_training(hub, on_hub, tmp_path
     assert last.startswith("error: ") and "IEMOCAP" in last.upper()
     assert hub.token not in last
     assert not out.exists() and not hub.has_repo(repo, "model")
+
+
+def test_a_run_folder_pushed_with_hub_push_leaves_its_checkpoints_out(hub, small_build, tiny_model_dir, tmp_path,
+                                                                      monkeypatch):
+    """The sequence of docs/hub.md: train from a local base model with base_model_id, then
+    `python hub/push.py RUN --repo-id ... --private`: the repo gets the adapter, its card and task
+    file, none of the run's checkpoints, logs or pickled arguments, and no path of this machine."""
+    run = tmp_path / "run"
+    assert main(["--config", str(TINY_RECIPE), "--model_name_or_path", str(tiny_model_dir), "--dataset_name",
+                 str(small_build["iemocap"]), "--output_dir", str(run), "--base_model_id", f"{NS}/tiny-llama",
+                 "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2", "--max_eval_samples", "6",
+                 "--max_test_samples", "6"]) == 0
+    assert sorted(p.name for p in run.glob("checkpoint-*")) and (run / "training_args.bin").is_file()
+    repo = f"{NS}/pushed-run-folder"
+    env = {**os.environ, "HF_TOKEN": hub.token}
+    proc = subprocess.run([sys.executable, str(REPO / "hub" / "push.py"), str(run), "--repo-id", repo, "--private"],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    monkeypatch.setenv("HF_TOKEN", hub.token)
+    files = hub.files(repo, "model")
+    assert {"adapter_model.safetensors", "adapter_config.json", "README.md", "erc_task.json", "recipe.yaml"} <= set(files)
+    assert not [f for f in files if f.startswith(("checkpoint-", "runs/")) or f == "training_args.bin"]
+    here = [str(REPO).encode(), str(tmp_path).encode(), str(tiny_model_dir).encode()]
+    assert not [name for name, content in files.items() for path in here if path in content]
+    help_text = subprocess.run([sys.executable, str(REPO / "hub" / "push.py"), "--help"], capture_output=True,
+                               text=True).stdout
+    assert "checkpoint-*" in help_text and "training_args.bin" in help_text
+
+
+def test_a_path_in_a_published_file_is_refused_with_its_cause_and_fix(tmp_path):
+    from instructerc.hub.errors import CardError
+    from instructerc.hub.portability import check_portable
+
+    run = tmp_path / "run"
+    (run / "checkpoint-2").mkdir(parents=True)
+    (run / "checkpoint-2" / "trainer_state.json").write_text(json.dumps({"best": str(run / "checkpoint-2")}))
+    (run / "erc_task.json").write_text(json.dumps({"base_model": str(tmp_path / "base")}))
+    from instructerc.hub.publish import local_files
+
+    files = local_files(run, "model")
+    assert sorted(files) == ["erc_task.json"]  # the checkpoint is not a published file, so not checked
+    with pytest.raises(CardError, match=r"erc_task.json: holds the path .*base_model_id") as err:
+        check_portable(run, files, "model")
+    assert "rebuild" not in str(err.value)
+    (run / "erc_task.json").write_text("{}")
+    (run / "notes.txt").write_text(f"made in {tmp_path / 'base'}")
+    with pytest.raises(CardError, match=r"notes.txt: .*a file of yours"):
+        check_portable(run, local_files(run, "model"), "model")

@@ -10,7 +10,7 @@
   validation and test scores as ``model-index`` and ``.eval_results/``.
 
 Publishing goes through ``instructerc.hub.publish.push_folder`` (licence guard, card validation,
-idempotent commits), told to leave out ``UNPUBLISHED``, so checkpoints never reach the Hub.
+idempotent commits), which leaves a run's checkpoints, logs and pickled arguments out of any model push.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ from instructerc.hub.errors import redact
 STATE_FILE = "trainer_state.json"
 # Fields that hold credentials: never written anywhere.
 SECRET_FIELDS = frozenset({"hub_token", "token"})
-# Run-local files that are not part of the published adapter (globs as `upload_folder` takes them).
-UNPUBLISHED = ("checkpoint-*", "runs/", "training_args.bin")
 
 
 def _plain(value):
@@ -154,5 +152,5 @@ def push(folder: str | Path, repo_id: str, *, private: bool, token: str | None, 
     from instructerc.hub.publish import push_folder
 
     return push_folder(folder, repo_id, repo_type="model", private=private, token=token,
-                       confirm_iemocap_license=confirm_iemocap_license, ignore_patterns=UNPUBLISHED,
+                       confirm_iemocap_license=confirm_iemocap_license,
                        commit_message="Upload adapter trained with instructerc train/sft.py")
