@@ -1,14 +1,17 @@
 """The script arguments of ``train/sft.py`` beside TRL's ``SFTConfig`` and ``ModelConfig``.
 
-A recipe is one YAML file read by ``TrlParser``: keys of this dataclass, of ``SFTConfig`` and of
-``ModelConfig`` side by side, and any of them can be overridden on the command line. A key that
-none of the three knows is an error, so a typo never silently falls back to a default.
+A recipe is one YAML file read by ``TrlParser``: keys of ``ERCScriptArguments``, of ``SFTConfig`` and
+of ``ERCModelConfig`` (TRL's ``ModelConfig`` and two PEFT options it lacks) side by side, and any of
+them can be overridden on the command line. A key that none of the three knows is an error, so a typo
+never silently falls back to a default.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+
+from trl import ModelConfig
 
 from instructerc.builders.balancing import BALANCES
 from instructerc.builders.retrieval import QUERY_VARIANTS
@@ -149,11 +152,40 @@ class ERCScriptArguments:
         return next((c for c in configs if c in EMOTION_CONFIGS), configs[0])
 
 
+@dataclass
+class ERCModelConfig(ModelConfig):
+    """TRL's ``ModelConfig`` with the PEFT options of ``train.model.add_adapter``."""
+
+    lora_layers_to_transform: list[int] | None = field(
+        default=None,
+        metadata={
+            "help": "Decoder layers that get LoRA adapters (PEFT layers_to_transform; default all). Adapting only "
+            "the top layers stops backpropagation at the lowest adapted one: less time and memory per step. Needs "
+            "lora_target_modules as a list of module names."
+        },
+    )
+    lora_autocast_adapter_dtype: bool = field(
+        default=True,
+        metadata={
+            "help": "PEFT's autocast_adapter_dtype: keep the LoRA weights of a bf16/fp16 model in fp32 (the PEFT "
+            "default). false keeps them in the model's dtype, so no LoRA layer casts its input to fp32."
+        },
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.lora_layers_to_transform is not None and self.lora_target_modules in (None, "all-linear"):
+            raise RecipeError(
+                f"lora_layers_to_transform: needs lora_target_modules as a list of module names, not "
+                f"{self.lora_target_modules!r} (PEFT places only named modules in some layers)"
+            )
+
+
 def make_parser():
     """``TrlParser`` over the three dataclasses of a recipe."""
-    from trl import ModelConfig, SFTConfig, TrlParser
+    from trl import SFTConfig, TrlParser
 
-    return TrlParser((ERCScriptArguments, SFTConfig, ModelConfig))
+    return TrlParser((ERCScriptArguments, SFTConfig, ERCModelConfig))
 
 
 def parse_recipe(argv: list[str] | None = None):

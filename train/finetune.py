@@ -13,23 +13,24 @@ import logging
 import os
 from pathlib import Path
 
-from accelerate import PartialState
+import torch
 from transformers import AutoTokenizer
 from transformers.trainer_utils import get_last_checkpoint
-from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config, get_quantization_config
+from trl import SFTConfig, SFTTrainer
 
 from instructerc.eval import task_file
-from instructerc.eval.loading import dataset_id as hub_dataset_id, load_causal_lm
+from instructerc.eval.loading import dataset_id as hub_dataset_id
 
 from . import artifacts
 from .callbacks import ThroughputCallback, WeightedF1Callback, score_split
-from .config import ERCScriptArguments, RecipeError
+from .config import ERCModelConfig, ERCScriptArguments, RecipeError
 from .data import fit_max_length, load_erc_data
+from .model import add_adapter, load_model, score_labelled_positions_only
 
 logger = logging.getLogger(__name__)
 
 
-def check_training_args(args: ERCScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> None:
+def check_training_args(args: ERCScriptArguments, training_args: SFTConfig, model_args: ERCModelConfig) -> None:
     """Checks of SFTConfig/ModelConfig values that would otherwise fail late (after a model load or a run)."""
     if not model_args.model_name_or_path:
         raise RecipeError("model_name_or_path: required (a Hub id or a local model folder)")
@@ -42,6 +43,11 @@ def check_training_args(args: ERCScriptArguments, training_args: SFTConfig, mode
         )
     if args.init_adapter and model_args.use_peft:
         raise RecipeError("init_adapter: continues an existing adapter, so use_peft (a new adapter) must be false")
+    on_cpu = training_args.use_cpu or not torch.cuda.is_available()
+    if on_cpu and training_args.bf16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        # TRL's default is bf16: true; autocast then runs every matmul in bf16, which this CPU has no units for
+        raise RecipeError("bf16: true on a CPU without bf16 matrix units runs every matmul ~30x slower (measured); "
+                          "set bf16: false (fp32) for CPU training")
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     if launched > 1 and training_args.world_size != launched:
         # accelerate/torchrun started several processes but the Trainer sees one: each would train alone and
@@ -63,23 +69,6 @@ def check_training_args(args: ERCScriptArguments, training_args: SFTConfig, mode
         )
 
 
-def load_model(model_args: ModelConfig, training_args: SFTConfig):
-    """The recipe's base model (``auto``: the checkpoint's dtype), quantized for QLoRA when asked."""
-    quantization_config = get_quantization_config(model_args)
-    model = load_causal_lm(
-        model_args.model_name_or_path,
-        model_args.dtype,
-        revision=model_args.model_revision,
-        trust_remote_code=training_args.trust_remote_code,
-        attn_implementation=model_args.attn_implementation,
-        # k-bit weights live on this process's device (QLoRA); otherwise the Trainer places the model
-        device_map={"": PartialState().local_process_index} if quantization_config is not None else None,
-        quantization_config=quantization_config,
-        **(training_args.model_init_kwargs or {}),
-    )
-    return model
-
-
 def selected_scores(trainer) -> list[dict]:
     """The validation scores of the checkpoint model selection kept (none without label-scored selection)."""
     state = trainer.state
@@ -92,7 +81,7 @@ def selected_scores(trainer) -> list[dict]:
 def finetune(
     args: ERCScriptArguments,
     training_args: SFTConfig,
-    model_args: ModelConfig,
+    model_args: ERCModelConfig,
     callbacks: list | tuple = (),
     model=None,
 ) -> Path:
@@ -145,6 +134,9 @@ def finetune(
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, args.init_adapter, is_trainable=True)
+    else:
+        model = add_adapter(model, model_args, training_args)
+    score_labelled_positions_only()
     eval_rows = None
     if data.validation is not None:  # validation loss rides along with the label scores
         eval_packing = training_args.packing if training_args.eval_packing is None else training_args.eval_packing
@@ -156,7 +148,6 @@ def finetune(
         train_dataset=data.train,
         eval_dataset=eval_rows,
         processing_class=tokenizer,
-        peft_config=None if args.init_adapter else get_peft_config(model_args),
         callbacks=[ThroughputCallback(), *callbacks],
     )
     if data.validation is not None:

@@ -417,7 +417,8 @@ def memfit_child(proof: Proof) -> int:
     from transformers import TrainerCallback
 
     from instructerc.train.config import parse_recipe
-    from instructerc.train.finetune import finetune, load_model
+    from instructerc.train.finetune import finetune
+    from instructerc.train.model import load_model
 
     class Grab(TrainerCallback):
         model = None
