@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset-revision")
     p.add_argument("--embedder", help="knn: sentence embedder (default: the build's default)")
     p.add_argument("--query", help="knn: query variant (default: the build's default)")
+    p.add_argument("--subset-rows", type=int, help="score the whole dialogues eval/evaluate.py --subset-rows N scores")
     intervals, args, unknown = p.parse_args_into_dataclasses(argv, return_remaining_strings=True)
     if unknown:
         p.error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     datasets.disable_progress_bars()
     try:
         run = BaselineRun(args.baseline, args.dataset, args.output_dir, args.config, args.split, args.dataset_id,
-                          args.dataset_revision, args.embedder, args.query, intervals.bootstrap())
+                          args.dataset_revision, args.embedder, args.query, intervals.bootstrap(), args.subset_rows)
         results = run_baseline(run)
     except (EvalError, DataError) as err:
         return print_error(err)

@@ -48,6 +48,7 @@ class BaselineRun:
     embedder: str | None = None  # knn: default the build's default embedder
     query: str | None = None  # knn: default the build's default query variant
     bootstrap: Bootstrap | None = None
+    subset_rows: int | None = None  # whole dialogues holding at least this many rows (harness.whole_dialogues)
 
 
 def label_names_of(ds) -> list[str]:
@@ -107,6 +108,8 @@ def run_baseline(run: BaselineRun) -> dict:
     ds = loading.load_split(run.dataset, run.config, run.split, run.dataset_revision)
     train = loading.load_split(run.dataset, run.config, "train", run.dataset_revision)
     labels = loading.label_names(ds)
+    if run.subset_rows:
+        ds = harness.whole_dialogues(ds, run.subset_rows)
     if len(ds) == 0 or len(train) == 0:
         raise EvalError(f"--dataset {run.dataset}: the {run.split if len(ds) == 0 else 'train'} split has no rows")
     start = time.perf_counter()
@@ -129,6 +132,7 @@ def run_baseline(run: BaselineRun) -> dict:
         "split": run.split,
         "mode": "baseline",
         "max_samples": None,
+        "subset_rows": run.subset_rows,
         "training": None,
         **results,
         "runtime": {"seconds": round(seconds, 3)},

@@ -107,7 +107,8 @@ def check_comparable(a: Run, b: Run) -> np.ndarray:
         example = f" (e.g. {only_a[0]})" if only_a else ""
         raise EvalError(
             f"the runs scored different row sets: {len(only_a)} row(s) of {a.folder} are not in {b.folder}{example} "
-            f"and {only_b} of {b.folder} not in {a.folder}; compare runs on the whole split (no --max-samples)"
+            f"and {only_b} of {b.folder} not in {a.folder}; compare runs on the same rows (the whole split, or the same "
+            "--subset-rows, never --max-samples)"
         )
     order = np.array([position[x] for x in a.ids], dtype=np.int64)
     differ = np.flatnonzero(a.gold != b.gold[order])

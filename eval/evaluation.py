@@ -8,7 +8,7 @@ when asked, the adapter pushed with its card (``instructerc.hub.publish.push_fol
 
 The card of a local adapter folder is updated in place (the folder is what gets published);
 a Hub adapter is downloaded, copied to ``OUTPUT_DIR/adapter`` and that copy is updated.
-Results of a ``max_samples`` subset never go into a card.
+Results of a ``max_samples`` or ``subset_rows`` subset never go into a card.
 
 Scores come with bootstrap intervals by default, resampling whole dialogues (``ci_unit``; see
 ``bootstrap``), and ``results.json`` records the training recipe and seed of the adapter (from
@@ -53,6 +53,11 @@ class EvalRun(IntervalArgs):
     batch_size: int = field(default=8, metadata=_help("prompts per forward pass"))
     max_new_tokens: int | None = field(default=None, metadata=_help("generate mode (default: longest label + 2)"))
     max_samples: int | None = field(default=None, metadata=_help("first N rows only (smoke runs; never written to a card)"))
+    subset_rows: int | None = field(default=None, metadata=_help(
+        "score the shortest whole dialogues that hold at least N rows (the most dialogues for the rows; the same "
+        "rows for every run asked for N; never written to a card)"))
+    chat_template: bool = field(default=False, metadata=_help(
+        "zero-/few-shot only: ask each prompt as a user turn of the model's chat template (instruction-tuned models)"))
     dataset_id: str | None = field(default=None, metadata=_help(
         "Hub id to cite the dataset by in the card (default: ORG/NAME of the folder)"))
     dataset_revision: str | None = None
@@ -77,8 +82,11 @@ def _prepare(run: EvalRun):
         raise EvalError(f"--batch-size must be >= 1, got {run.batch_size}")
     if run.push_to_hub and run.adapter is None:
         raise EvalError("--push-to-hub publishes the evaluated adapter: pass --adapter")
-    if run.push_to_hub and run.max_samples:
-        raise EvalError("--push-to-hub with --max-samples would publish numbers of a subset; drop one of them")
+    if run.push_to_hub and (run.max_samples or run.subset_rows):
+        raise EvalError("--push-to-hub with --max-samples or --subset-rows would publish numbers of a subset; drop one")
+    if run.chat_template and run.adapter:
+        raise EvalError("--chat-template asks a base model as a chat; an adapter is scored on the prompts it was "
+                        "trained on: drop one of them")
     hub_model_id = run.hub_model_id
     if run.push_to_hub and not hub_model_id:
         if loading.is_local(run.adapter):
@@ -111,6 +119,8 @@ def _prepare(run: EvalRun):
         task_file.check_settings(task, settings, config, dataset)
     if run.max_samples:
         ds = ds.select(range(min(run.max_samples, len(ds))))
+    if run.subset_rows:
+        ds = harness.whole_dialogues(ds, run.subset_rows)
     return adapter_dir, base, dataset, config, ds, labels, hub_model_id
 
 
@@ -129,6 +139,7 @@ def run_evaluation(run: EvalRun) -> dict:
         context=loading.context_length(model, tokenizer),
         progress=run.progress,
         bootstrap=run.bootstrap(),
+        chat_template=run.chat_template,
     )
     cited = loading.dataset_id(dataset, run.dataset_id)
     results = {
@@ -140,6 +151,8 @@ def run_evaluation(run: EvalRun) -> dict:
         "split": run.split,
         "mode": run.mode,
         "max_samples": run.max_samples,
+        "subset_rows": run.subset_rows,
+        "chat_template": run.chat_template,
         "training": training_of(adapter_dir, run.adapter),
         **results,
         "environment": run_files.environment(),
@@ -148,7 +161,7 @@ def run_evaluation(run: EvalRun) -> dict:
     out = run_files.write_outputs(run.output_dir, results, rows, title)
     results["output_dir"] = str(out)
 
-    if adapter_dir is not None and (run.update_card or run.push_to_hub) and not run.max_samples:
+    if adapter_dir is not None and (run.update_card or run.push_to_hub) and not (run.max_samples or run.subset_rows):
         folder = adapter_dir if loading.is_local(run.adapter) else _local_copy(adapter_dir, out / "adapter")
         recorded = loading.recorded_base_model(adapter_dir)  # its Hub id, where a local copy was loaded
         _write_card(folder, recorded if recorded and not loading.is_local(recorded) else base, cited, results,

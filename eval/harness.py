@@ -109,6 +109,39 @@ def dialogue_ids(ds) -> list[str]:
     return [f"{s}/{d}" for s, d in zip(ds["source"], ds["dialogue_id"])]
 
 
+def whole_dialogues(ds, min_rows: int):
+    """The rows of the shortest whole dialogues of ``ds`` (ties by id) that hold at least ``min_rows``
+    rows, in the split's own order.
+
+    Shortest first gives the most dialogues for the rows scored: dialogues are the resampling units
+    of the intervals and of the paired test, whose p-value cannot go below 2 / 2^k over k dialogues
+    (7 dialogues can never reach p < 0.01). Every run asked for the same ``min_rows`` of a split
+    scores the same rows, so runs stay comparable.
+    """
+    if min_rows < 1:
+        raise EvalError(f"--subset-rows must be >= 1, got {min_rows}")
+    units = dialogue_ids(ds)
+    sizes: dict[str, int] = {}
+    for unit in units:
+        sizes[unit] = sizes.get(unit, 0) + 1
+    chosen, rows = set(), 0
+    for unit in sorted(sizes, key=lambda u: (sizes[u], u)):
+        if rows >= min_rows:
+            break
+        chosen.add(unit)
+        rows += sizes[unit]
+    return ds.select([i for i, unit in enumerate(units) if unit in chosen])
+
+
+def chat_prompts(tokenizer, prompts: Sequence[str]) -> list[str]:
+    """Each prompt as the one user turn of a chat, followed by the assistant's turn: how an
+    instruction-tuned model is asked (its completion then ends with the template's end-of-turn)."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise EvalError("--chat-template: the model's tokenizer has no chat template")
+    return [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+            for p in prompts]
+
+
 def score_predictions(ds, labels: Sequence[str], pred_ids: np.ndarray, bootstrap: Bootstrap | None = None) -> dict:
     """The metric (with intervals when asked) of predicted label ids for the rows of ``ds``, and
     per benchmark for a unified dataset: what every run, model or baseline, is judged by."""
@@ -133,15 +166,18 @@ def evaluate_split(
     context: int | None = None,
     progress: bool = False,
     bootstrap: Bootstrap | None = None,
+    chat_template: bool = False,
 ) -> tuple[dict, list[dict]]:
-    """``(results, prediction_rows)`` for one split; nothing is written."""
+    """``(results, prediction_rows)`` for one split; nothing is written. With ``chat_template`` each
+    prompt is asked as a chat turn (``chat_prompts``)."""
     labels = list(labels)
     if len(ds) == 0:
         raise EvalError("the split has no rows")
     check_rows(ds, labels)
+    prompts = chat_prompts(tokenizer, ds["prompt"]) if chat_template else list(ds["prompt"])
     if context:
-        check_context(tokenizer, ds["prompt"], labels, context)
-    inference = run_inference(model, tokenizer, ds["prompt"], labels, mode, batch_size, max_new_tokens, progress)
+        check_context(tokenizer, prompts, labels, context)
+    inference = run_inference(model, tokenizer, prompts, labels, mode, batch_size, max_new_tokens, progress)
     results = score_predictions(ds, labels, inference.pred_ids, bootstrap)
     results["runtime"] = {
         "seconds": round(inference.seconds, 3),

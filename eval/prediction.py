@@ -41,6 +41,26 @@ from .scoring import LabelScorer
 from .task_file import TASK_FILE, Task
 
 
+DESCRIPTION_MARK = "|"
+
+
+def conversation_from_lines(text: str, where: str = "conversation") -> Dialogue:
+    """A ``Dialogue`` from one ``Speaker: text`` line per turn (blank lines skipped); ``Speaker: text |
+    description`` adds the turn's description (DialogueLLM's visual context)."""
+    turns = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        speaker, colon, rest = line.partition(":")
+        utterance, _, description = rest.partition(DESCRIPTION_MARK)
+        if not colon or not speaker.strip() or not utterance.strip():
+            raise EvalError(f"{where} line {n}: expected 'Speaker: text', got {line.strip()[:80]!r}")
+        turns.append({"speaker": speaker.strip(), "text": utterance.strip(), "description": description.strip() or None})
+    if not turns:
+        raise EvalError(f"{where}: no turns; write one 'Speaker: text' line per turn")
+    return read_conversation(turns, where)
+
+
 def read_conversation(conversation, where: str = "conversation") -> Dialogue:
     """A validated ``Dialogue`` from a dict, a list of turns, or a JSON file holding either."""
     if isinstance(conversation, (str, Path)):
@@ -144,14 +164,18 @@ class Predictor:
             out.append(prompt)
         return out
 
+    def probabilities(self, conversation) -> np.ndarray:
+        """Every label's probability among the labels for every turn, ``[turns, labels]``: the softmax
+        of the label log-likelihoods."""
+        dialogue = conversation if isinstance(conversation, Dialogue) else read_conversation(conversation)
+        scores = LabelScorer(self.model, self.tokenizer, self.labels, self.batch_size).score(self.prompts(dialogue))
+        probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return probs / probs.sum(axis=1, keepdims=True)
+
     def predict(self, conversation) -> list[tuple[str, float]]:
         """``[(label, probability among the labels), ...]``, one per turn."""
-        dialogue = conversation if isinstance(conversation, Dialogue) else read_conversation(conversation)
-        prompts = self.prompts(dialogue)
-        ids, scores = LabelScorer(self.model, self.tokenizer, self.labels, self.batch_size).predict(prompts)
-        probs = np.exp(scores - scores.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-        return [(self.labels[i], float(probs[r, i])) for r, i in enumerate(ids)]
+        probs = self.probabilities(conversation)
+        return [(self.labels[i], float(probs[r, i])) for r, i in enumerate(probs.argmax(axis=1))]
 
 
 def _retrieval_base(task: Task, dataset: str | None, adapter_dir: Path):
