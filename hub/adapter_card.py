@@ -139,3 +139,28 @@ def set_repo_id(folder: str | Path, repo_id: str) -> bool:
     with atomic_file(readme, "w") as f:  # a new file: a hard link to the card elsewhere is never written through
         f.write(str(card))
     return True
+
+
+_SPACE_START, _SPACE_END = "<!-- instructerc:space:start -->", "<!-- instructerc:space:end -->"
+
+
+def link_space(folder: str | Path, space_id: str) -> bool:
+    """Link an adapter card to the Space that serves it (a "Try it" line after the usage snippet, or
+    the one there replaced). Returns whether the card changed; an unchanged card is not rewritten."""
+    readme = Path(folder) / "README.md"
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    if _USAGE_END not in text:
+        return False
+    line = (f"{_SPACE_START}\nTry it in the browser: [{space_id}](https://huggingface.co/spaces/{space_id}), "
+            f"a Space that shows the emotion of every turn of a conversation you paste.\n{_SPACE_END}")
+    if _SPACE_START in text:
+        start, end = text.index(_SPACE_START), text.index(_SPACE_END) + len(_SPACE_END)
+        new = text[:start] + line + text[end:]
+    else:
+        at = text.index(_USAGE_END) + len(_USAGE_END)
+        new = text[:at] + "\n\n" + line + text[at:]
+    if new == text:
+        return False
+    with atomic_file(readme, "w") as f:
+        f.write(new)
+    return True

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import yaml
-from huggingface_hub import DatasetCard, EvalResultEntry, ModelCard, parse_eval_result_entries
+from huggingface_hub import DatasetCard, EvalResultEntry, ModelCard, SpaceCard, parse_eval_result_entries
 
 from .errors import CardError, redact
 from .licenses import folder_sources
@@ -47,16 +47,17 @@ def read_eval_results(folder: str | Path) -> list[EvalResultEntry]:
 def validate_card(path: str | Path, kind: str):
     """Check a README.md card (or the folder holding it) before publishing; returns the loaded card.
 
-    `kind` is "dataset" or "model". Raises `CardError` with one line naming the first problem.
+    `kind` is "dataset", "model" or "space". Raises `CardError` with one line naming the first problem.
     """
-    if kind not in ("dataset", "model"):
-        raise ValueError(f"kind must be 'dataset' or 'model', got {kind!r}")
+    cards = {"dataset": DatasetCard, "model": ModelCard, "space": SpaceCard}
+    if kind not in cards:
+        raise ValueError(f"kind must be one of {', '.join(cards)}, got {kind!r}")
     path = Path(path)
     readme = path / "README.md" if path.is_dir() else path
     folder = readme.parent
     if not readme.is_file():
         raise CardError(f"{readme} does not exist: a {kind} repo needs a README.md card")
-    card = load_card(DatasetCard if kind == "dataset" else ModelCard, readme)
+    card = load_card(cards[kind], readme)
     data = card.data.to_dict()
     if not data:
         raise CardError(f"{readme}: the card has no YAML metadata block")
@@ -69,9 +70,24 @@ def validate_card(path: str | Path, kind: str):
     folder_sources(folder)  # `instructerc_sources` must be a list of names
     if kind == "dataset":
         _check_dataset_card(data, readme, folder)
+    elif kind == "space":
+        _check_space_card(data, readme, folder)
     else:
         _check_model_card(card, data, readme, folder)
     return card
+
+
+def _check_space_card(data: dict, readme: Path, folder: Path) -> None:
+    """The Spaces config keys a Space cannot start without, and repo ids where repos are named."""
+    for key in ("sdk", "sdk_version", "app_file"):
+        if not data.get(key):
+            raise CardError(f"{readme}: the Space card states no `{key}`")
+    if not (folder / data["app_file"]).is_file():
+        raise CardError(f"{readme}: `app_file` {data['app_file']!r} is not in the folder")
+    for key in ("models", "datasets"):
+        for repo in data.get(key) or []:
+            if not _REPO_ID.match(str(repo)) or Path(str(repo)).is_absolute():
+                raise CardError(f"{readme}: `{key}` must list Hub ids, got {repo!r}")
 
 
 def _check_dataset_card(data: dict, readme: Path, folder: Path) -> None:

@@ -20,7 +20,7 @@ from .errors import CardError
 _ABSOLUTE = re.compile(r"(?<![\w.~/:-])/(?:[\w.@+-]+/)*[\w.@+-]+")
 # Files that are never text (weights, data, pictures): not read.
 BINARY_SUFFIXES = frozenset({".safetensors", ".bin", ".pt", ".pth", ".parquet", ".arrow", ".png", ".jpg", ".jpeg",
-                             ".gif", ".npy", ".npz", ".gguf", ".onnx", ".msgpack", ".h5", ".zip", ".gz"})
+                             ".gif", ".npy", ".npz", ".gguf", ".onnx", ".msgpack", ".h5", ".zip", ".gz", ".whl"})
 
 
 def _exists_here(path: str) -> bool:

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import CommitOperationAdd, HfApi, get_token
+from huggingface_hub import CommitOperationAdd, HfApi, get_token, metadata_load
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
@@ -38,7 +38,7 @@ from .portability import check_portable
 
 logger = logging.getLogger(__name__)
 
-REPO_TYPES = ("dataset", "model")
+REPO_TYPES = ("dataset", "model", "space")
 DEFAULT_BRANCH = "main"
 MAX_RETRY_WAIT = 30.0
 # A training run's own files (globs as `upload_folder` takes them): never part of a published model, whichever
@@ -97,7 +97,7 @@ def validate_folder(folder: str | Path, repo_type: str, files: dict[str, Path] |
     push too: the README.md card (a dataset needs one) and that none of the files a push uploads
     holds a path of this machine. Raises ``CardError`` with one line."""
     files = local_files(folder, repo_type) if files is None else files
-    if repo_type == "dataset" or "README.md" in files:
+    if repo_type in ("dataset", "space") or "README.md" in files:
         validate_card(folder, repo_type)
     else:
         logger.warning("%s has no README.md: the %s will be published without a card", folder, repo_type)
@@ -224,7 +224,9 @@ class _Push:
     def run(self) -> PushResult:
         api, repo_id, repo_type = self.api, self.repo_id, self.repo_type
         self.action = "create the repo"
-        api.create_repo(repo_id, repo_type=repo_type, private=self.private, exist_ok=True)
+        # a Space is created with the SDK its card names (`sdk: gradio`)
+        sdk = {"space_sdk": metadata_load(self.folder / "README.md")["sdk"]} if repo_type == "space" else {}
+        api.create_repo(repo_id, repo_type=repo_type, private=self.private, exist_ok=True, **sdk)
         self.action = "read the repo"
         info = api.repo_info(repo_id, repo_type=repo_type)
         # The repo may already exist with another visibility than asked for: the guard follows the real one.

@@ -12,6 +12,11 @@ Usage:
     # folder works as it is: its checkpoint-*/, runs/ and training_args.bin are never uploaded
     python hub/push.py output/runs/llama-lora --repo-id ORG/llama-lora --revision exp-1 --private
 
+    # an adapter and a Gradio Space that serves it (hub/space/app.py, instructerc's wheel, requirements.txt);
+    # the adapter card links to the Space. A private adapter's Space needs an HF_TOKEN secret to read it.
+    python hub/push.py output/hub/instructerc/smollm2-135m-iemocap-lora --repo-id ORG/smollm2-iemocap-lora \
+        --private --space ORG/smollm2-iemocap-demo
+
 The token comes from HF_TOKEN or `hf auth login`; the Hub is whatever HF_ENDPOINT names. Pushing an
 unchanged folder again makes no commit, and files on the Hub that are not in the folder are kept.
 Also runs as `python -m instructerc.hub.push`; the Python API is `instructerc.hub.publish.push_folder`.
@@ -25,8 +30,11 @@ import sys
 from pathlib import Path
 
 from instructerc.builders.errors import print_error
+from instructerc.hub.adapter_card import link_space
 from instructerc.hub.errors import HubError
+from instructerc.hub.licenses import check_publication, folder_sources
 from instructerc.hub.publish import REPO_TYPES, push_folder
+from instructerc.hub.spaces import push_space
 
 
 def detect_repo_type(folder: str | Path) -> str:
@@ -53,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="you hold the IEMOCAP licence and may publish IEMOCAP-derived content publicly",
     )
     p.add_argument("--max-retries", type=int, default=4, help="retries of transient Hub failures (default 4)")
+    p.add_argument("--space", metavar="ORG/NAME", help="also publish a Gradio Space serving the adapter (model folders "
+                   "with adapter_config.json); same visibility and licence guard as the adapter")
     return p.parse_args(argv)
 
 
@@ -61,20 +71,24 @@ def main(argv: list[str] | None = None) -> int:
     # Our progress at INFO; libraries (httpx logs every request at INFO) only at WARNING.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("instructerc").setLevel(logging.INFO)
+    options = dict(private=args.private, confirm_iemocap_license=args.confirm_iemocap_license,
+                   max_retries=args.max_retries)
     try:
-        result = push_folder(
-            args.folder,
-            args.repo_id,
-            repo_type=args.repo_type or detect_repo_type(args.folder),
-            private=args.private,
-            revision=args.revision,
-            commit_message=args.commit_message,
-            confirm_iemocap_license=args.confirm_iemocap_license,
-            max_retries=args.max_retries,
-        )
+        repo_type = args.repo_type or detect_repo_type(args.folder)
+        if args.space:
+            if repo_type != "model" or not (Path(args.folder) / "adapter_config.json").is_file():
+                raise HubError(f"--space: {args.folder} is not an adapter folder (no adapter_config.json)")
+            check_publication(folder_sources(args.folder), public=not args.private,
+                              confirmed=args.confirm_iemocap_license, target=f"space repo {args.space}")
+            link_space(args.folder, args.space)
+        results = [push_folder(args.folder, args.repo_id, repo_type=repo_type, revision=args.revision,
+                               commit_message=args.commit_message, **options)]
+        if args.space:
+            results.append(push_space(args.folder, args.repo_id, args.space, **options))
     except HubError as e:
         return print_error(e)
-    print(result)
+    for result in results:
+        print(result)
     return 0
 
 

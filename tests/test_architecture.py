@@ -4,7 +4,9 @@ and every documented script starts as the README writes it.
 The order is builders <- hub <- eval <- train: a package may import the ones before it, never one
 after it. builders is the data (and the small helpers every layer shares); hub publishes what
 the others make and knows nothing of how it was made; eval scores models and publishes results
-through hub; train fine-tunes, scores through eval and publishes through hub.
+through hub; train fine-tunes, scores through eval and publishes through hub. hub/space/ is not a
+module of the package: it is the Space template, an application on top of the whole toolkit that
+`hub/spaces.py` copies into a Space repo.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ MAX_LINES = 300
 # Documents whose commands must run as written.
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "eval" / "README.md",
         REPO / "train" / "recipes" / "README.md"]
+APPS = ("hub/space",)  # applications shipped as files, not modules of the package
 ENTRY_POINTS = {"instructerc-build", "instructerc-train", "instructerc-seeds", "instructerc-make-tiny-model",
+                "instructerc-make-smollm2",
                 "instructerc-evaluate", "instructerc-predict", "instructerc-baseline", "instructerc-compare",
                 "instructerc-plot-scaling", "instructerc-push", "instructerc-demo"}
 
@@ -33,7 +37,8 @@ ENTRY_POINTS = {"instructerc-build", "instructerc-train", "instructerc-seeds", "
 def modules(root: Path = REPO):
     for package in ORDER:
         for path in sorted((root / package).rglob("*.py")):
-            yield package, path
+            if not any(path.is_relative_to(root / app) for app in APPS):
+                yield package, path
 
 
 def imported_packages(path: Path, package: str, root: Path = REPO):

@@ -1,0 +1,155 @@
+"""An instructerc adapter in the browser: paste a conversation, see the emotion of every turn.
+
+The Space template: `python hub/push.py ADAPTER --repo-id ORG/NAME --space ORG/NAME-demo` publishes it
+with the adapter. It runs locally too, on the Hub-ready folders `make demo` writes:
+
+    python hub/space/app.py --adapter output/hub/instructerc/smollm2-135m-iemocap-lora
+
+It serves on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (default 127.0.0.1:7860), as a Space sets them. The
+adapter is --adapter, else the INSTRUCTERC_ADAPTER variable, else the first id under `models:` in the
+README.md beside this file (the Space's card). Prompts, window, retrieval and labels are the adapter's
+own (`instructerc.eval.prediction`, as `eval/predict.py`): nothing of the prediction is written here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import sys
+from pathlib import Path
+
+import gradio as gr
+from huggingface_hub import metadata_load
+from matplotlib.figure import Figure
+
+from instructerc.builders.errors import DataError
+from instructerc.eval.errors import EvalError
+from instructerc.eval.prediction import Predictor, conversation_from_lines, read_conversation
+
+HERE = Path(__file__).resolve().parent
+# Example conversations: the Space's own examples/ (copied there at publishing), else the checkout's.
+EXAMPLES = next((d for d in (HERE / "examples", HERE.parents[1] / "examples") if d.is_dir()), None)
+PLACEHOLDER = "Ann: Guess what? They finally approved the apartment!\nBob: No way. | raises his eyebrows\nAnn: Yes!"
+
+
+def adapter_id(cli: str | None = None) -> str:
+    """Which adapter to serve: the flag, the Space variable, or the Space card's first model."""
+    chosen = cli or os.environ.get("INSTRUCTERC_ADAPTER")
+    if chosen:
+        return chosen
+    card = HERE / "README.md"
+    models = (metadata_load(card) or {}).get("models") if card.is_file() else None
+    if not models:
+        raise SystemExit("error: no adapter: pass --adapter ID_OR_FOLDER or set INSTRUCTERC_ADAPTER")
+    return models[0]
+
+
+def examples() -> list[str]:
+    """The example conversations (JSON files in the BYO turn format) as 'Speaker: text' lines."""
+    if EXAMPLES is None:
+        return [PLACEHOLDER]
+    out = []
+    for path in sorted(EXAMPLES.glob("*.json")):
+        turns = json.loads(path.read_text(encoding="utf-8"))
+        turns = turns["turns"] if isinstance(turns, dict) else turns
+        out.append("\n".join(f"{t['speaker']}: {t['text']}" + (f" | {t['description']}" if t.get("description") else "")
+                             for t in turns))
+    return out or [PLACEHOLDER]
+
+
+def strip(probs, labels: list[str]) -> str:
+    """The heat strip of one turn: a cell per label, shaded by its probability."""
+    return "".join(
+        f'<td title="{html.escape(label)} {p:.3f}" style="background: rgba(234, 88, 12, {p:.3f}); '
+        f'padding: 2px 6px; text-align: center">{p:.2f}</td>' for label, p in zip(labels, probs))
+
+
+def table(dialogue, probs, labels: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
+    rows = []
+    for t, (turn, row) in enumerate(zip(dialogue.turns, probs)):
+        best = int(row.argmax())
+        rows.append(
+            f'<tr class="turn" data-turn="{t}"><td>{t}</td><td>{html.escape(turn.speaker)}</td>'
+            f"<td>{html.escape(turn.text)}</td>"
+            f'<td class="emotion"><b>{html.escape(labels[best])}</b></td><td>{row[best]:.3f}</td>'
+            f"{strip(row, labels)}</tr>")
+    return (f'<table id="emotions"><thead><tr><th>turn</th><th>speaker</th><th>text</th><th>emotion</th>'
+            f"<th>probability</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def timeline(dialogue, probs, labels: list[str]):
+    """The emotion of each turn over the conversation, a dot per turn sized by its probability."""
+    fig = Figure(figsize=(8, 2.8))  # no pyplot: no global figure state across requests
+    ax = fig.subplots()
+    best = probs.argmax(axis=1)
+    speakers = sorted({t.speaker for t in dialogue.turns})
+    for speaker in speakers:
+        turns = [i for i, t in enumerate(dialogue.turns) if t.speaker == speaker]
+        ax.scatter(turns, best[turns], s=40 + 260 * probs[turns, best[turns]], label=speaker, alpha=0.8)
+    ax.plot(range(len(best)), best, color="grey", linewidth=0.8, zorder=0)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_ylim(-0.5, len(labels) - 0.5)
+    ax.set_xlabel("turn")
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def build(predictor: Predictor, name: str) -> gr.Blocks:
+    labels = predictor.labels
+
+    def recognize(text: str, upload):
+        try:
+            if upload:
+                dialogue = read_conversation(upload if isinstance(upload, str) else upload.name)
+            else:
+                dialogue = conversation_from_lines(text or "")
+            probs = predictor.probabilities(dialogue)
+        except (EvalError, DataError) as err:
+            return f"**error:** {html.escape(str(err), quote=False)}", "", None, []
+        rows = [{"turn": t, "speaker": turn.speaker, "text": turn.text, "emotion": labels[int(row.argmax())],
+                 "score": round(float(row.max()), 6), "probabilities": dict(zip(labels, map(float, row)))}
+                for t, (turn, row) in enumerate(zip(dialogue.turns, probs))]
+        status = f"{len(rows)} turns: " + ", ".join(r["emotion"] for r in rows)
+        return status, table(dialogue, probs, labels), timeline(dialogue, probs, labels), rows
+
+    with gr.Blocks(title=f"{name}: emotions in conversation", analytics_enabled=False) as page:
+        gr.Markdown(
+            f"# Emotion recognition in conversation\n"
+            f"Adapter **{html.escape(name)}** on base model **{html.escape(str(predictor.task.base_model))}** "
+            f"(instructerc). One `Speaker: text` line per turn; `Speaker: text | description` adds what the "
+            f"speaker does (DialogueLLM's visual context). Labels: {', '.join(labels)}.")
+        with gr.Row():
+            text = gr.Textbox(label="conversation", lines=8, placeholder=PLACEHOLDER, elem_id="conversation")
+            upload = gr.File(label="or a JSON file (a dialogue object or a list of turns)", file_types=[".json"])
+        button = gr.Button("Recognize emotions", variant="primary", elem_id="recognize")
+        status = gr.Markdown(elem_id="status")
+        shown = gr.HTML(elem_id="table")
+        plot = gr.Plot(label="emotion timeline")
+        rows = gr.JSON(label="per turn", visible=False)
+        button.click(recognize, [text, upload], [status, shown, plot, rows], api_name="recognize")
+        gr.Examples([[e] for e in examples()], inputs=[text])
+    return page
+
+
+def main(argv: list[str] | None = None) -> int:
+    summary, _, details = __doc__.partition("\n\n")
+    p = argparse.ArgumentParser(prog="hub/space/app.py", description=summary, epilog=details,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--adapter", help="adapter Hub id or folder (default: INSTRUCTERC_ADAPTER, else the card's models)")
+    args = p.parse_args(argv)
+    adapter = adapter_id(args.adapter)
+    try:
+        predictor = Predictor.from_pretrained(adapter)
+    except (EvalError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    build(predictor, Path(adapter).name if Path(adapter).exists() else adapter).launch()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
