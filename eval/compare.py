@@ -5,10 +5,12 @@ Usage:
     python eval/compare.py RUN_A RUN_B                      # Δ = B - A, dialogues resampled
     python eval/compare.py output/eval/majority output/eval/test --ci-resamples 10000 --output delta.json
     python eval/compare.py runs/a runs/b --ci-unit utterance --metric macro_f1
+    python eval/compare.py eval/plain eval/default --across-configs   # the same utterances, two prompt configs
 
 RUN_A and RUN_B are output folders of eval/evaluate.py or eval/baseline.py (results.json and
-predictions.parquet) on the same dataset, config, split and rows; anything else exits 2 with
-one `error:` line. Prints a table (per benchmark for unified runs): each run's score, Δ = B - A
+predictions.parquet) on the same dataset, config, split and rows (--across-configs: two prompt
+configs of the same utterances, e.g. with and without retrieved demonstrations); anything else exits
+2 with one `error:` line. Prints a table (per benchmark for unified runs): each run's score, Δ = B - A
 with its paired-bootstrap interval (both runs on the same resampled dialogues) and the two-sided
 p-value of approximate randomisation (each dialogue's predictions swapped between the runs at
 random). --output also writes every metric's numbers as JSON.
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run_b", help="evaluation output folder of run B")
     p.add_argument("--metric", choices=METRICS, default="weighted_f1", help="metric of the table (default weighted_f1)")
     p.add_argument("--output", help="also write the comparison as JSON to this file")
+    p.add_argument("--across-configs", action="store_true",
+                   help="the runs may use different prompt configs of the dataset (same utterances, same gold labels)")
     intervals, args, unknown = p.parse_args_into_dataclasses(argv, return_remaining_strings=True)
     if unknown:
         p.error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -48,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return print_error("--ci-unit none: a comparison is its paired interval and p-value; use dialogue or utterance")
     try:
         boot = intervals.bootstrap()
-        comparison = compare_runs(read_run(args.run_a), read_run(args.run_b), boot)
+        comparison = compare_runs(read_run(args.run_a), read_run(args.run_b), boot, across_configs=args.across_configs)
     except EvalError as err:
         return print_error(err)
     if args.output:

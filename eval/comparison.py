@@ -90,9 +90,12 @@ def read_run(folder: str | Path) -> Run:
     )
 
 
-def check_comparable(a: Run, b: Run) -> np.ndarray:
-    """Refuse runs that are not on the same rows; returns B's row order aligned to A's ids."""
+def check_comparable(a: Run, b: Run, across_configs: bool = False) -> np.ndarray:
+    """Refuse runs that are not on the same rows; returns B's row order aligned to A's ids.
+    ``across_configs``: two prompt configs of the same utterances (rows and gold labels still checked)."""
     for key in SAME:
+        if key == "config" and across_configs:
+            continue
         if a.results[key] != b.results[key]:
             raise EvalError(
                 f"the runs differ in {key}: {a.folder} has {a.results[key]!r}, {b.folder} has {b.results[key]!r}; "
@@ -118,9 +121,9 @@ def check_comparable(a: Run, b: Run) -> np.ndarray:
     return order
 
 
-def compare_runs(a: Run, b: Run, boot: Bootstrap) -> dict:
+def compare_runs(a: Run, b: Run, boot: Bootstrap, across_configs: bool = False) -> dict:
     """Δ = B - A overall and, for unified runs, per benchmark (original labels)."""
-    order = check_comparable(a, b)
+    order = check_comparable(a, b, across_configs)
     pred_b = b.pred[order]
     labels = a.results["labels"]
     groups = {"all": (np.ones(len(a.ids), dtype=bool), a.gold, a.pred, pred_b, len(labels))}
@@ -139,8 +142,8 @@ def compare_runs(a: Run, b: Run, boot: Bootstrap) -> dict:
             raise EvalError(f"{name}: {err}") from None
         out[name] = {"rows": int(rows.sum()), **result}
     return {
-        "a": {"folder": str(a.folder), "name": a.name},
-        "b": {"folder": str(b.folder), "name": b.name},
+        "a": {"folder": str(a.folder), "name": a.name, "config": a.results["config"]},
+        "b": {"folder": str(b.folder), "name": b.name, "config": b.results["config"]},
         **{k: a.results[k] for k in SAME},
         "delta": "B - A",
         "labels": "unified labels for `all`, each benchmark's original labels for its row" if len(groups) > 1 else None,
@@ -158,11 +161,13 @@ SHORT = {"weighted_f1": "W-F1", "accuracy": "accuracy", "macro_f1": "macro-F1"}
 def markdown(comparison: dict, metric: str = "weighted_f1") -> str:
     """The comparison as a table: one row per benchmark (and `all`)."""
     a, b = comparison["a"]["name"], comparison["b"]["name"]
+    configs = comparison["config"] if comparison["a"]["config"] == comparison["b"]["config"] else (
+        f"A {comparison['a']['config']}, B {comparison['b']['config']}")
     rows = comparison["comparisons"]
     first = next(iter(rows.values()))
     boot, short = first["bootstrap"], SHORT[metric]
     lines = [
-        f"B = {b} vs A = {a} on {comparison['dataset_id']} ({comparison['config']}/{comparison['split']}), "
+        f"B = {b} vs A = {a} on {comparison['dataset_id']} ({configs}/{comparison['split']}), "
         "Δ = B − A, scores in %",
         "",
         f"| benchmark | rows | {boot['unit']}s | A {short} | B {short} | Δ{short} [{100 * boot['confidence_level']:g}% CI] | p |",

@@ -139,3 +139,15 @@ def test_baseline_bad_input_leaves_nothing(small_build, tmp_path, capsys, argv, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
     assert not out.exists()
+
+
+def test_two_prompt_configs_of_the_same_utterances_compare_when_asked(runs, tmp_path, capsys):
+    """The retrieval ablation: `default` and `plain` prompts of the same test utterances are refused
+    by default and compared with --across-configs (rows and gold labels still have to agree)."""
+    out = tmp_path / "delta.json"
+    assert compare_main([str(runs["unified-majority"]), str(runs["unified-majority-default"]), "--across-configs",
+                         "--output", str(out)]) == 0
+    comparison = json.loads(out.read_text())
+    assert (comparison["a"]["config"], comparison["b"]["config"]) == ("plain", "default")
+    assert comparison["comparisons"]["all"]["rows"] == len(pq.read_table(runs["unified-majority"] / "predictions.parquet"))
+    assert "(A plain, B default/test)" in capsys.readouterr().out
