@@ -39,7 +39,8 @@ def dry_run(small_build, tmp_path_factory):
            "iemocap-emotion-stage2-lora.yaml", "--variants", "packing_b2_no_ckpt"]
     child = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert child.returncode == 0, child.stdout[-3000:] + child.stderr[-3000:]
-    results = {p: json.loads((out / f"proof-{p}.json").read_text()) for p in ("train", "full", "sweep", "profile")}
+    results = {p: json.loads((out / f"proof-{p}.json").read_text())
+               for p in ("train", "full", "sweep", "profile", "speed")}
     report = subprocess.run([sys.executable, str(BENCH / "gpu_proof.py"), "--report",
                              *(str(out / f"proof-{p}.json") for p in results)],
                             cwd=REPO, capture_output=True, text=True, check=True).stdout
@@ -65,6 +66,9 @@ def test_every_stage_ran(dry_run):
             if name == "full_deepspeed":  # no DeepSpeed on this CPU machine: a recorded outcome
                 assert stage["ok"] or "deepspeed is not installed" in stage["error"]
                 continue
+            if name in ("speed_liger", "speed_compile"):  # Triton kernels; inductor compiles: GPU only, recorded
+                assert not stage["ok"] and stage["error"].startswith(("liger-kernel", "CPU dry run"))
+                continue
             assert stage["ok"], f"{part}/{name}: {stage.get('error') or stage.get('tail', '')[-1500:]}"
     memfit = dry_run["results"]["full"]["stages"]["memfit"]["rows"]
     assert [r["recipe"] for r in memfit] == ["iemocap-lora.yaml", "iemocap-speaker-stage1-lora.yaml", "meld-lora.yaml",
@@ -73,8 +77,8 @@ def test_every_stage_ran(dry_run):
 
 def test_every_table_cell_is_a_number_or_a_recorded_outcome(dry_run):
     found = tables(dry_run["report"])
-    assert len(found) == 6, dry_run["report"]  # train modes, evaluation, all-parameter, memory fit, sweep, profile
-    train, evaluation, full, memfit, sweep, profile = found
+    assert len(found) == 7, dry_run["report"]  # train modes, evaluation, all-parameter, memory fit, sweep, profile, speed
+    train, evaluation, full, memfit, sweep, profile, speed = found
     for row in train + sweep:
         assert re.match(r"^\d+ x \d+$", row[1]) and row[2] in ("yes", "no"), row
         assert all(NUMBER.match(c) for c in row[3:-1]) and re.match(r"^\d+ (h|min) \d+ (min|s)$", row[-1]), row
@@ -83,6 +87,18 @@ def test_every_table_cell_is_a_number_or_a_recorded_outcome(dry_run):
     for row in memfit:
         assert all(NUMBER.match(c) for c in row[2:5]) and all(c in ("fits", "no") for c in row[5:]), row
     assert full[0][1] == "yes" and NUMBER.match(full[0][2]) and NUMBER.match(full[0][3]), full[0]
+    levers = {row[0].split(":")[0]: row for row in speed}
+    assert list(levers) == ["as_written", "dropout_0", "bf16_adapters", "liger", "packing", "no_checkpointing",
+                            "compile", "all"]
+    for name, row in levers.items():
+        if name in ("liger", "compile"):
+            assert row[1].startswith("not run: "), row
+            continue
+        assert re.match(r"^\d+ x \d+$", row[1]) and row[2] in ("yes", "no"), row
+        assert all(NUMBER.match(c) for c in row[3:9]) and re.match(r"^\d+\.\d+ \(", row[9]), row
+    assert levers["all"][0] == "all: dropout_0 + bf16_adapters + packing + no_checkpointing"
+    for name in ("bf16_adapters", "no_checkpointing"):  # numerics-neutral: the recipe's loss at every step
+        assert float(levers[name][9].split("(")[1].rstrip(")")) < 0.02, levers[name]
     assert "deepspeed is not installed" in full[1][-1]
 
 
@@ -106,3 +122,10 @@ def test_numbers_come_from_this_runs_files(dry_run):
     padded = work / "runs" / "lora-padded"
     for name in ("adapter_model.safetensors", "erc_task.json", "README.md", "test_results.json"):
         assert (padded / name).is_file(), name
+    # the speed table's numbers are those of the speed runs' own trainer states
+    speed = dry_run["results"]["speed"]["stages"]
+    for lever in ("as_written", "packing", "all"):
+        log = json.loads((work / "runs" / f"speed-{lever}" / "trainer_state.json").read_text())["log_history"]
+        rates = [e["train_tokens_per_second"] for e in log if "train_tokens_per_second" in e and e["step"] > 1]
+        assert speed[f"speed_{lever}"]["tokens_per_s"] == pytest.approx(statistics.median(rates))
+        assert speed[f"speed_{lever}"]["losses"] == [e["loss"] for e in log if "loss" in e]

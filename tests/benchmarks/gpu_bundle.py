@@ -49,6 +49,8 @@ WHEELS = (
 # pydantic stack it needs, at the versions this environment holds.
 DEEPSPEED = "0.19.8"
 DEEPSPEED_DEPS = ("hjson", "pydantic", "pydantic-core", "annotated-types", "typing-inspection")
+# Liger's Triton kernels for the `speed` part (pure Python; the GPU image has Triton). Not installed here: no Triton.
+LIGER = "0.8.5"
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64")
 DATASETS = ("iemocap", "meld", "emorynlp", "unified")
@@ -75,8 +77,8 @@ def download_wheels(dest: Path, deepspeed: bool = True) -> dict[str, str]:
            "--only-binary=:all:", "--python-version", "3.12", "--implementation", "cp", "-d", str(dest)]
     for platform in PLATFORMS:
         cmd += ["--platform", platform]
-    subprocess.run(cmd + [f"{n}=={v}" for n, v in pins.items()], check=True)
-    return pins
+    subprocess.run(cmd + [f"{n}=={v}" for n, v in pins.items()] + [f"liger-kernel=={LIGER}"], check=True)
+    return {**pins, "liger-kernel": LIGER}
 
 
 def copy_dataset(folder: Path, dest: Path, configs: tuple[str, ...] | None) -> list[str]:

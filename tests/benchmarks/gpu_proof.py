@@ -6,6 +6,7 @@ Usage:
     # on the GPU machine, in the repository root, with .gpu-bundle/ carried along (docs/benchmarks.md: "GPU proof"):
     bash tests/benchmarks/gpu_proof.sh train           # run 1: LoRA padded / padding-free / packing, evaluation
     bash tests/benchmarks/gpu_proof.sh full            # run 2: all-parameter (FSDP, DeepSpeed), memory fit
+    bash tests/benchmarks/gpu_proof.sh speed           # the LoRA recipe as written vs each speed lever vs all of them
     python tests/benchmarks/gpu_proof.py --report OUT1/proof-train.json OUT2/proof-full.json   # the tables of docs/benchmarks.md
     make gpu-proof-dry                                 # all of it on CPU with a tiny model (in make test)
 
@@ -311,6 +312,106 @@ def stage_train(proof: Proof, mode: str, peak: dict, model: dict, *, micro_batch
             if f.is_file():
                 m[f"{split}_results"] = json.loads(f.read_text())
     return {**result, **m}
+
+
+# The speed levers of the LoRA recipes, each alone on `iemocap-lora.yaml` as it was written (micro-batch 8 x 4,
+# activation checkpointing, LoRA dropout 0.05, fp32 adapters, padded rows: AS_WRITTEN pins them whatever the
+# recipe now says), then all together; the seed and the rows are the same, so the numerics-neutral levers must
+# give the recipe's loss at every step.
+AS_WRITTEN = ["--per_device_train_batch_size", "8", "--gradient_accumulation_steps", "4", "--activation_checkpointing",
+              "true", "--lora_dropout", "0.05", "--lora_autocast_adapter_dtype", "true", "--packing", "false"]
+LEVERS = {
+    "as_written": [],
+    "dropout_0": ["--lora_dropout", "0"],
+    "bf16_adapters": ["--lora_autocast_adapter_dtype", "false"],
+    "liger": ["--use_liger_kernel", "true"],
+    "packing": ["--packing", "true", "--packing_strategy", "bfd"],
+    "no_checkpointing": ["--activation_checkpointing", "false"],
+    "compile": ["--torch_compile", "true"],
+}
+TOGETHER = ("dropout_0", "bf16_adapters", "liger", "packing", "no_checkpointing")
+# Levers that change the batches (packing) or drop no activations (dropout 0): their loss is not the
+# recipe's, by design; the others must give the recipe's loss within run-to-run noise.
+NOT_NEUTRAL = ("packing", "dropout_0", "all")
+
+
+def missing_for(lever: str, dry: bool) -> str | None:
+    """Why ``lever`` cannot run on this machine, or None."""
+    import importlib.util
+
+    if lever == "liger":
+        if importlib.util.find_spec("liger_kernel") is None:
+            return "liger-kernel is not installed in this environment"
+        if importlib.util.find_spec("triton") is None:
+            return "liger-kernel needs Triton, which this machine lacks"
+    if lever == "compile" and dry:
+        return "CPU dry run: inductor compiles every padded batch shape anew (one run took over 9 min here)"
+    return None
+
+
+def stage_lever(proof: Proof, name: str, peak: dict, model: dict) -> dict:
+    args = proof.args
+    why = missing_for(name, proof.dry)
+    if why:
+        return {"ok": False, "ran": False, "error": why}
+    together = [lever for lever in TOGETHER if not missing_for(lever, proof.dry)]
+    flags = [f for lever in (together if name == "all" else (name,)) for f in LEVERS[lever]]
+    overrides = ["--dataset_name", str(proof.dataset()), "--max_steps", str(args.warmup + args.steps),
+                 "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
+                 "--do_test", "false", *AS_WRITTEN, *flags]
+    batch = 8
+    if "--packing" in flags:  # as many real tokens per micro-batch as the padded batch holds, in 2048-token rows
+        batch = max(1, round(8 * proof.lengths("iemocap", "default/train")["mean"] / 2048))
+        overrides += ["--per_device_train_batch_size", str(batch)]
+    result = launch_sft(proof, f"speed-{name}", LORA_RECIPE, overrides, accelerate_config=ACCELERATE / "single_gpu.yaml")
+    if not result["ok"]:
+        return result
+    m = train_measures(result["log"], args.warmup)
+    checkpointing = "--activation_checkpointing" not in flags and not proof.dry
+    s = proof.lengths("iemocap", "default/train")["attention_length"] / 2
+    m["mfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=False) / peak["peak_flops"]
+    m["hfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=checkpointing) / peak["peak_flops"]
+    m["mfu_vs_measured_gemm"] = m["mfu"] * peak["peak_flops"] / peak["measured_flops"]
+    m["losses"] = [e["loss"] for e in result["log"] if "loss" in e]
+    m.update(micro_batch=batch, accumulation=4, checkpointing=checkpointing, levers=together if name == "all" else [name])
+    m["projected_6_epochs_train_s"] = 6 * proof.lengths("iemocap", "default/train")["tokens"] / m["tokens_per_s"]
+    return {**result, **m}
+
+
+def part_speed(proof: Proof) -> None:
+    proof.results["environment"] = environment()
+    peak = proof.stage("gemm_peak", lambda: {"ok": True, **gemm_peak(proof.dry)})
+    model = proof.stage("model", make_model, proof)
+    if not model["ok"]:
+        return
+    for name in (*LEVERS, "all"):
+        proof.stage(f"speed_{name}", stage_lever, proof, name, peak, model)
+
+
+def _speed_table(stages: dict) -> list[str]:
+    base = stages.get("speed_as_written", {})
+    lines = ["", "| lever (alone on `iemocap-lora.yaml`) | micro-batch x accumulation | checkpointing | tokens/s "
+             "(median of steps) | vs as written | peak memory (GiB) | MFU | HFU | MFU vs measured matmul "
+             "| loss, last step (max Δ vs as written) | projected 6 epochs (train only) |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for key in [k for k in stages if k.startswith("speed_")]:
+        s, label = stages[key], key.removeprefix("speed_")
+        if not s.get("ok"):
+            lines.append(f"| {label} | not run: {s.get('error') or _last_error(s)} | | | | | | | | | |")
+            continue
+        if base.get("ok") and label not in NOT_NEUTRAL:
+            delta = max(abs(a - b) for a, b in zip(s["losses"], base["losses"]))
+            loss = f"{s['losses'][-1]:.4f} ({delta:.4f})"
+        else:
+            loss = f"{s['losses'][-1]:.4f} (not numerics-neutral)" if label in NOT_NEUTRAL else f"{s['losses'][-1]:.4f}"
+        if label == "all":
+            label = "all: " + " + ".join(s.get("levers", []))
+        speed = _n(s["tokens_per_s"] / base["tokens_per_s"], "{:.2f}x") if base.get("ok") else "—"
+        lines.append(f"| {label} | {s['micro_batch']} x {s['accumulation']} | {'yes' if s['checkpointing'] else 'no'} | "
+                     f"{_n(s['tokens_per_s'])} | {speed} | {_n(s['peak_memory_gib'], '{:.1f}')} | "
+                     f"{_n(100 * s['mfu'], '{:.1f}%')} | {_n(100 * s['hfu'], '{:.1f}%')} | "
+                     f"{_n(100 * s['mfu_vs_measured_gemm'], '{:.1f}%')} | {loss} | {_hms(s['projected_6_epochs_train_s'])} |")
+    return lines
 
 
 def stage_eval(proof: Proof, mode: str) -> dict:
@@ -712,6 +813,9 @@ def report(paths: list[Path]) -> str:
                          f"{100 * s['gpu_busy_fraction']:.0f}% | {k['matmul']:.2f} | {k['attention']:.2f} | {k['other']:.2f} |")
         else:
             lines.append(f"| failed: {s.get('error') or _last_error(s)} | | | | | | |")
+    sp = parts.get("speed")
+    if sp:
+        lines += _speed_table(sp["stages"])
     return "\n".join(lines)
 
 
@@ -758,6 +862,8 @@ def _settings(stage: dict) -> tuple[int, bool]:
 
 
 def _last_error(s: dict) -> str:
+    if s.get("rc") == "timeout":
+        return f"timed out after {s.get('seconds')} s"
     tail = s.get("tail", "")
     line = next((x for x in reversed(tail.splitlines()) if "Error" in x or "error:" in x), tail[-200:])
     return line.strip()[:200]
@@ -770,7 +876,7 @@ def _hms(seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--part", choices=("train", "full", "sweep", "profile", "all"), default="all")
+    p.add_argument("--part", choices=("train", "full", "sweep", "profile", "speed", "all"), default="all")
     p.add_argument("--bundle", default=".gpu-bundle")
     p.add_argument("--out", default="output/gpu-proof")
     p.add_argument("--work", help="scratch folder for the model and runs (default: OUT/work)")
@@ -800,12 +906,13 @@ def main(argv: list[str] | None = None) -> int:
         return memfit_child(proof)
     if args.profile:
         return profile_child(proof)
-    parts = ("train", "full", "sweep", "profile") if args.part == "all" else (args.part,)
+    parts = ("train", "full", "sweep", "profile", "speed") if args.part == "all" else (args.part,)
     paths = []
     for part in parts:
         args.part = part
         proof = Proof(args)
-        {"train": part_train, "full": part_full, "sweep": part_sweep, "profile": part_profile}[part](proof)
+        {"train": part_train, "full": part_full, "sweep": part_sweep, "profile": part_profile,
+         "speed": part_speed}[part](proof)
         paths.append(proof.results_path)
     print("\n" + report(paths))
     return 0

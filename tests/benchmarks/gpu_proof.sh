@@ -6,8 +6,9 @@
 #
 #   bash tests/benchmarks/gpu_proof.sh train    # run 1: LoRA modes, evaluation
 #   bash tests/benchmarks/gpu_proof.sh full     # run 2: all-parameter FSDP / DeepSpeed, memory fit
+#   bash tests/benchmarks/gpu_proof.sh speed    # the LoRA recipe as it was vs each speed lever vs all (<= 8 min)
 set -euo pipefail
-part=${1:?usage: gpu_proof.sh train|full [gpu_proof.py options]}
+part=${1:?usage: gpu_proof.sh train|full|sweep|profile|speed [gpu_proof.py options]}
 shift
 bundle=${BUNDLE:-.gpu-bundle}
 out=${OUT:-output/gpu-proof}

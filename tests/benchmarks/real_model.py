@@ -1,0 +1,175 @@
+"""Real-model benchmark (not a test): SmolLM2-135M-Instruct + LoRA on IEMOCAP, every cell on the whole test split.
+
+Usage:
+
+    python tests/benchmarks/real_model.py --raw-dir ../shared/data/cosmic --work output/bench/real-model
+    python tests/benchmarks/real_model.py --work output/bench/real-model --report   # the tables, from what ran
+
+Cells, each trained and scored through the commands users run (builders/build.py, train/make_smollm2.py,
+train/sft.py, eval/evaluate.py, eval/compare.py):
+
+- zero-shot: the base model asked through its chat template (plain prompts), no training;
+- lora-1_64, lora-1_32, lora-1_16: LoRA on the dialogue-level IEMOCAP train fractions 1/64, 1/32 and 1/16,
+  one epoch each, with the main job's CPU recipe (train/recipes/smollm2-135m/iemocap-lora-cpu.yaml: the
+  same seed and settings, its max_steps lifted), plain prompts;
+- lora-1_32-default: 1/32 with the retrieval template (one retrieved demonstration per prompt).
+
+Every cell is scored on the whole IEMOCAP test split (1,623 rows, 31 dialogues) with a 95% interval
+(dialogues resampled), and each adapter's card gets the score as model-index (eval/evaluate.py writes it).
+Paired comparisons: each fraction against the next and against zero-shot, retrieval against none at 1/32.
+Resumable cell by cell: a finished cell (its results.json) is never run again, a killed training resumes
+from its last checkpoint, and each cell's timings are kept beside its results. Writes WORK/report.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPE = REPO / "train" / "recipes" / "smollm2-135m" / "iemocap-lora-cpu.yaml"
+ORG = "instructerc"
+BASE = "smollm2-135m-instruct"
+FRACTIONS = ("1/64", "1/32", "1/16")
+# (name, train fraction or None for zero-shot, config), in the order they run
+CELLS = [("lora-1_32", "1/32", "plain"), ("lora-1_32-default", "1/32", "default"), ("lora-1_16", "1/16", "plain"),
+         ("lora-1_64", "1/64", "plain"), ("zero-shot", None, "plain")]
+COMPARISONS = [("zero-shot", "lora-1_64"), ("zero-shot", "lora-1_32"), ("zero-shot", "lora-1_16"),
+               ("lora-1_64", "lora-1_32"), ("lora-1_32", "lora-1_16"), ("lora-1_32", "lora-1_32-default")]
+# InstructERC, Table 5 (data scaling), LLaMA-2-7B on IEMOCAP alone: test weighted-F1.
+PAPER = {"1/64": 30.34, "1/32": 54.76, "1/16": 60.42}
+
+
+def run(cmd: list, log: Path) -> float:
+    """Run one command (printed first), its output appended to ``log``; returns its seconds."""
+    cmd = [str(c) for c in cmd]
+    print("$ " + " ".join(shlex.quote(c) for c in ["python", *cmd[1:]]), flush=True)
+    start = time.perf_counter()
+    with open(log, "a", encoding="utf-8") as out:
+        proc = subprocess.run(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): see {log}")
+    return time.perf_counter() - start
+
+
+def dataset(work: Path, fraction: str | None) -> Path:
+    name = "iemocap" if fraction in (None, "1") else f"iemocap-frac{fraction.replace('/', '_')}"
+    return work / ORG / name
+
+
+def prepare(work: Path, raw_dir: str, log: Path) -> None:
+    """The full build (its test split scores every cell), the train fractions and the base model."""
+    for fraction in (None, *FRACTIONS):
+        if not (dataset(work, fraction) / "README.md").is_file():
+            extra = ["--train-fraction", fraction] if fraction else []
+            run([sys.executable, "builders/build.py", "--raw-dir", raw_dir, "--out", work, "--datasets", "iemocap",
+                 "--configs", "plain", "default", *extra], log)
+    run([sys.executable, "train/make_smollm2.py", work / ORG / BASE], log)
+
+
+def run_cell(work: Path, name: str, fraction: str | None, config: str, log: Path) -> None:
+    cell = work / "cells" / name
+    if (cell / "results.json").is_file():
+        print(f"{name}: done before, kept", flush=True)
+        return
+    base = work / ORG / BASE
+    timing: dict = {}
+    if fraction is None:
+        evaluate = ["--model", base, "--config", config, "--chat-template"]
+    else:
+        run_dir = work / "runs" / name
+        timing["train_s"] = run([
+            sys.executable, "train/sft.py", "--config", RECIPE, "--model_name_or_path", base,
+            "--base_model_id", f"{ORG}/{BASE}", "--dataset_name", dataset(work, fraction), "--dataset_config", config,
+            "--max_steps", "-1", "--num_train_epochs", "1", "--output_dir", run_dir], log)
+        state = json.loads((run_dir / "trainer_state.json").read_text())
+        timing["train_tokens"] = max((e.get("num_tokens", 0) for e in state["log_history"]), default=None)
+        timing["train_rows"] = json.loads((run_dir / "train_results.json").read_text()).get("train_samples")
+        timing["peak_rss_gib"] = max((e.get("peak_memory_gib", 0) for e in state["log_history"]), default=None)
+        evaluate = ["--adapter", run_dir]
+    timing["eval_s"] = run([sys.executable, "eval/evaluate.py", *evaluate, "--dataset", dataset(work, None),
+                            "--split", "test", "--output-dir", cell, "--no-progress"], log)
+    (cell / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
+
+
+def compare(work: Path, a: str, b: str, log: Path) -> dict:
+    out = work / "comparisons" / f"{b}-vs-{a}.json"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        configs = {c[0]: c[2] for c in CELLS}
+        across = ["--across-configs"] if configs[a] != configs[b] else []
+        run([sys.executable, "eval/compare.py", work / "cells" / a, work / "cells" / b, *across, "--output", out], log)
+    return json.loads(out.read_text())["comparisons"]["all"]["metrics"]["weighted_f1"]
+
+
+def interval(results: dict) -> str:
+    low, high = results["confidence_intervals"]["weighted_f1"]
+    return f"{100 * results['weighted_f1']:.2f} [{100 * low:.2f}, {100 * high:.2f}]"
+
+
+def report(work: Path) -> str:
+    lines = [
+        f"SmolLM2-135M-Instruct (dequantized Q4_1, train/make_smollm2.py) on IEMOCAP, whole test split "
+        f"(1,623 rows, 31 dialogues; 95% intervals, dialogues resampled); {platform.processor() or platform.machine()}, "
+        f"{datetime.date.today().isoformat()}",
+        "",
+        "| cell | train rows | train tokens | train time | scoring time | peak RSS (train) | test W-F1 [95% CI] | accuracy "
+        "| paper, LLaMA-2-7B |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    done = {}
+    for name, fraction, config in CELLS:
+        path = work / "cells" / name / "results.json"
+        if not path.is_file():
+            lines.append(f"| {name} | not run yet | | | | | | | |")
+            continue
+        results = done[name] = json.loads(path.read_text())
+        timing = json.loads((work / "cells" / name / "timing.json").read_text())
+        train = f"{timing['train_s'] / 60:.1f} min" if "train_s" in timing else "—"
+        paper = PAPER.get(fraction, "") if config == "plain" else ""
+        lines.append(
+            f"| {name} ({config}{', chat template' if fraction is None else ''}) | {timing.get('train_rows') or 0} | "
+            f"{timing.get('train_tokens') or 0:,.0f} | {train} | {timing['eval_s'] / 60:.1f} min | "
+            f"{timing.get('peak_rss_gib') or 0:.1f} GiB | {interval(results)} | {100 * results['accuracy']:.2f} | {paper} |")
+    lines += ["", "| B vs A | ΔW-F1 [95% CI] | p |", "|---|---|---:|"]
+    for a, b in COMPARISONS:
+        if a in done and b in done:
+            d = compare(work, a, b, work / "bench.log")
+            lines.append(f"| {b} vs {a} | {100 * d['delta']:+.2f} [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] "
+                         f"| {d['p_value']:.3g} |")
+    text = "\n".join(lines) + "\n"
+    (work / "report.md").write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    summary, _, details = __doc__.partition("\n\n")
+    p = argparse.ArgumentParser(description=summary, epilog=details, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--raw-dir", default=str(REPO.parent / "shared" / "data" / "cosmic"))
+    p.add_argument("--work", default="output/bench/real-model")
+    p.add_argument("--cells", nargs="*", default=[c[0] for c in CELLS], help="run only these cells")
+    p.add_argument("--report", action="store_true", help="only print the tables of the cells that ran")
+    args = p.parse_args(argv)
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    if not args.report:
+        log = work / "bench.log"
+        started = time.perf_counter()
+        prepare(work, args.raw_dir, log)
+        for name, fraction, config in CELLS:
+            if name in args.cells:
+                run_cell(work, name, fraction, config, log)
+        print(f"all cells in {(time.perf_counter() - started) / 60:.1f} min (this invocation)", flush=True)
+    print(report(work), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
