@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import torch
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
@@ -135,6 +135,7 @@ def finetune(
 
         model = PeftModel.from_pretrained(model, args.init_adapter, is_trainable=True)
     else:
+        set_seed(training_args.seed)  # the adapter's random init (lora_A), as the Trainer seeds its own model_init
         model = add_adapter(model, model_args, training_args)
     score_labelled_positions_only()
     eval_rows = None
