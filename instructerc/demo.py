@@ -1,19 +1,24 @@
-"""The main job (`make demo`): the whole pipeline on a laptop CPU, with the tiny LLaMA.
+"""The main job (`make demo`): InstructERC on a laptop CPU with a real pretrained model, SmolLM2-135M-Instruct.
 
-build -> tiny model -> LoRA fine-tune -> evaluate (validation, test; with intervals) -> majority
-baseline and the paired comparison with it -> publish -> load back -> predict. Every step runs the same command a user would type (printed before it runs), so
-the demo doubles as a walkthrough; the summary at the end says where every artefact is.
+build IEMOCAP -> base model (from PyPI) -> zero-shot on test -> LoRA fine-tune -> evaluate -> compare
+the adapter with the majority class and with zero-shot (paired, with p) -> publish -> predict. Every
+step runs the command a user would type (printed before it runs); the summary says where every
+artefact is.
 
-Everything is laid out as its Hub id: OUT/<org>/<name> for the datasets and the tiny model, so
-the adapter's task file and card name them by repo id, never by a path of this machine.
-Publishing writes Hub-ready repo folders under OUT/hub/<org>/ (what a push would upload),
-checked as a push checks them (``validate_folder``); prediction loads the adapter from there
-and finds its base model and dataset beside it, as it will on the Hub. With PUSH=1 and a token
-(HF_TOKEN or `hf auth login`) the folders are pushed to HF_ENDPOINT as private repos instead,
-and the adapter is loaded back by repo id.
+Test is scored on the shortest whole test dialogues holding at least 400 rows (``--subset-rows``):
+dialogues are the resampling units of the intervals and of the paired test, and a test over k
+dialogues cannot reach p < 0.01 below k = 8. The whole split is the real-model benchmark's
+(docs/benchmarks.md).
+
+Everything is laid out as its Hub id: OUT/<org>/<name> for the dataset and the base model, so the
+adapter's task file and card name them by repo id, never by a path of this machine. Publishing
+writes Hub-ready repo folders under OUT/hub/<org>/ (what a push would upload), checked as a push
+checks them; prediction loads the adapter from there and finds its base model and dataset beside
+it, as it will on the Hub. With PUSH=1 and a token (HF_TOKEN or `hf auth login`) the folders are
+pushed to HF_ENDPOINT as private repos instead, and the adapter is loaded back by repo id.
 
     python -m instructerc.demo --raw-dir ../shared/data/cosmic --out output
-    python -m instructerc.demo --quick   # a smaller smoke run (few dialogues, few steps)
+    python -m instructerc.demo --quick   # a smoke run: the tiny random LLaMA, 6 dialogues, 20 steps
 """
 
 from __future__ import annotations
@@ -26,15 +31,40 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RECIPE = REPO / "train" / "recipes" / "tiny" / "iemocap-lora-cpu.yaml"
+RECIPES = REPO / "train" / "recipes"
 SAMPLE = REPO / "examples" / "sample_conversation.json"
-ADAPTER_NAME = "tiny-llama-iemocap-lora"
+SUBSET_ROWS = 400
 
 
-def run(step: str, args: list[str], env: dict | None = None) -> None:
+@dataclass(frozen=True)
+class Plan:
+    """What the demo trains and how it scores it: the real model, or the tiny random one (--quick)."""
+
+    base: str  # OUT/<org>/<base>, published as <org>/<base>
+    recipe: Path
+    adapter: str
+    chat_template: bool  # zero-shot asks an instruction-tuned model through its chat template
+    subset_rows: int | None  # test rows scored (shortest whole dialogues); None: the whole split
+    what: str  # how the summary names the model
+
+    def make_base(self, folder: Path, dataset: Path) -> list:
+        if self.base == "tiny-llama":
+            return ["train/make_tiny_model.py", folder, "--dataset", dataset]
+        return ["train/make_smollm2.py", folder]
+
+
+REAL = Plan("smollm2-135m-instruct", RECIPES / "smollm2-135m" / "iemocap-lora-cpu.yaml", "smollm2-135m-iemocap-lora",
+            chat_template=True, subset_rows=SUBSET_ROWS, what="SmolLM2-135M-Instruct + LoRA")
+QUICK = Plan("tiny-llama", RECIPES / "tiny" / "iemocap-lora-cpu.yaml", "tiny-llama-iemocap-lora",
+             chat_template=False, subset_rows=None, what="the tiny random LLaMA + LoRA, a smoke run that shows the "
+             "pipeline, not the method")
+
+
+def run(step: str, args: list, env: dict | None = None) -> None:
     cmd = [sys.executable, *args]
     shown = " ".join(shlex.quote(str(a)) for a in ["python", *args])
     print(f"\n=== {step}\n$ {shown}", flush=True)
@@ -55,27 +85,46 @@ def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     copy_publishable(folder, dest, repo_type)
-    if repo_type == "model":
+    if repo_type == "model" and (dest / "adapter_config.json").is_file():
         set_repo_id(dest, hub_id_of_folder(dest))
     validate_folder(dest, repo_type)
     return dest
 
 
-def summary(validation: dict, test: dict, versus: dict) -> str:
-    """The demo's verdict: test weighted-F1 with its interval, and the gain over the majority class."""
+def scored(results: dict) -> str:
     from instructerc.eval.bootstrap import format_interval
+
+    intervals = results.get("confidence_intervals", {})
+    if "weighted_f1" not in intervals:
+        return f"{100 * results['weighted_f1']:.2f}"
+    return format_interval(results["weighted_f1"], intervals["weighted_f1"])
+
+
+def versus(comparison: dict) -> str:
+    delta = comparison["comparisons"]["all"]["metrics"]["weighted_f1"]
+    return (f"Δ {100 * delta['delta']:+.2f} [{100 * delta['low']:+.2f}, {100 * delta['high']:+.2f}], "
+            f"p = {delta['p_value']:.3g}")
+
+
+def summary(plan: Plan, eval_dir: Path) -> str:
+    """The demo's verdict: each run's test weighted-F1 with its interval, and the adapter's gain over
+    the majority class and over zero-shot (paired interval, p by approximate randomisation)."""
     from instructerc.hub.scores import describe
 
-    delta = versus["comparisons"]["all"]["metrics"]["weighted_f1"]
-    return (
-        f"weighted-F1 of the tiny model on IEMOCAP: validation {100 * validation['weighted_f1']:.2f}, "
-        f"test {format_interval(test['weighted_f1'], test['confidence_intervals']['weighted_f1'])} "
-        f"({describe(test['bootstrap'])})\n"
-        f"vs the majority-class baseline (test {100 * delta['a']:.2f}): Δ {100 * delta['delta']:+.2f} "
-        f"[{100 * delta['low']:+.2f}, {100 * delta['high']:+.2f}], p = {delta['p_value']:.3g} "
-        f"(paired bootstrap interval; p by approximate randomisation over dialogues)\n"
-        "(a random-init toy: it shows the pipeline, not the method)"
-    )
+    read = {name: json.loads((eval_dir / name / "results.json").read_text()) for name in ("test", "zero-shot", "majority")}
+    test = read["test"]
+    rows = f"{test['num_examples']} test rows" + (
+        f" (the shortest whole dialogues holding at least {plan.subset_rows})" if plan.subset_rows else "")
+    lines = [
+        f"IEMOCAP weighted-F1 on {rows}, {describe(test['bootstrap']) if 'bootstrap' in test else 'no interval'}:",
+        f"  adapter ({plan.what}): {scored(test)}",
+        f"  zero-shot base model{' (chat template)' if plan.chat_template else ''}: {scored(read['zero-shot'])}",
+        f"  majority class: {scored(read['majority'])}",
+    ]
+    for name in ("majority", "zero-shot"):
+        comparison = json.loads((eval_dir / f"test-vs-{name}.json").read_text())
+        lines.append(f"adapter vs {name}: {versus(comparison)} (paired bootstrap interval; p over dialogues)")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,81 +132,88 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--raw-dir", default=str(REPO.parent / "shared" / "data" / "cosmic"))
     p.add_argument("--out", default="output")
     p.add_argument("--org", default=os.environ.get("HF_ORG", "instructerc"))
-    p.add_argument("--max-steps", type=int, default=None, help="override the tiny recipe's max_steps")
-    p.add_argument("--quick", action="store_true", help="smoke run: 6 dialogues per split, 20 steps")
+    p.add_argument("--max-steps", type=int, default=None, help="override the recipe's max_steps")
+    p.add_argument("--quick", action="store_true", help="smoke run: the tiny random LLaMA, 6 dialogues, 20 steps")
     args = p.parse_args(argv)
 
+    plan = QUICK if args.quick else REAL
     out = Path(args.out).resolve()
     push = os.environ.get("PUSH") == "1"
     started = time.perf_counter()
-    build = ["builders/build.py", "--raw-dir", args.raw_dir, "--out", out, "--org", args.org]
+    build = ["builders/build.py", "--raw-dir", args.raw_dir, "--out", out, "--org", args.org, "--datasets", "iemocap"]
     if args.quick:
         build += ["--max-dialogues", "6"]
-    run("build the instruction datasets", build)
+    run("build the IEMOCAP instruction dataset", build)
 
     data = out / args.org / "iemocap"
-    tiny = out / args.org / "tiny-llama"  # the layout of its repo id, like the datasets'
-    base_id = f"{args.org}/tiny-llama"
-    run("make the tiny LLaMA", ["train/make_tiny_model.py", tiny, "--dataset", data])
-
-    base = str(tiny)
+    base_dir = out / args.org / plan.base  # the layout of its repo id, like the dataset's
+    base_id = f"{args.org}/{plan.base}"
+    run("make the base model", plan.make_base(base_dir, data))
+    base = str(base_dir)
     if push:  # trained from the Hub copy, as a user of the published model would
-        run("push the tiny model", ["hub/push.py", tiny, "--repo-id", base_id, "--private"])
+        run("push the base model", ["hub/push.py", base_dir, "--repo-id", base_id, "--private"])
         base = base_id
 
-    run_dir = out / "runs" / ADAPTER_NAME
+    eval_dir = out / "eval"
+    subset = ["--subset-rows", str(plan.subset_rows)] if plan.subset_rows else []
+    chat = ["--chat-template"] if plan.chat_template else []
+    run("zero-shot: the base model on test, no training",
+        ["eval/evaluate.py", "--model", base, "--dataset", data, "--config", "plain", "--split", "test", *subset, *chat,
+         "--output-dir", eval_dir / "zero-shot", "--no-progress"])
+
+    run_dir = out / "runs" / plan.adapter
     steps = args.max_steps or (20 if args.quick else None)
-    train = ["train/sft.py", "--config", RECIPE, "--model_name_or_path", base, "--dataset_name", data,
-             "--output_dir", run_dir, "--base_model_id", base_id, "--hub_model_id", f"{args.org}/{ADAPTER_NAME}"]
+    train = ["train/sft.py", "--config", plan.recipe, "--model_name_or_path", base, "--dataset_name", data,
+             "--output_dir", run_dir, "--base_model_id", base_id, "--hub_model_id", f"{args.org}/{plan.adapter}"]
     if steps:
-        train += ["--max_steps", str(steps), "--eval_steps", str(max(steps // 2, 1)), "--save_steps", str(max(steps // 2, 1))]
+        train += ["--max_steps", str(steps)]
     if args.quick:
-        train += ["--max_eval_samples", "24", "--max_test_samples", "24"]
-    run("LoRA fine-tune on IEMOCAP", train)
+        train += ["--eval_steps", "10", "--save_steps", "10", "--max_eval_samples", "24", "--max_test_samples", "24"]
+    run("LoRA fine-tune on IEMOCAP train", train)
 
-    scores = {}
-    for split in ("validation", "test"):
-        eval_dir = out / "eval" / split
-        run(f"evaluate on {split}", ["eval/evaluate.py", "--adapter", run_dir, "--split", split, "--output-dir", eval_dir])
-        scores[split] = json.loads((eval_dir / "results.json").read_text())
-
-    # the floor, scored like the adapter, and whether the adapter clears it (a paired test)
-    config = scores["test"]["config"]  # the config the adapter was trained and evaluated on
-    majority = out / "eval" / "majority"
-    run("majority-class baseline on test", ["eval/baseline.py", "majority", "--dataset", data, "--config", config,
-                                            "--split", "test", "--output-dir", majority])
-    versus = out / "eval" / "test-vs-majority.json"
-    run("compare the adapter with the baseline", ["eval/compare.py", majority, out / "eval" / "test", "--output", versus])
+    run("evaluate the adapter on test",
+        ["eval/evaluate.py", "--adapter", run_dir, "--split", "test", *subset, "--output-dir", eval_dir / "test",
+         "--no-progress"])
+    run("majority-class baseline on test",
+        ["eval/baseline.py", "majority", "--dataset", data, "--config", "plain", "--split", "test", *subset,
+         "--output-dir", eval_dir / "majority"])
+    for name in ("majority", "zero-shot"):
+        run(f"compare the adapter with {name}",
+            ["eval/compare.py", eval_dir / name, eval_dir / "test", "--output", eval_dir / f"test-vs-{name}.json"])
 
     hub = out / "hub" / args.org
-    published = {name: publish_locally(out / args.org / name, hub / name, "dataset")
-                 for name in ("iemocap", "meld", "emorynlp", "unified")}
-    published["tiny-llama"] = publish_locally(tiny, hub / "tiny-llama", "model")
-    published[ADAPTER_NAME] = publish_locally(run_dir, hub / ADAPTER_NAME, "model")
-    adapter = str(published[ADAPTER_NAME])
+    published = {
+        "iemocap": publish_locally(data, hub / "iemocap", "dataset"),
+        plan.base: publish_locally(base_dir, hub / plan.base, "model"),
+        plan.adapter: publish_locally(run_dir, hub / plan.adapter, "model"),
+    }
+    adapter = str(published[plan.adapter])
     print(f"\n=== publish\nHub-ready repo folders in {hub}, checked as a push checks them", flush=True)
     if push:
         for name, folder in published.items():
-            if name != "tiny-llama":  # pushed before training
+            if name != plan.base:  # pushed before training
                 run(f"push {name}", ["hub/push.py", folder, "--repo-id", f"{args.org}/{name}", "--private"])
-        adapter = f"{args.org}/{ADAPTER_NAME}"
+        adapter = f"{args.org}/{plan.adapter}"
 
     run("load the adapter back and predict the sample conversation",
         ["eval/predict.py", "--adapter", adapter, "--conversation", SAMPLE])
 
     print(f"\n=== done in {time.perf_counter() - started:.0f} s")
-    print(summary(scores["validation"], scores["test"], json.loads(versus.read_text())))
+    print(summary(plan, eval_dir))
     print("artefacts:")
     for label, path in [
-        ("datasets", out / args.org),
-        ("tiny model", tiny),
+        ("dataset", data),
+        ("base model", base_dir),
         ("training run (checkpoints, logs)", run_dir),
-        ("evaluation (results.json, predictions.parquet, confusion_matrix.png, per_class.md)", out / "eval"),
-        ("majority-class baseline and the comparison with it", versus),
+        ("evaluations (results.json, predictions.parquet, confusion_matrix.png, per_class.md) and comparisons",
+         eval_dir),
         ("Hub-ready repo folders", hub),
         ("adapter predicted with", adapter),
     ]:
         print(f"  {label}: {path}")
+    local = published[plan.adapter]
+    served = adapter if push else (local.relative_to(REPO) if local.is_relative_to(REPO) else local)
+    print(f"try it in a browser (http://127.0.0.1:7860):\n  python hub/space/app.py --adapter {served}")
     return 0
 
 

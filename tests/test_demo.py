@@ -19,7 +19,7 @@ def test_hub_ready_folders_hold_no_machine_path_and_pass_validation(quick_demo):
     out = quick_demo / "output"
     hub = out / "hub"
     folders = sorted((hub / ORG).iterdir())
-    assert [f.name for f in folders] == sorted(["iemocap", "meld", "emorynlp", "unified", "tiny-llama", ADAPTER])
+    assert [f.name for f in folders] == sorted(["iemocap", "tiny-llama", ADAPTER])
     forbidden = {str(p).encode() for p in (REPO, REPO.resolve(), out, out.resolve())}
     for path in sorted(hub.rglob("*")):
         if path.is_file():
@@ -39,3 +39,10 @@ def test_hub_ready_folders_hold_no_machine_path_and_pass_validation(quick_demo):
     assert card.data.base_model == f"{ORG}/tiny-llama" and card.data.model_name == ADAPTER
     assert f'PeftModel.from_pretrained(base, "{ORG}/{ADAPTER}")' in card.text and "<your-namespace>" not in card.text
     assert json.loads((adapter / "trainer_state.json").read_text())["best_model_checkpoint"].startswith("checkpoint-")
+    assert not [p for p in adapter.iterdir() if p.name.startswith("checkpoint-") or p.name == "training_args.bin"]
+    results = {name: json.loads((out / "eval" / name / "results.json").read_text())
+               for name in ("zero-shot", "test", "majority")}
+    assert {r["num_examples"] for r in results.values()} == {results["test"]["num_examples"]}  # the same rows
+    for name in ("majority", "zero-shot"):
+        comparison = json.loads((out / "eval" / f"test-vs-{name}.json").read_text())
+        assert comparison["b"]["folder"].endswith("test") and "p_value" in comparison["comparisons"]["all"]["metrics"]["weighted_f1"]

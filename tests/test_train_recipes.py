@@ -30,7 +30,8 @@ def test_every_recipe_parses_and_says_what_it_reproduces(path):
     script_args, training_args, model_args = parse_recipe(["--config", str(path), *ON_THIS_MACHINE])
     assert script_args.dataset_name and model_args.model_name_or_path and training_args.output_dir
     assert script_args.recipe_keys[: len(yaml.safe_load(path.read_text()))] == list(yaml.safe_load(path.read_text()))
-    assert path.read_text().startswith(("# Reproduces", "# Tiny LLaMA"))
+    assert path.read_text().startswith(("# Reproduces", "# Tiny LLaMA", "# SmolLM2-135M-Instruct"))
+    assert "eproduces" in path.read_text().split("\n\n")[0]  # the header says what it reproduces, or that it reproduces none
     if training_args.load_best_model_at_end:
         assert training_args.metric_for_best_model == "weighted_f1"
 
@@ -67,6 +68,7 @@ def write_recipe(tmp_path, small_build, **overrides) -> Path:
         "dataset_config": "plain",
         "output_dir": str(tmp_path / "out"),
         "use_cpu": True,
+        "bf16": False,  # a CPU recipe (TRL's default bf16: true is refused on CPUs without bf16 units)
         "report_to": "none",
         **overrides,
     }
