@@ -12,7 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import REPO
-from instructerc.demo import RECIPE, publish_locally
+from instructerc.demo import QUICK, publish_locally
 from instructerc.hub.publish import push_folder
 
 # The user namespace of the test token: other tests of the session publish instructerc/* publicly.
@@ -30,7 +30,7 @@ def published(hub_server, small_build, tiny_model_dir, tmp_path_factory):
     # the base model is published too, so the adapter card names it by repo id
     push_folder(tiny_model_dir, BASE_ID, repo_type="model", private=True, token=hub_server.token)
     subprocess.run(
-        [sys.executable, "train/sft.py", "--config", str(RECIPE), "--model_name_or_path", BASE_ID,
+        [sys.executable, "train/sft.py", "--config", str(QUICK.recipe), "--model_name_or_path", BASE_ID,
          "--dataset_name", str(small_build["unified"]), "--dataset_config", "default", "--output_dir", str(run_dir),
          "--dataset_id", DATASET_ID,  # the local build is published under another id than its folder's
          "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2", "--max_eval_samples", "16",
