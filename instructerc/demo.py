@@ -51,6 +51,13 @@ class Plan:
     subset_rows: int | None  # test rows scored (shortest whole dialogues); None: the whole split
     what: str  # how the summary names the model
 
+    @property
+    def config(self) -> str:
+        """The prompt config the recipe trains on: zero-shot and the baseline score the same prompts."""
+        import yaml
+
+        return yaml.safe_load(self.recipe.read_text())["dataset_config"]
+
     def make_base(self, folder: Path, dataset: Path) -> list:
         if self.base == "tiny-llama":
             return ["train/make_tiny_model.py", folder, "--dataset", dataset]
@@ -92,12 +99,10 @@ def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
 
 
 def scored(results: dict) -> str:
+    """A results.json's weighted-F1 with its interval, as the evaluation prints it."""
     from instructerc.eval.bootstrap import format_interval
 
-    intervals = results.get("confidence_intervals", {})
-    if "weighted_f1" not in intervals:
-        return f"{100 * results['weighted_f1']:.2f}"
-    return format_interval(results["weighted_f1"], intervals["weighted_f1"])
+    return format_interval(results["weighted_f1"], results.get("confidence_intervals", {}).get("weighted_f1"))
 
 
 def versus(comparison: dict) -> str:
@@ -158,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     subset = ["--subset-rows", str(plan.subset_rows)] if plan.subset_rows else []
     chat = ["--chat-template"] if plan.chat_template else []
     run("zero-shot: the base model on test, no training",
-        ["eval/evaluate.py", "--model", base, "--dataset", data, "--config", "plain", "--split", "test", *subset, *chat,
-         "--output-dir", eval_dir / "zero-shot", "--no-progress"])
+        ["eval/evaluate.py", "--model", base, "--dataset", data, "--config", plan.config, "--split", "test", *subset,
+         *chat, "--output-dir", eval_dir / "zero-shot", "--no-progress"])
 
     run_dir = out / "runs" / plan.adapter
     steps = args.max_steps or (20 if args.quick else None)
@@ -175,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         ["eval/evaluate.py", "--adapter", run_dir, "--split", "test", *subset, "--output-dir", eval_dir / "test",
          "--no-progress"])
     run("majority-class baseline on test",
-        ["eval/baseline.py", "majority", "--dataset", data, "--config", "plain", "--split", "test", *subset,
+        ["eval/baseline.py", "majority", "--dataset", data, "--config", plan.config, "--split", "test", *subset,
          "--output-dir", eval_dir / "majority"])
     for name in ("majority", "zero-shot"):
         run(f"compare the adapter with {name}",

@@ -109,12 +109,9 @@ def compare(work: Path, a: str, b: str, log: Path) -> dict:
     return json.loads(out.read_text())["comparisons"]["all"]["metrics"]["weighted_f1"]
 
 
-def interval(results: dict) -> str:
-    low, high = results["confidence_intervals"]["weighted_f1"]
-    return f"{100 * results['weighted_f1']:.2f} [{100 * low:.2f}, {100 * high:.2f}]"
-
-
 def report(work: Path) -> str:
+    from instructerc.demo import scored
+
     lines = [
         f"SmolLM2-135M-Instruct (dequantized Q4_1, train/make_smollm2.py) on IEMOCAP, whole test split "
         f"(1,623 rows, 31 dialogues; 95% intervals, dialogues resampled); {platform.processor() or platform.machine()}, "
@@ -137,7 +134,7 @@ def report(work: Path) -> str:
         lines.append(
             f"| {name} ({config}{', chat template' if fraction is None else ''}) | {timing.get('train_rows') or 0} | "
             f"{timing.get('train_tokens') or 0:,.0f} | {train} | {timing['eval_s'] / 60:.1f} min | "
-            f"{timing.get('peak_rss_gib') or 0:.1f} GiB | {interval(results)} | {100 * results['accuracy']:.2f} | {paper} |")
+            f"{timing.get('peak_rss_gib') or 0:.1f} GiB | {scored(results)} | {100 * results['accuracy']:.2f} | {paper} |")
     lines += ["", "| B vs A | ΔW-F1 [95% CI] | p |", "|---|---|---:|"]
     for a, b in COMPARISONS:
         if a in done and b in done:
