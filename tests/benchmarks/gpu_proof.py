@@ -378,10 +378,15 @@ def stage_lever(proof: Proof, name: str, peak: dict, model: dict) -> dict:
     return {**result, **m}
 
 
-def part_speed(proof: Proof) -> None:
+def measured_peak_and_model(proof: Proof) -> tuple[dict, dict]:
+    """The stages every training part starts with: the environment, this run's matmul peak, the model."""
     proof.results["environment"] = environment()
     peak = proof.stage("gemm_peak", lambda: {"ok": True, **gemm_peak(proof.dry)})
-    model = proof.stage("model", make_model, proof)
+    return peak, proof.stage("model", make_model, proof)
+
+
+def part_speed(proof: Proof) -> None:
+    peak, model = measured_peak_and_model(proof)
     if not model["ok"]:
         return
     for name in (*LEVERS, "all"):
@@ -600,9 +605,7 @@ def stage_memfit(proof: Proof) -> dict:
 # ---------------------------------------------------------------- parts
 
 def part_train(proof: Proof) -> None:
-    proof.results["environment"] = environment()
-    peak = proof.stage("gemm_peak", lambda: {"ok": True, **gemm_peak(proof.dry)})
-    model = proof.stage("model", make_model, proof)
+    peak, model = measured_peak_and_model(proof)
     if not model["ok"]:
         return
     for mode in TRAIN_MODES:
@@ -615,9 +618,7 @@ def part_train(proof: Proof) -> None:
 
 def part_sweep(proof: Proof) -> None:
     """The recipe's LoRA step at other micro-batch and checkpointing settings (same global batch)."""
-    proof.results["environment"] = environment()
-    peak = proof.stage("gemm_peak", lambda: {"ok": True, **gemm_peak(proof.dry)})
-    model = proof.stage("model", make_model, proof)
+    peak, model = measured_peak_and_model(proof)
     if not model["ok"]:
         return
     for name, (mode, micro, accumulation, checkpointing) in VARIANTS.items():
