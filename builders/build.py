@@ -32,7 +32,7 @@ import datasets
 
 from instructerc.builders.balancing import BALANCES, DEFAULT_BALANCE
 from instructerc.builders.embedder import DEFAULT_CHECKPOINT, DEFAULT_EMBEDDER
-from instructerc.builders.errors import DataError, print_error
+from instructerc.builders.errors import command
 from instructerc.builders.mixing import MIXES
 from instructerc.builders.pipeline import ALL_DATASETS, DEFAULT_ORG, build_datasets
 from instructerc.builders.retrieval import DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS
@@ -80,35 +80,33 @@ def _print_build_log() -> None:
     log.setLevel(logging.INFO)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _print_build_log()
     datasets.disable_progress_bars()  # per-file parquet bars drown the per-dataset progress
-    try:
-        folders = build_datasets(
-            args.raw_dir,
-            args.out,
-            args.datasets,
-            conversations=args.conversations,
-            name=args.name,
-            labels=args.labels.split(",") if args.labels else None,
-            verify_sha256=not args.skip_sha256,
-            train_fraction=args.train_fraction,
-            window=args.window,
-            mix=args.mix,
-            seed=args.seed,
-            max_dialogues=args.max_dialogues,
-            configs=tuple(args.configs),
-            org=args.org,
-            top_k=args.top_k,
-            embedder=args.embedder,
-            embed_cache=args.embed_cache,
-            embed_checkpoint=args.embed_checkpoint,
-            query=args.query,
-            balance=args.balance,
-        )
-    except DataError as e:
-        return print_error(e)
+    folders = build_datasets(
+        args.raw_dir,
+        args.out,
+        args.datasets,
+        conversations=args.conversations,
+        name=args.name,
+        labels=args.labels.split(",") if args.labels else None,
+        verify_sha256=not args.skip_sha256,
+        train_fraction=args.train_fraction,
+        window=args.window,
+        mix=args.mix,
+        seed=args.seed,
+        max_dialogues=args.max_dialogues,
+        configs=tuple(args.configs),
+        org=args.org,
+        top_k=args.top_k,
+        embedder=args.embedder,
+        embed_cache=args.embed_cache,
+        embed_checkpoint=args.embed_checkpoint,
+        query=args.query,
+        balance=args.balance,
+    )
     for name, folder in folders.items():
         print(f"{name}: {folder}")
     return 0

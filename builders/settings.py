@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .errors import DataError
+from .errors import DataError, one_line
 from .tasks import CONFIGS
 
 SETTINGS_KEY = "instructerc"
@@ -150,12 +150,12 @@ def read_card_metadata(dataset: str | Path, revision: str | None = None) -> tupl
             sha = HfApi().dataset_info(str(dataset), revision=revision).sha
             readme = Path(hf_hub_download(str(dataset), "README.md", repo_type="dataset", revision=sha))
         except Exception as err:  # noqa: BLE001 - one line naming the dataset, whatever the Hub answered
-            detail = " ".join(str(err).split())[:200]
+            detail = one_line(err, 200)
             raise DataError(f"{dataset}: cannot read its card as a local folder or a Hub dataset ({type(err).__name__}: {detail})") from None
     try:
         return metadata_load(readme) or {}, sha
     except (yaml.YAMLError, ValueError) as err:
-        raise DataError(f"{readme}: the card's YAML does not parse ({' '.join(str(err).split())[:200]})") from None
+        raise DataError(f"{readme}: the card's YAML does not parse ({one_line(err, 200)})") from None
 
 
 def read_settings(dataset: str | Path, revision: str | None = None) -> tuple[BuildSettings, str | None]:

@@ -30,11 +30,11 @@ from pathlib import Path  # noqa: E402
 
 from transformers import HfArgumentParser  # noqa: E402
 
-from instructerc.builders.errors import DataError, print_error  # noqa: E402
+from instructerc.builders.errors import command  # noqa: E402
 from instructerc.eval.baselines import BASELINES, BaselineRun, run_baseline  # noqa: E402
 from instructerc.eval.bootstrap import IntervalArgs  # noqa: E402
-from instructerc.eval.errors import EvalError  # noqa: E402
 
+@command
 def main(argv: list[str] | None = None) -> int:
     p = HfArgumentParser(
         IntervalArgs, prog="eval/baseline.py", description=__doc__.split("\n\n")[0],
@@ -56,12 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
 
     datasets.disable_progress_bars()
-    try:
-        run = BaselineRun(args.baseline, args.dataset, args.output_dir, args.config, args.split, args.dataset_id,
-                          args.dataset_revision, args.embedder, args.query, intervals.bootstrap(), args.subset_rows)
-        results = run_baseline(run)
-    except (EvalError, DataError) as err:
-        return print_error(err)
+    run = BaselineRun(args.baseline, args.dataset, args.output_dir, args.config, args.split, args.dataset_id,
+                      args.dataset_revision, args.embedder, args.query, intervals.bootstrap(), args.subset_rows)
+    results = run_baseline(run)
     print(Path(results["output_dir"], "per_class.md").read_text(encoding="utf-8"))
     print(f"results: {results['output_dir']}/results.json")
     return 0

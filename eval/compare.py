@@ -29,11 +29,12 @@ import sys  # noqa: E402
 from transformers import HfArgumentParser  # noqa: E402
 
 from instructerc.builders.atomic import atomic_file  # noqa: E402
-from instructerc.builders.errors import print_error  # noqa: E402
+from instructerc.builders.errors import command  # noqa: E402
 from instructerc.eval.bootstrap import METRICS, IntervalArgs  # noqa: E402
 from instructerc.eval.comparison import compare_runs, markdown, read_run  # noqa: E402
 from instructerc.eval.errors import EvalError  # noqa: E402
 
+@command
 def main(argv: list[str] | None = None) -> int:
     p = HfArgumentParser(
         IntervalArgs, prog="eval/compare.py", description=__doc__.split("\n\n")[0],
@@ -49,12 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unrecognized arguments: {' '.join(unknown)}")
     if intervals.ci_unit == "none":
-        return print_error("--ci-unit none: a comparison is its paired interval and p-value; use dialogue or utterance")
-    try:
-        boot = intervals.bootstrap()
-        comparison = compare_runs(read_run(args.run_a), read_run(args.run_b), boot, across_configs=args.across_configs)
-    except EvalError as err:
-        return print_error(err)
+        raise EvalError("--ci-unit none: a comparison is its paired interval and p-value; use dialogue or utterance")
+    boot = intervals.bootstrap()
+    comparison = compare_runs(read_run(args.run_a), read_run(args.run_b), boot, across_configs=args.across_configs)
     if args.output:
         with atomic_file(args.output, "w") as f:
             f.write(json.dumps(comparison, indent=2, ensure_ascii=False) + "\n")

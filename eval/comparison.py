@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
+from instructerc.builders.errors import one_line
 from instructerc.builders.labels import LABELS
 from instructerc.hub.scores import describe
 
@@ -70,7 +70,7 @@ def read_run(folder: str | Path) -> Run:
     try:
         table = pq.read_table(predictions_path, columns=["id", "source", "dialogue_id", "gold", "prediction"])
     except (OSError, ValueError, KeyError) as err:
-        raise EvalError(f"{predictions_path}: cannot read it ({' '.join(str(err).split())[:200]})") from None
+        raise EvalError(f"{predictions_path}: cannot read it ({one_line(err, 200)})") from None
     rows = table.to_pydict()
     labels = list(results["labels"])
     index = {name: k for k, name in enumerate(labels)}

@@ -5,8 +5,10 @@ The scripts print it as ``error: <message>`` and exit 2, before any result file 
 
 import json
 
+from instructerc.builders.errors import InstructercError
 
-class EvalError(ValueError):
+
+class EvalError(InstructercError, ValueError):
     """Evaluation or prediction cannot run on this input; the message names the file or field."""
 
 

@@ -39,7 +39,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from instructerc.builders.errors import print_error  # noqa: E402
+from instructerc.builders.errors import command  # noqa: E402
 from instructerc.eval.evaluation import EvalRun, run_evaluation  # noqa: E402
 
 
@@ -72,19 +72,14 @@ def parse_args(argv: list[str] | None = None) -> EvalRun:
     return run
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    from instructerc.eval.errors import EvalError
-    from instructerc.hub.errors import HubError
-
     run = parse_args(argv)
     if not run.progress:
         import datasets
 
         datasets.disable_progress_bars()
-    try:
-        results = run_evaluation(run)
-    except (EvalError, HubError) as err:
-        return print_error(err)
+    results = run_evaluation(run)
     print(Path(results["output_dir"], "per_class.md").read_text(encoding="utf-8"))
     for key in ("card", "pushed"):
         if key in results:

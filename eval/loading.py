@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from instructerc.builders import reading
+from instructerc.builders.errors import one_line
 from instructerc.builders.naming import hub_id_of_folder
 
 from . import task_file
@@ -86,7 +87,7 @@ def resolve_adapter(adapter: str | None, revision: str | None = None) -> Path | 
     try:
         return Path(snapshot_download(adapter, repo_type="model", revision=revision))
     except Exception as err:  # noqa: BLE001 - one line naming the adapter, whatever huggingface_hub raised
-        raise EvalError(f"--adapter {adapter}: cannot download it ({type(err).__name__}: {' '.join(str(err).split())[:300]})") from None
+        raise EvalError(f"--adapter {adapter}: cannot download it ({type(err).__name__}: {one_line(err)})") from None
 
 
 def trained_dataset(task, adapter_dir: Path | None) -> tuple[str, str | None]:
@@ -164,7 +165,7 @@ def load_model(model: str, adapter_dir: Path | None = None, *, device: str | Non
         tokenizer = AutoTokenizer.from_pretrained(str(tok_source))
         base = load_causal_lm(model, dtype).to(device)
     except OSError as err:
-        raise EvalError(f"--model {model}: cannot load it ({' '.join(str(err).split())[:300]})") from None
+        raise EvalError(f"--model {model}: cannot load it ({one_line(err)})") from None
     if adapter_dir is None:
         return base.eval(), tokenizer
     from peft import PeftModel
@@ -173,7 +174,7 @@ def load_model(model: str, adapter_dir: Path | None = None, *, device: str | Non
         peft_model = PeftModel.from_pretrained(base, str(adapter_dir))
     except (RuntimeError, ValueError, KeyError) as err:
         raise EvalError(
-            f"--adapter {adapter_dir} does not fit base model {model!r} ({' '.join(str(err).split())[:300]})"
+            f"--adapter {adapter_dir} does not fit base model {model!r} ({one_line(err)})"
         ) from None
     if merge and getattr(base, "hf_quantizer", None) is None:
         return peft_model.merge_and_unload().eval(), tokenizer

@@ -18,20 +18,17 @@ drop_script_folder(__file__)  # before anything imports the `evaluate` library
 import argparse  # noqa: E402
 import sys  # noqa: E402
 
-from instructerc.builders.errors import print_error  # noqa: E402
-from instructerc.eval.errors import EvalError  # noqa: E402
+from instructerc.builders.errors import command  # noqa: E402
 from instructerc.eval.scaling import collect, markdown_table, plot_scaling  # noqa: E402
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="+", help="results.json files of eval/evaluate.py")
     p.add_argument("--out", default="scaling.png", help="PNG to write (default: scaling.png)")
     args = p.parse_args(argv)
-    try:
-        points = collect(args.results)
-    except EvalError as e:
-        return print_error(e)
+    points = collect(args.results)
     print(markdown_table(points))
     print(f"plot: {plot_scaling(points, args.out)}")
     return 0

@@ -32,9 +32,10 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 
-from instructerc.builders.errors import print_error  # noqa: E402
+from instructerc.builders.errors import command  # noqa: E402
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="eval/predict.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -52,26 +53,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = p.parse_args(argv)
 
-    from instructerc.builders.errors import DataError
-    from instructerc.eval.errors import EvalError
     from instructerc.eval.prediction import Predictor, format_predictions, read_conversation
 
-    try:
-        dialogue = read_conversation(args.conversation)  # bad input fails before any model is loaded
-        predictor = Predictor.from_pretrained(
-            args.adapter,
-            args.model,
-            dataset=args.dataset,
-            allow_base_mismatch=args.allow_base_mismatch,
-            device=args.device,
-            dtype=args.dtype,
-            batch_size=args.batch_size,
-            revision=args.adapter_revision,
-            embedder=args.embedder,
-        )
-        predictions = predictor.predict(dialogue)
-    except (EvalError, DataError) as err:
-        return print_error(err)
+    dialogue = read_conversation(args.conversation)  # bad input fails before any model is loaded
+    predictor = Predictor.from_pretrained(
+        args.adapter,
+        args.model,
+        dataset=args.dataset,
+        allow_base_mismatch=args.allow_base_mismatch,
+        device=args.device,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        revision=args.adapter_revision,
+        embedder=args.embedder,
+    )
+    predictions = predictor.predict(dialogue)
     if args.json:
         rows = [
             {"turn": t, "speaker": turn.speaker, "text": turn.text, "emotion": label, "score": round(score, 6)}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from instructerc.builders.errors import InstructercError
+
 
 # Hugging Face user access tokens ("hf_" + 34 letters/digits) and organisation API tokens ("api_org_...").
 _TOKEN_PATTERN = re.compile(r"\b(?:hf|api_org)_[A-Za-z0-9]{16,}\b")
@@ -18,7 +20,7 @@ _TOKEN_PATTERN = re.compile(r"\b(?:hf|api_org)_[A-Za-z0-9]{16,}\b")
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
-class HubError(RuntimeError):
+class HubError(InstructercError, RuntimeError):
     """A Hub publishing failure, explained in one line."""
 
 

@@ -29,7 +29,7 @@ import logging
 import sys
 from pathlib import Path
 
-from instructerc.builders.errors import print_error
+from instructerc.builders.errors import command
 from instructerc.hub.adapter_card import link_space
 from instructerc.hub.errors import HubError
 from instructerc.hub.licenses import check_publication, folder_sources
@@ -66,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Our progress at INFO; libraries (httpx logs every request at INFO) only at WARNING.
@@ -73,20 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("instructerc").setLevel(logging.INFO)
     options = dict(private=args.private, confirm_iemocap_license=args.confirm_iemocap_license,
                    max_retries=args.max_retries)
-    try:
-        repo_type = args.repo_type or detect_repo_type(args.folder)
-        if args.space:
-            if repo_type != "model" or not (Path(args.folder) / "adapter_config.json").is_file():
-                raise HubError(f"--space: {args.folder} is not an adapter folder (no adapter_config.json)")
-            check_publication(folder_sources(args.folder), public=not args.private,
-                              confirmed=args.confirm_iemocap_license, target=f"space repo {args.space}")
-            link_space(args.folder, args.space)
-        results = [push_folder(args.folder, args.repo_id, repo_type=repo_type, revision=args.revision,
-                               commit_message=args.commit_message, **options)]
-        if args.space:
-            results.append(push_space(args.folder, args.repo_id, args.space, **options))
-    except HubError as e:
-        return print_error(e)
+    repo_type = args.repo_type or detect_repo_type(args.folder)
+    if args.space:
+        if repo_type != "model" or not (Path(args.folder) / "adapter_config.json").is_file():
+            raise HubError(f"--space: {args.folder} is not an adapter folder (no adapter_config.json)")
+        check_publication(folder_sources(args.folder), public=not args.private,
+                          confirmed=args.confirm_iemocap_license, target=f"space repo {args.space}")
+        link_space(args.folder, args.space)
+    results = [push_folder(args.folder, args.repo_id, repo_type=repo_type, revision=args.revision,
+                           commit_message=args.commit_message, **options)]
+    if args.space:
+        results.append(push_space(args.folder, args.repo_id, args.space, **options))
     for result in results:
         print(result)
     return 0

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from huggingface_hub import SpaceCard, SpaceCardData
+from instructerc.builders.errors import one_line
 
 from .card_validation import load_card
 from .errors import CardError, HubError
@@ -52,7 +53,7 @@ def build_wheel(dest: Path) -> Path:
             capture_output=True, text=True, env={**os.environ, "SOURCE_DATE_EPOCH": WHEEL_EPOCH})
         wheels = list(Path(tmp).glob("instructerc-*.whl"))
         if proc.returncode != 0 or len(wheels) != 1:
-            raise HubError(f"building the instructerc wheel failed: {' '.join(proc.stderr.split())[-300:]}")
+            raise HubError(f"building the instructerc wheel failed: {one_line(proc.stderr, None)[-300:]}")
         return Path(shutil.move(str(wheels[0]), dest / wheels[0].name))
 
 

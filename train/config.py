@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from trl import ModelConfig
 
 from instructerc.builders.balancing import BALANCES
+from instructerc.builders.errors import InstructercError
 from instructerc.builders.retrieval import QUERY_VARIANTS
 from instructerc.builders.tasks import CONFIGS, EMOTION_CONFIGS
 
 OVERLONG_POLICIES: tuple[str, ...] = ("auto", "drop", "error")
 
 
-class RecipeError(ValueError):
+class RecipeError(InstructercError, ValueError):
     """A recipe (YAML or command line) that cannot run: the message names the field, in one line.
 
     Raised before any model is loaded; ``train/sft.py`` prints it as ``error: <message>`` and exits 2.

@@ -18,11 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 from datasets import ClassLabel, Dataset, concatenate_datasets, get_dataset_config_names
-
-from instructerc.builders.errors import DataError
+from instructerc.builders.errors import DataError, one_line
 from instructerc.builders.reading import load_split
-from instructerc.builders.settings import (RECIPE_SETTINGS, SETTINGS_KEY, BuildSettings, describe, mismatches,
-                                          read_settings)
+from instructerc.builders.settings import (
+    RECIPE_SETTINGS,
+    SETTINGS_KEY,
+    BuildSettings,
+    describe,
+    mismatches,
+    read_settings,
+)
 from instructerc.builders.tasks import completion_mismatch
 
 from .config import OVERLONG_POLICIES, ERCScriptArguments, RecipeError
@@ -74,7 +79,7 @@ def available_configs(args: ERCScriptArguments, revision: str | None = None) -> 
     try:
         return get_dataset_config_names(args.dataset_name, revision=revision)
     except Exception as e:  # noqa: BLE001 - missing folder, unknown Hub repo, offline: one line either way
-        detail = " ".join(str(e).split())[:200]
+        detail = one_line(e, 200)
         raise RecipeError(
             f"dataset_name: cannot read {args.dataset_name!r} as a local folder or a Hub dataset ({detail})"
         ) from None

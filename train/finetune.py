@@ -14,12 +14,12 @@ import os
 from pathlib import Path
 
 import torch
+from instructerc.builders.errors import one_line
+from instructerc.eval import task_file
+from instructerc.eval.loading import dataset_id as hub_dataset_id
 from transformers import AutoTokenizer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
-
-from instructerc.eval import task_file
-from instructerc.eval.loading import dataset_id as hub_dataset_id
 
 from . import artifacts
 from .callbacks import ThroughputCallback, WeightedF1Callback, score_split
@@ -110,7 +110,7 @@ def finetune(
         )
     except OSError as e:
         raise RecipeError(f"model_name_or_path: no tokenizer at {model_args.model_name_or_path!r} "
-                          f"({' '.join(str(e).split())[:200]})") from None
+                          f"({one_line(e, 200)})") from None
     fit = dict(max_length=training_args.max_length, truncation_mode=training_args.truncation_mode, policy=args.overlong)
     padding_free = training_args.padding_free and not training_args.packing
     if padding_free:

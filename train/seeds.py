@@ -24,12 +24,12 @@ import argparse
 import shlex
 import sys
 
-from instructerc.builders.errors import print_error
+from instructerc.builders.errors import command
 from instructerc.eval.aggregate import format_summary
-from instructerc.train.config import RecipeError
-from instructerc.train.seed_runs import SEEDS_FILE, SeedRunError, SeedRuns, check, run_seeds
+from instructerc.train.seed_runs import SEEDS_FILE, SeedRuns, check, run_seeds
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="train/seeds.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -45,14 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     args, overrides = p.parse_known_args(argv)
     run = SeedRuns(args.config, args.seeds, args.output_dir, overrides, args.launcher, args.evaluate,
                    args.eval_split, shlex.split(args.eval_args))
-    try:
-        out = check(run)
-        summary = run_seeds(run)
-    except RecipeError as err:
-        return print_error(err)
-    except SeedRunError as err:
-        print_error(err)
-        return err.code  # the failed step's own status
+    out = check(run)
+    summary = run_seeds(run)  # a failed step's SeedRunError exits with that step's own status
     if summary:
         print(f"\n{summary['recipe']} on {summary['dataset_id']} ({summary['config']}/{summary['split']}), "
               f"{len(summary['seeds'])} seeds:")

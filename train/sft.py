@@ -31,20 +31,17 @@ import sys
 import datasets
 import transformers
 
-from instructerc.builders.errors import print_error
-from instructerc.hub.errors import HubError
-from instructerc.train.config import RecipeError, parse_recipe
+from instructerc.builders.errors import command
+from instructerc.train.config import parse_recipe
 from instructerc.train.finetune import finetune
 
 logger = logging.getLogger("instructerc.train")
 
 
+@command
 def main(argv: list[str] | None = None, callbacks=()) -> int:
     datasets.disable_progress_bars()  # per-file and per-map bars; the Trainer's own progress stays
-    try:
-        script_args, training_args, model_args = parse_recipe(argv)
-    except RecipeError as e:
-        return print_error(e)
+    script_args, training_args, model_args = parse_recipe(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO,
                         handlers=[logging.StreamHandler(sys.stdout)])
     log_level = training_args.get_process_log_level()
@@ -53,10 +50,7 @@ def main(argv: list[str] | None = None, callbacks=()) -> int:
     # This package's own lines (resume point, dropped rows, push) at INFO on the main process by default.
     passive = training_args.log_level == "passive" and training_args.should_log
     logging.getLogger("instructerc").setLevel(logging.INFO if passive else log_level)
-    try:
-        output_dir = finetune(script_args, training_args, model_args, callbacks=callbacks)
-    except (RecipeError, HubError) as e:
-        return print_error(e)
+    output_dir = finetune(script_args, training_args, model_args, callbacks=callbacks)
     logger.info("adapter, card and erc_task.json in %s", output_dir)
     return 0
 

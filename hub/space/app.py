@@ -24,8 +24,7 @@ import gradio as gr
 from huggingface_hub import metadata_load
 from matplotlib.figure import Figure
 
-from instructerc.builders.errors import DataError
-from instructerc.eval.errors import EvalError
+from instructerc.builders.errors import InstructercError
 from instructerc.eval.prediction import Predictor, conversation_from_lines, read_conversation
 
 HERE = Path(__file__).resolve().parent
@@ -108,7 +107,7 @@ def build(predictor: Predictor, name: str) -> gr.Blocks:
             else:
                 dialogue = conversation_from_lines(text or "")
             probs = predictor.probabilities(dialogue)
-        except (EvalError, DataError) as err:
+        except InstructercError as err:
             return f"**error:** {html.escape(str(err), quote=False)}", "", None, []
         rows = [{"turn": t, "speaker": turn.speaker, "text": turn.text, "emotion": labels[int(row.argmax())],
                  "score": round(float(row.max()), 6), "probabilities": dict(zip(labels, map(float, row)))}
@@ -144,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     adapter = adapter_id(args.adapter)
     try:
         predictor = Predictor.from_pretrained(adapter)
-    except (EvalError, DataError) as err:
+    except InstructercError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     build(predictor, Path(adapter).name if Path(adapter).exists() else adapter).launch()
