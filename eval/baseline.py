@@ -13,26 +13,23 @@ Usage:
     python eval/compare.py output/eval/majority output/eval/test
 
 Writes OUTPUT_DIR/results.json, predictions.parquet, confusion_matrix.png and per_class.md with
-95% intervals (whole dialogues resampled, as eval/evaluate.py). Use the --config of the run you
+95% intervals (whole dialogues resampled, as eval/run_eval.py). Use the --config of the run you
 will compare with: eval/compare.py refuses runs on different configs. Exit status 2 with one
 `error:` line on bad input, before any file is written.
 """
 
 from __future__ import annotations
 
-from instructerc.eval.script_path import drop_script_folder
+import argparse
+import sys
+from pathlib import Path
 
-drop_script_folder(__file__)  # before anything imports the `evaluate` library
+from transformers import HfArgumentParser
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+from instructerc.builders.errors import command
+from instructerc.eval.bootstrap import IntervalArgs
+from instructerc.eval.evaluation import BASELINES, BaselineRun, run_baseline
 
-from transformers import HfArgumentParser  # noqa: E402
-
-from instructerc.builders.errors import command  # noqa: E402
-from instructerc.eval.baselines import BASELINES, BaselineRun, run_baseline  # noqa: E402
-from instructerc.eval.bootstrap import IntervalArgs  # noqa: E402
 
 @command
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset-revision")
     p.add_argument("--embedder", help="knn: sentence embedder (default: the build's default)")
     p.add_argument("--query", help="knn: query variant (default: the build's default)")
-    p.add_argument("--subset-rows", type=int, help="score the whole dialogues eval/evaluate.py --subset-rows N scores")
+    p.add_argument("--subset-rows", type=int, help="score the whole dialogues eval/run_eval.py --subset-rows N scores")
     intervals, args, unknown = p.parse_args_into_dataclasses(argv, return_remaining_strings=True)
     if unknown:
         p.error(f"unrecognized arguments: {' '.join(unknown)}")

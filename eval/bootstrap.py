@@ -40,6 +40,7 @@ import numpy as np
 
 from .errors import EvalError
 
+
 UNITS: tuple[str, ...] = ("dialogue", "utterance")
 METRICS: tuple[str, ...] = ("weighted_f1", "accuracy", "macro_f1")
 METHOD = "percentile"
@@ -252,7 +253,7 @@ def format_interval(value: float, interval: dict | None, digits: int = 2) -> str
 
 @dataclass(kw_only=True)
 class IntervalArgs:
-    """The ``--ci-*`` flags of eval/evaluate.py, eval/baseline.py and eval/compare.py, as
+    """The ``--ci-*`` flags of eval/run_eval.py, eval/baseline.py and eval/compare.py, as
     ``HfArgumentParser`` reads them (a run's dataclass inherits them, or a parser adds them)."""
 
     ci_unit: str = field(default="dialogue", metadata={

@@ -7,7 +7,7 @@ Usage:
     python eval/compare.py runs/a runs/b --ci-unit utterance --metric macro_f1
     python eval/compare.py eval/plain eval/default --across-configs   # the same utterances, two prompt configs
 
-RUN_A and RUN_B are output folders of eval/evaluate.py or eval/baseline.py (results.json and
+RUN_A and RUN_B are output folders of eval/run_eval.py or eval/baseline.py (results.json and
 predictions.parquet) on the same dataset, config, split and rows (--across-configs: two prompt
 configs of the same utterances, e.g. with and without retrieved demonstrations); anything else exits
 2 with one `error:` line. Prints a table (per benchmark for unified runs): each run's score, Δ = B - A
@@ -18,21 +18,18 @@ random). --output also writes every metric's numbers as JSON.
 
 from __future__ import annotations
 
-from instructerc.eval.script_path import drop_script_folder
+import argparse
+import json
+import sys
 
-drop_script_folder(__file__)  # before anything imports the `evaluate` library
+from transformers import HfArgumentParser
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
+from instructerc.builders.atomic import atomic_file
+from instructerc.builders.errors import command
+from instructerc.eval.bootstrap import METRICS, IntervalArgs
+from instructerc.eval.errors import EvalError
+from instructerc.eval.results import compare_runs, markdown, read_run
 
-from transformers import HfArgumentParser  # noqa: E402
-
-from instructerc.builders.atomic import atomic_file  # noqa: E402
-from instructerc.builders.errors import command  # noqa: E402
-from instructerc.eval.bootstrap import METRICS, IntervalArgs  # noqa: E402
-from instructerc.eval.comparison import compare_runs, markdown, read_run  # noqa: E402
-from instructerc.eval.errors import EvalError  # noqa: E402
 
 @command
 def main(argv: list[str] | None = None) -> int:

@@ -1,34 +1,170 @@
-"""One evaluation run end to end, as ``eval/evaluate.py`` performs it.
+"""Evaluate a model (or a baseline) on one split of a built dataset, end to end: check, infer,
+score, write the run's files and the adapter card.
 
-Order matters for "no partial results": every input is resolved and checked (adapter, its
-base model, ``erc_task.json``, dataset, label set, context length) before inference; result
-files are written all at once after it; only then is the adapter card updated (through
-``instructerc.hub.eval_results.write_eval_results``: ``model-index`` and ``.eval_results/``) and,
-when asked, the adapter pushed with its card (``instructerc.hub.publish.push_folder``).
-
-The card of a local adapter folder is updated in place (the folder is what gets published);
-a Hub adapter is downloaded, copied to ``OUTPUT_DIR/adapter`` and that copy is updated.
-Results of a ``max_samples`` or ``subset_rows`` subset never go into a card.
-
-Scores come with bootstrap intervals by default, resampling whole dialogues (``ci_unit``; see
-``bootstrap``), and ``results.json`` records the training recipe and seed of the adapter (from
-its ``recipe.yaml``) so that runs of one recipe with several seeds can be aggregated.
+The split is checked before any inference (every completion is its label's name, every prompt fits
+the model with its longest label). A baseline is judged and written exactly like a model, so every
+adapter is compared with the floor it must clear.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from instructerc.builders.errors import DataError
-from instructerc.builders.settings import read_settings
+import numpy as np
 
-from . import harness, loading, run_files, task_file
-from .bootstrap import IntervalArgs
+from instructerc.builders.errors import DataError
+from instructerc.builders.retrieval_report import REPORT_NEIGHBOURS, knn_votes, majority_label
+from instructerc.builders.settings import read_settings
+from instructerc.builders.tasks import completion_mismatch
+
+from . import loading, metric
+from .bootstrap import Bootstrap, IntervalArgs
 from .errors import EvalError
-from .inference import MODES
-from .training_record import training_of
+from .metric import dialogue_ids, score_predictions
+from .results import environment, prediction_rows, write_outputs
+from .scoring import MODES, run_inference
+
+
+def check_rows(ds, labels: Sequence[str]) -> None:
+    """Every row's completion must be its label's name: the label set scored is the one trained."""
+    i = completion_mismatch(ds["completion"], ds["label"], labels)
+    if i is not None:
+        raise EvalError(
+            f"row {i}: completion {ds[i]['completion']!r} is not the name of its label {labels[ds[i]['label']]!r}; "
+            "the dataset's label set does not match its completions"
+        )
+
+
+def check_context(tokenizer, prompts: Sequence[str], labels: Sequence[str], limit: int) -> None:
+    """Refuse, before any inference, a prompt that with its longest label does not fit the model."""
+    longest = max(len(tokenizer(x + tokenizer.eos_token, add_special_tokens=False)["input_ids"]) for x in labels)
+    for i, prompt in enumerate(prompts):
+        n = len(tokenizer(prompt)["input_ids"]) + longest
+        if n > limit:
+            raise EvalError(
+                f"row {i}: prompt + label is {n} tokens, longer than the model's context ({limit}); "
+                "rebuild the dataset with a smaller --window"
+            )
+
+
+def whole_dialogues(ds, min_rows: int):
+    """The rows of the shortest whole dialogues of ``ds`` (ties by id) that hold at least ``min_rows``
+    rows, in the split's own order.
+
+    Shortest first gives the most dialogues for the rows scored: dialogues are the resampling units
+    of the intervals and of the paired test, whose p-value cannot go below 2 / 2^k over k dialogues
+    (7 dialogues can never reach p < 0.01). Every run asked for the same ``min_rows`` of a split
+    scores the same rows, so runs stay comparable.
+    """
+    if min_rows < 1:
+        raise EvalError(f"--subset-rows must be >= 1, got {min_rows}")
+    units = dialogue_ids(ds)
+    sizes: dict[str, int] = {}
+    for unit in units:
+        sizes[unit] = sizes.get(unit, 0) + 1
+    chosen, rows = set(), 0
+    for unit in sorted(sizes, key=lambda u: (sizes[u], u)):
+        if rows >= min_rows:
+            break
+        chosen.add(unit)
+        rows += sizes[unit]
+    return ds.select([i for i, unit in enumerate(units) if unit in chosen])
+
+
+def chat_prompts(tokenizer, prompts: Sequence[str]) -> list[str]:
+    """Each prompt as the one user turn of a chat, followed by the assistant's turn: how an
+    instruction-tuned model is asked (its completion then ends with the template's end-of-turn)."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise EvalError("--chat-template: the model's tokenizer has no chat template")
+    return [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+            for p in prompts]
+
+
+def evaluate_split(
+    model,
+    tokenizer,
+    ds,
+    labels: Sequence[str],
+    *,
+    mode: str = "score",
+    batch_size: int = 8,
+    max_new_tokens: int | None = None,
+    context: int | None = None,
+    progress: bool = False,
+    bootstrap: Bootstrap | None = None,
+    chat_template: bool = False,
+) -> tuple[dict, list[dict]]:
+    """``(results, prediction_rows)`` for one split; nothing is written. With ``chat_template`` each
+    prompt is asked as a chat turn (``chat_prompts``)."""
+    labels = list(labels)
+    if len(ds) == 0:
+        raise EvalError("the split has no rows")
+    check_rows(ds, labels)
+    prompts = chat_prompts(tokenizer, ds["prompt"]) if chat_template else list(ds["prompt"])
+    if context:
+        check_context(tokenizer, prompts, labels, context)
+    inference = run_inference(model, tokenizer, prompts, labels, mode, batch_size, max_new_tokens, progress)
+    results = score_predictions(ds, labels, inference.pred_ids, bootstrap)
+    results["runtime"] = {
+        "seconds": round(inference.seconds, 3),
+        "utterances_per_s": round(inference.per_second, 3),
+        "batch_size": batch_size,
+    }
+    return results, prediction_rows(ds, labels, inference.pred_ids, inference.scores, inference.texts)
+
+
+def card_scores(results: dict, dataset_id: str, config: str, split: str) -> list[dict]:
+    """The numbers that go into the adapter card (model-index and .eval_results), with their
+    intervals and the training seeds they stand on, where known."""
+    metrics = {"weighted_f1": results["weighted_f1"], "accuracy": results["accuracy"]}
+    intervals = {k: v for k, v in results.get("confidence_intervals", {}).items() if k in metrics}
+    for source, parts in results.get("by_source", {}).items():
+        metrics[f"weighted_f1_{source}"] = parts["original"]["weighted_f1"]
+        if "confidence_intervals" in parts["original"]:
+            intervals[f"weighted_f1_{source}"] = parts["original"]["confidence_intervals"]["weighted_f1"]
+    score = {"dataset_id": dataset_id, "config": config, "split": split, "metrics": metrics}
+    if intervals:
+        score.update(intervals=intervals, bootstrap=dict(results["bootstrap"]))
+    seed = (results.get("training") or {}).get("seed")
+    if seed is not None:
+        score["seeds"] = [seed]
+    return [score]
+
+RECIPE_FILE = "recipe.yaml"
+
+
+def training_of(adapter_dir: Path | None, adapter: str | None) -> dict | None:
+    """Which recipe and seed trained the adapter: its ``recipe.yaml`` (``run_name``, else the
+    adapter's name; ``seed``, else the Trainer's default), or ``None`` for a base model."""
+    if adapter_dir is None:
+        return None
+    import yaml
+
+    name = Path(str(adapter).rstrip("/")).name
+    path = Path(adapter_dir) / RECIPE_FILE
+    if not path.is_file():
+        return {"recipe": name, "seed": None}
+    try:
+        recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise EvalError(f"{path}: invalid YAML ({' '.join(str(err).split())})") from None
+    if not isinstance(recipe, dict):
+        raise EvalError(f"{path}: expected a mapping of recipe keys")
+    seed = recipe["seed"] if "seed" in recipe else _default_seed()
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise EvalError(f"{path}: field 'seed' must be an integer, got {seed!r}")
+    return {"recipe": str(recipe.get("run_name") or name), "seed": seed}
+
+
+def _default_seed() -> int:
+    """The seed a recipe that sets none trained with: ``TrainingArguments``' default."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments.__dataclass_fields__["seed"].default
 
 
 def _help(text: str, **more) -> dict:
@@ -37,7 +173,7 @@ def _help(text: str, **more) -> dict:
 
 @dataclass
 class EvalRun(IntervalArgs):
-    """Arguments of one run: the flags of ``eval/evaluate.py`` (``--output-dir`` or ``--output_dir``),
+    """Arguments of one run: the flags of ``eval/run_eval.py`` (``--output-dir`` or ``--output_dir``),
     or the keys of an evaluation YAML file, as ``HfArgumentParser`` reads them."""
 
     output_dir: str = field(metadata=_help("folder for results.json, predictions.parquet and the plots"))
@@ -93,7 +229,7 @@ def _prepare(run: EvalRun):
             raise EvalError("--push-to-hub with a local --adapter folder needs --hub-model-id ORG/NAME")
         hub_model_id = run.adapter
     adapter_dir = loading.resolve_adapter(run.adapter, run.adapter_revision)
-    task = task_file.read_task(adapter_dir)
+    task = loading.read_task(adapter_dir)
     base = loading.choose_base_model(run.model, adapter_dir, run.allow_base_mismatch)
     dataset, revision = run.dataset, run.dataset_revision
     if not dataset and task and task.dataset:  # the dataset (and commit) the adapter was trained on
@@ -101,7 +237,7 @@ def _prepare(run: EvalRun):
         revision = revision or trained_revision
     config = run.config or (task.config if task else "default")
     if not dataset:
-        raise EvalError(f"--dataset is required (the adapter has no {task_file.TASK_FILE} naming its dataset)")
+        raise EvalError(f"--dataset is required (the adapter has no {loading.TASK_FILE} naming its dataset)")
     settings = None
     if task:  # the dataset's card says how its prompts were built: they must be the adapter's
         try:
@@ -112,15 +248,15 @@ def _prepare(run: EvalRun):
     labels = loading.label_names(ds)
     if task and task.labels != labels:
         raise EvalError(
-            f"the adapter was trained on labels {task.labels} ({task_file.TASK_FILE}), but {dataset} "
+            f"the adapter was trained on labels {task.labels} ({loading.TASK_FILE}), but {dataset} "
             f"({config}/{run.split}) has labels {labels}: unknown label set for this adapter"
         )
     if settings is not None:
-        task_file.check_settings(task, settings, config, dataset)
+        loading.check_settings(task, settings, config, dataset)
     if run.max_samples:
         ds = ds.select(range(min(run.max_samples, len(ds))))
     if run.subset_rows:
-        ds = harness.whole_dialogues(ds, run.subset_rows)
+        ds = whole_dialogues(ds, run.subset_rows)
     return adapter_dir, base, dataset, config, ds, labels, hub_model_id
 
 
@@ -128,7 +264,7 @@ def run_evaluation(run: EvalRun) -> dict:
     """Evaluate, write the result files, update the card, push when asked; returns results."""
     adapter_dir, base, dataset, config, ds, labels, hub_model_id = _prepare(run)
     model, tokenizer = loading.load_model(base, adapter_dir, device=run.device, dtype=run.dtype)
-    results, rows = harness.evaluate_split(
+    results, rows = evaluate_split(
         model,
         tokenizer,
         ds,
@@ -155,10 +291,10 @@ def run_evaluation(run: EvalRun) -> dict:
         "chat_template": run.chat_template,
         "training": training_of(adapter_dir, run.adapter),
         **results,
-        "environment": run_files.environment(),
+        "environment": environment(),
     }
     title = f"{loading.display_name(run.adapter or base)} on {cited} ({config}/{run.split}, {run.mode})"
-    out = run_files.write_outputs(run.output_dir, results, rows, title)
+    out = write_outputs(run.output_dir, results, rows, title)
     results["output_dir"] = str(out)
 
     if adapter_dir is not None and (run.update_card or run.push_to_hub) and not (run.max_samples or run.subset_rows):
@@ -197,4 +333,117 @@ def _write_card(folder: Path, base: str, dataset_id: str, results: dict, config:
     readme = folder / "README.md"
     if not readme.is_file():  # an adapter trained elsewhere: give it a card to carry the results
         make_adapter_card(base_model=base, datasets=[dataset_id]).save(str(readme))
-    write_eval_results(folder, harness.card_scores(results, dataset_id, config, split))
+    write_eval_results(folder, card_scores(results, dataset_id, config, split))
+
+BASELINES: tuple[str, ...] = ("majority", "knn")
+NAMES = {"majority": "majority-class baseline", "knn": f"{REPORT_NEIGHBOURS}-NN vote baseline"}
+
+
+@dataclass
+class BaselineRun:
+    """Arguments of one baseline run (the command-line flags of ``eval/baseline.py``)."""
+
+    baseline: str
+    dataset: str
+    output_dir: str
+    config: str = "default"
+    split: str = "test"
+    dataset_id: str | None = None
+    dataset_revision: str | None = None
+    embedder: str | None = None  # knn: default the build's default embedder
+    query: str | None = None  # knn: default the build's default query variant
+    bootstrap: Bootstrap | None = None
+    subset_rows: int | None = None  # whole dialogues holding at least this many rows (whole_dialogues)
+
+
+def label_names_of(ds) -> list[str]:
+    feature = ds.features["label"]
+    return [feature.int2str(int(x)) for x in ds["label"]]
+
+
+def majority(train, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Ids of train's majority label for every row, train's label frequencies as scores, details."""
+    names = label_names_of(train)
+    label = majority_label(names)
+    prior = np.bincount(np.asarray(train["label"], dtype=np.int64), minlength=len(labels)) / len(names)
+    return labels.index(label), prior, {"label": label, "train_rows": len(names)}
+
+
+def turns_of(ds):
+    """A built split as retrieval ``Turns``; the previous turn is the row before in the same
+    dialogue (a context-only turn of a BYO dataset has no row, so such a query lacks it)."""
+    from instructerc.builders.candidates import Turns
+
+    keys = [(s, d, int(t)) for s, d, t in zip(ds["source"], ds["dialogue_id"], ds["turn"])]
+    text = dict(zip(keys, ds["utterance"]))
+    return Turns(
+        source=[k[0] for k in keys],
+        dialogue_id=[k[1] for k in keys],
+        turn=[k[2] for k in keys],
+        speaker=list(ds["speaker"]),
+        text=list(ds["utterance"]),
+        label=label_names_of(ds),
+        previous=[text.get((s, d, t - 1)) for s, d, t in keys],
+    )
+
+
+def knn(train, ds, labels: Sequence[str], embedder: str | None, query: str | None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Predicted ids of the score-weighted vote of the 10 nearest train utterances, the votes, details."""
+    from instructerc.builders.candidates import Groups, make_base
+    from instructerc.builders.embedder import DEFAULT_EMBEDDER, Embedder
+    from instructerc.builders.retrieval import DEFAULT_QUERY, retrieve_split
+
+    embedder, query = embedder or DEFAULT_EMBEDDER, query or DEFAULT_QUERY
+    model = Embedder(embedder)
+    base = make_base(turns_of(train), model, Groups())
+    found = retrieve_split(model, base, turns_of(ds), query=query, neighbours=REPORT_NEIGHBOURS)
+    votes = knn_votes(np.array(base.turns.label, dtype=object), found.neighbour_scores, found.neighbour_turns, list(labels))
+    details = {"k": REPORT_NEIGHBOURS, "embedder": embedder, "query": query, "train_rows": len(train)}
+    return votes.argmax(axis=1), votes, details
+
+
+def run_baseline(run: BaselineRun) -> dict:
+    """Predict, score and write the result files of one baseline; returns its results."""
+    from instructerc.builders.retrieval import QUERY_VARIANTS
+
+    if run.baseline not in BASELINES:
+        raise EvalError(f"baseline must be one of {', '.join(BASELINES)}, got {run.baseline!r}")
+    if run.query is not None and run.query not in QUERY_VARIANTS:
+        raise EvalError(f"--query must be one of {', '.join(QUERY_VARIANTS)}, got {run.query!r}")
+    ds = loading.load_split(run.dataset, run.config, run.split, run.dataset_revision)
+    train = loading.load_split(run.dataset, run.config, "train", run.dataset_revision)
+    labels = loading.label_names(ds)
+    if run.subset_rows:
+        ds = whole_dialogues(ds, run.subset_rows)
+    if len(ds) == 0 or len(train) == 0:
+        raise EvalError(f"--dataset {run.dataset}: the {run.split if len(ds) == 0 else 'train'} split has no rows")
+    start = time.perf_counter()
+    if run.baseline == "majority":
+        label, prior, details = majority(train, labels)
+        pred, scores = np.full(len(ds), label, dtype=np.int64), np.tile(prior, (len(ds), 1))
+    else:
+        pred, scores, details = knn(train, ds, labels, run.embedder, run.query)
+    seconds = time.perf_counter() - start
+    results = metric.score_predictions(ds, labels, pred, run.bootstrap)
+    cited = loading.dataset_id(run.dataset, run.dataset_id)
+    results = {
+        "model": NAMES[run.baseline],
+        "adapter": None,
+        "baseline": run.baseline,
+        "baseline_details": details,
+        "dataset": run.dataset,
+        "dataset_id": cited,
+        "config": run.config,
+        "split": run.split,
+        "mode": "baseline",
+        "max_samples": None,
+        "subset_rows": run.subset_rows,
+        "training": None,
+        **results,
+        "runtime": {"seconds": round(seconds, 3)},
+        "environment": environment(),
+    }
+    title = f"{NAMES[run.baseline]} on {cited} ({run.config}/{run.split})"
+    out = write_outputs(run.output_dir, results, prediction_rows(ds, labels, pred, scores), title)
+    results["output_dir"] = str(out)
+    return results

@@ -1,27 +1,151 @@
-"""Load what evaluation and prediction run on: a dataset split, a base model with an optional
-LoRA adapter, and the repos the adapter's task file (``task_file.py``) names.
+"""What evaluation and prediction load: an adapter's task file (``erc_task.json``), a dataset split,
+a base model with an optional LoRA adapter, and the repos the task file names.
 
-Hub ids and local folders are both accepted everywhere; a Hub adapter is downloaded with
-``huggingface_hub.snapshot_download`` so that its card can be updated and pushed back.
-
-A task file names its dataset and base model by Hub id, never by path. A local adapter folder
-at ``ROOT/ORG/NAME`` is read as part of a local mirror of the Hub (the layout of the Hub-ready
-folders ``make demo`` writes under ``output/hub/``, and of ``builders/build.py``'s
-``OUT/ORG/NAME``): an id it names loads from ``ROOT/<id>`` when that folder exists, else from
-the Hub (``resolve_named``), so a folder works offline exactly as it will once pushed.
+The task file is the adapter's copy of its dataset's prompt settings: serving reads them from it, and
+checks them against the dataset's card, so no setting is repeated by hand.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from instructerc.builders import reading
+from instructerc.builders.balancing import DEFAULT_BALANCE
+from instructerc.builders.embedder import DEFAULT_EMBEDDER
 from instructerc.builders.errors import one_line
 from instructerc.builders.naming import hub_id_of_folder
+from instructerc.builders.retrieval import DEFAULT_QUERY
+from instructerc.builders.settings import BuildSettings, describe, mismatches
+from instructerc.builders.tasks import DEFAULT_WINDOW
 
-from . import task_file
-from .errors import EvalError
+from .errors import EvalError, parse_json
+
+
+TASK_FILE = "erc_task.json"
+FORMAT = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class Task:
+    """The task file's fields, in the file's key order. A field an older file lacks is None."""
+
+    format: int = FORMAT
+    dataset: str | None = None  # Hub id of the training dataset
+    dataset_revision: str | None = None  # the commit trained on (None: a local build not yet published)
+    config: str = "default"
+    labels: list[str]
+    template_version: int | None = None
+    window: int | None = None
+    top_k: int | None = None
+    embedder: dict | None = None  # {id, revision, sha256}; format 1's bare name is read as {"id": name}
+    query: str | None = None
+    balance: str | None = None
+    base_model: str | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def prompt_window(self) -> int:
+        """The historical window prompts for new text use."""
+        return DEFAULT_WINDOW if self.window is None else self.window
+
+    @property
+    def retrieves(self) -> bool:
+        """Whether the adapter's prompts carry retrieved demonstrations."""
+        return self.config == "default" and (self.top_k or 0) > 0
+
+    @property
+    def retrieval_query(self) -> str:
+        return self.query or DEFAULT_QUERY  # adapters trained before it was recorded: the build default
+
+    @property
+    def retrieval_balance(self) -> str:
+        return self.balance or DEFAULT_BALANCE
+
+    @property
+    def retrieval_embedder(self) -> str:
+        """The embedder retrieval loads: the dataset's, by Hub id (a local one has none: its folder
+        is asked for instead), or the build default for a file that records none."""
+        return (self.embedder or {}).get("id") or DEFAULT_EMBEDDER
+
+    @classmethod
+    def from_dict(cls, data, where: str = TASK_FILE) -> Task:
+        """A checked task from parsed JSON; ``where`` names the file in errors."""
+        if not isinstance(data, dict):
+            raise EvalError(f"{where}: expected a JSON object")
+        if data.get("format", 1) > FORMAT:
+            raise EvalError(f"{where}: format {data['format']} is newer than this version reads ({FORMAT}); upgrade instructerc")
+        labels = data.get("labels")
+        if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
+            raise EvalError(f"{where}: field 'labels' must be a non-empty list of label names, got {labels!r}")
+        if len(set(labels)) != len(labels):
+            raise EvalError(f"{where}: field 'labels' has duplicates: {labels!r}")
+        for key in ("window", "top_k"):
+            if data.get(key) is not None and (not isinstance(data[key], int) or data[key] < 0):
+                raise EvalError(f"{where}: field {key!r} must be a non-negative integer, got {data[key]!r}")
+        embedder = data.get("embedder")
+        if embedder is not None and not isinstance(embedder, (str, dict)):
+            raise EvalError(f"{where}: field 'embedder' must be an object {{id, revision, sha256}}, got {embedder!r}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known and v is not None}
+        values["format"] = data.get("format", 1)
+        if isinstance(embedder, str):
+            values["embedder"] = {"id": embedder}
+        return cls(**values)
+
+
+def make_task(*, dataset: str, dataset_revision: str | None, config: str, settings: BuildSettings,
+              base_model: str) -> Task:
+    """The task file of an adapter trained on ``config`` of ``dataset`` (a Hub id), at
+    ``dataset_revision`` (the commit, None for a local build not yet published)."""
+    return Task(
+        dataset=dataset,
+        dataset_revision=dataset_revision,
+        config=config,
+        labels=list(settings.labels[config]),
+        template_version=settings.template_version,
+        window=settings.window,
+        top_k=settings.top_k,
+        embedder=settings.embedder,
+        query=settings.query,
+        balance=settings.balance,
+        base_model=base_model,
+    )
+
+
+def write_task(folder: str | Path, task: Task) -> Path:
+    path = Path(folder) / TASK_FILE
+    path.write_text(json.dumps(task.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def parse_task(text: str | bytes, where: str = TASK_FILE) -> Task:
+    """A checked task from the file's text (e.g. downloaded from the Hub)."""
+    return Task.from_dict(parse_json(text, where), where)
+
+
+def read_task(adapter_dir: str | Path | None) -> Task | None:
+    """The adapter's task file, checked; ``None`` when the adapter has none."""
+    if adapter_dir is None:
+        return None
+    path = Path(adapter_dir) / TASK_FILE
+    if not path.is_file():
+        return None
+    return parse_task(path.read_text(encoding="utf-8"), str(path))
+
+
+def check_settings(task: Task, settings: BuildSettings, config: str, dataset: str) -> None:
+    """Refuse a dataset whose prompts for ``config`` are not the ones the adapter was trained on."""
+    found = mismatches({k: getattr(task, k) for k in settings.prompt_values(config)}, settings, config)
+    if found:
+        raise EvalError(
+            f"{dataset} ({config}) was not built with the prompt settings the adapter was trained on: "
+            f"{describe(found, TASK_FILE, 'the dataset card')}"
+        )
 
 
 def is_local(name: str | Path) -> bool:
@@ -98,7 +222,7 @@ def trained_dataset(task, adapter_dir: Path | None) -> tuple[str, str | None]:
 
 
 def recorded_base_model(adapter_dir: Path) -> str | None:
-    task = task_file.read_task(adapter_dir)
+    task = read_task(adapter_dir)
     if task and task.base_model:
         return str(task.base_model)
     config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))

@@ -24,15 +24,11 @@ on bad input.
 
 from __future__ import annotations
 
-from instructerc.eval.script_path import drop_script_folder
+import argparse
+import json
+import sys
 
-drop_script_folder(__file__)  # before anything imports the `evaluate` library
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-
-from instructerc.builders.errors import command  # noqa: E402
+from instructerc.builders.errors import command
 
 
 @command

@@ -27,18 +27,18 @@ import numpy as np
 
 from instructerc.builders.conversations import parse_dialogue
 from instructerc.builders.corpus import Dialogue
-from instructerc.builders.errors import DataError
 from instructerc.builders.embedder import resolve
+from instructerc.builders.errors import DataError
 from instructerc.builders.labels import label_text
 from instructerc.builders.retrieval import retrieve
 from instructerc.builders.settings import read_settings
 from instructerc.builders.tasks import EMOTION_CONFIGS
 from instructerc.builders.templates import default_prompt, plain_prompt
 
-from . import loading, task_file
+from . import loading
 from .errors import EvalError, parse_json
+from .loading import TASK_FILE, Task
 from .scoring import LabelScorer
-from .task_file import TASK_FILE, Task
 
 
 DESCRIPTION_MARK = "|"
@@ -110,7 +110,7 @@ class Predictor:
         ``dataset`` replaces the retrieval base the task file names; ``embedder`` (a folder)
         is needed only for a dataset built with a local embedder, and must have its sha256."""
         adapter_dir = loading.resolve_adapter(adapter, revision)
-        task = task_file.read_task(adapter_dir)
+        task = loading.read_task(adapter_dir)
         if task is None:
             raise EvalError(
                 f"--adapter {adapter}: no {TASK_FILE}; prediction needs the label set, window and config "
@@ -194,7 +194,7 @@ def _retrieval_base(task: Task, dataset: str | None, adapter_dir: Path):
     base = loading.load_split(source, "default", "train", revision)
     if loading.label_names(base) != task.labels:
         raise EvalError(f"{source}: its labels are not the adapter's {task.labels}: unknown label set")
-    task_file.check_settings(task, settings, "default", source)
+    loading.check_settings(task, settings, "default", source)
     return base
 
 

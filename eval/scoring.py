@@ -1,38 +1,56 @@
-"""Label scoring: rank the candidate labels by the log-likelihood the model gives each one.
+"""Inference over a split's prompts: label scoring (rank the candidate labels by the log-likelihood
+the model gives each), or free-text generation parsed honestly, as the official InstructERC code did.
 
-Every prediction is a valid label by construction, and the score is the very quantity SFT
-trained: the sum of log-probabilities of the completion tokens (label text + EOS) given the
-prompt, with the completion tokenized exactly as TRL's ``SFTTrainer`` tokenizes a
-prompt-completion row: tokenize ``prompt`` and ``prompt + completion + eos_token``, and the
-completion is what follows their common prefix (``trl.data_utils.common_prefix_length``), so
-a token that merges across the prompt/label boundary is scored as training saw it.
-
-Speed: the prompt is run once per example and shared by all candidates. The shared prefix
-is the common prefix of *all* candidate sequences (never a token that some candidate
-re-tokenizes). Prompts are batched longest first (``batching.longest_first``), and only
-positions that predict label tokens go through the LM head. The prefixes run first,
-right-padded and unmasked (causal attention never looks ahead at the padding, so attention
-takes its fastest path), keeping their KV cache; then the label continuations run over that
-cache:
-
-- ``tree`` (attention implementations that take a custom 4D mask: ``sdpa``, ``eager``): one
-  row per prompt holding every label's continuation, with a mask that lets each continuation
-  see the prefix and its own earlier tokens only. Nothing is copied per label.
-- ``repeat`` (any other implementation, e.g. flash-attention): the cache is repeated once per
-  label and each (prompt, label) is a row. That pass holds ``batch_size * len(labels)``
-  copies of the prefix cache: lower ``batch_size`` for 7B models on small GPUs.
+Scoring is the default: it cannot answer outside the label set, and it needs one forward pass per
+prompt. Prompts are batched longest first, so a batch holds prompts of similar length.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from trl.data_utils import common_prefix_length
 
-from .batching import inference, longest_first, pad
+from .errors import EvalError
+from .metric import UNPARSEABLE
+
+
+@contextmanager
+def inference(model) -> Iterator[None]:
+    """Eval mode and ``torch.inference_mode``; the model's training mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def pad(sequences: Sequence[Sequence[int]], value: int = 0, left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids, mask)``, both ``[len(sequences), longest]``: each sequence padded with ``value``
+    on the right (or the left), and 1 in ``mask`` where a real token stands."""
+    width = max(len(x) for x in sequences)
+    ids = torch.full((len(sequences), width), value, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for r, x in enumerate(sequences):
+        at = slice(width - len(x), width) if left else slice(0, len(x))
+        ids[r, at] = torch.tensor(x, dtype=torch.long)
+        mask[r, at] = 1
+    return ids, mask
+
+
+def longest_first(texts: Sequence[str], batch_size: int) -> Iterator[list[int]]:
+    """Indices of ``texts`` in batches of ``batch_size``, longest texts first."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+    for i in range(0, len(order), batch_size):
+        yield order[i : i + batch_size]
 
 
 TREE_ATTENTION = ("sdpa", "eager")
@@ -262,3 +280,113 @@ class LabelScorer:
         scored = (col < clen_t) & (col >= clen_t - ncomp[:, None])
         totals = (token_logp * scored).sum(-1)
         return totals.view(n, n_labels).double().cpu().numpy()
+
+
+def parse_label(text: str, labels: Sequence[str]) -> int:
+    """The label id ``text`` names, or ``-1``."""
+    answer = text.strip()
+    if answer in labels:
+        return list(labels).index(answer)
+    folded = [label.casefold() for label in labels]
+    if answer.casefold() in folded:
+        return folded.index(answer.casefold())
+    # First mention as a whole word; at one position the longest label wins ("sad" vs "sadness" is not a mention).
+    best: tuple[int, int, int] | None = None
+    for i, label in enumerate(folded):
+        match = re.search(rf"(?<!\w){re.escape(label)}(?!\w)", answer.casefold())
+        if match and (best is None or (match.start(), -len(label)) < best[:2]):
+            best = (match.start(), -len(label), i)
+    return best[2] if best else UNPARSEABLE
+
+
+class LabelGenerator:
+    """Greedy generation over batches of prompts, tokenized as at training time (``tokenizer(prompt)``)."""
+
+    def __init__(self, model, tokenizer, labels: list[str], batch_size: int = 8, max_new_tokens: int | None = None):
+        if tokenizer.eos_token_id is None:
+            raise ValueError("the tokenizer has no eos_token; generation could not stop")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.labels = list(labels)
+        self.batch_size = batch_size
+        # A few tokens past the longest label (+ EOS): enough for "label" or "label." and no essay.
+        longest = max(len(tokenizer(x, add_special_tokens=False)["input_ids"]) for x in self.labels)
+        self.max_new_tokens = max_new_tokens or longest + 2
+
+    def generate(self, prompts: Sequence[str]) -> list[str]:
+        prompts = list(prompts)
+        texts: list[str] = [""] * len(prompts)
+        device = next(self.model.parameters()).device
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        with inference(self.model):
+            for rows in longest_first(prompts, self.batch_size):
+                encoded = [self.tokenizer(prompts[r])["input_ids"] for r in rows]
+                # left padding: generation continues every row at the end
+                ids, mask = pad(encoded, pad_id, left=True)
+                width = ids.shape[1]
+                out = self.model.generate(
+                    input_ids=ids.to(device),
+                    attention_mask=mask.to(device),
+                    do_sample=False,
+                    max_new_tokens=self.max_new_tokens,
+                    eos_token_id=self.tokenizer.eos_token_id,
+                    pad_token_id=pad_id,
+                )
+                for r, text in zip(rows, self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)):
+                    texts[r] = text
+        return texts
+
+    def predict(self, prompts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """``(pred_ids, texts)``: the parsed label id per prompt (``-1`` if unparseable) and the raw text."""
+        texts = self.generate(prompts)
+        return np.array([parse_label(t, self.labels) for t in texts], dtype=np.int64), texts
+
+MODES = ("score", "generate")
+
+
+@dataclass
+class Inference:
+    pred_ids: np.ndarray  # label ids, -1 where a generation named no label
+    scores: np.ndarray | None  # [n, n_labels] label log-likelihoods (score mode)
+    texts: list[str] | None  # generated answers (generate mode)
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return len(self.pred_ids) / self.seconds if self.seconds > 0 else float("inf")
+
+
+def run_inference(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    labels: Sequence[str],
+    mode: str = "score",
+    batch_size: int = 8,
+    max_new_tokens: int | None = None,
+    progress: bool = False,
+) -> Inference:
+    if mode not in MODES:
+        raise EvalError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    from tqdm.auto import tqdm
+
+    prompts = list(prompts)
+    chunk = batch_size * 8
+    ids, scores, texts = [], [], []
+
+    if mode == "score":
+        runner = LabelScorer(model, tokenizer, list(labels), batch_size=batch_size)
+    else:
+        runner = LabelGenerator(model, tokenizer, list(labels), batch_size=batch_size, max_new_tokens=max_new_tokens)
+    start = time.perf_counter()
+    for i in tqdm(range(0, len(prompts), chunk), desc=mode, disable=not progress, unit="chunk"):
+        pred, extra = runner.predict(prompts[i : i + chunk])
+        ids.append(pred)
+        (scores if mode == "score" else texts).append(extra)
+    seconds = time.perf_counter() - start
+    return Inference(
+        pred_ids=np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, dtype=np.int64),
+        scores=np.concatenate(scores) if mode == "score" and scores else None,
+        texts=[t for part in texts for t in part] if mode == "generate" else None,
+        seconds=seconds,
+    )

@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     subset = ["--subset-rows", str(plan.subset_rows)] if plan.subset_rows else []
     chat = ["--chat-template"] if plan.chat_template else []
     run("zero-shot: the base model on test, no training",
-        ["eval/evaluate.py", "--model", base, "--dataset", data, "--config", plan.config, "--split", "test", *subset,
+        ["eval/run_eval.py", "--model", base, "--dataset", data, "--config", plan.config, "--split", "test", *subset,
          *chat, "--output-dir", eval_dir / "zero-shot", "--no-progress"])
 
     run_dir = out / "runs" / plan.adapter
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     run("LoRA fine-tune on IEMOCAP train", train)
 
     run("evaluate the adapter on test",
-        ["eval/evaluate.py", "--adapter", run_dir, "--split", "test", *subset, "--output-dir", eval_dir / "test",
+        ["eval/run_eval.py", "--adapter", run_dir, "--split", "test", *subset, "--output-dir", eval_dir / "test",
          "--no-progress"])
     run("majority-class baseline on test",
         ["eval/baseline.py", "majority", "--dataset", data, "--config", plan.config, "--split", "test", *subset,

@@ -7,7 +7,7 @@ import json
 from huggingface_hub import ModelCard
 
 from conftest import REPO
-from instructerc.eval.task_file import read_task
+from instructerc.eval.loading import read_task
 from instructerc.hub.card_validation import validate_card
 from instructerc.hub.publish import validate_folder
 

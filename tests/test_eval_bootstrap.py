@@ -144,8 +144,8 @@ def test_bad_settings_are_refused():
 @pytest.mark.slow
 def test_1000_dialogue_resamples_of_the_unified_test_split_take_seconds(full_build, tmp_path):
     """Real predictions (the majority and k-NN baselines) on the full 5,217-row unified test split."""
-    from instructerc.eval.baselines import BaselineRun, run_baseline
-    from instructerc.eval.comparison import compare_runs, read_run
+    from instructerc.eval.evaluation import BaselineRun, run_baseline
+    from instructerc.eval.results import compare_runs, read_run
 
     runs = {}
     for name in ("majority", "knn"):

@@ -14,11 +14,11 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from instructerc.builders.labels import LABELS, TO_UNIFIED, UNIFIED_LABELS
 from instructerc.builders.settings import read_settings
-from instructerc.eval import harness, loading
+from instructerc.eval import evaluation, loading
 from instructerc.eval.errors import EvalError
-from instructerc.eval.generation import parse_label
-from instructerc.eval.inference import run_inference
-from instructerc.eval.task_file import Task, make_task, read_task, write_task
+from instructerc.eval.scoring import parse_label
+from instructerc.eval.scoring import run_inference
+from instructerc.eval.loading import Task, make_task, read_task, write_task
 
 IEMOCAP = LABELS["iemocap"]
 
@@ -96,7 +96,7 @@ def test_evaluate_writes_results_and_card(tiny_adapter, small_build, tmp_path):
     import pandas as pd
     from huggingface_hub import ModelCard
 
-    from instructerc.eval.evaluate import main
+    from instructerc.eval.run_eval import main
 
     adapter = copy_adapter(tiny_adapter, tmp_path)
     out = tmp_path / "results"
@@ -170,7 +170,7 @@ def test_evaluate_writes_results_and_card(tiny_adapter, small_build, tmp_path):
     ],
 )
 def test_bad_input_leaves_no_result_files(tiny_adapter, tmp_path, capsys, change, message):
-    from instructerc.eval.evaluate import main
+    from instructerc.eval.run_eval import main
 
     adapter = copy_adapter(tiny_adapter, tmp_path)
     task = json.loads((adapter / "erc_task.json").read_text())
@@ -190,7 +190,7 @@ def test_bad_input_leaves_no_result_files(tiny_adapter, tmp_path, capsys, change
 @pytest.mark.parametrize("flags, message", [(["--ci-level", "95"], "confidence_level"),
                                            (["--ci-resamples", "0"], "n_resamples")])
 def test_bad_interval_settings_stop_before_anything(tmp_path, capsys, flags, message):
-    from instructerc.eval.evaluate import main
+    from instructerc.eval.run_eval import main
 
     out = tmp_path / "o"
     assert main(["--model", "x", "--dataset", "y", "--output-dir", str(out), *flags]) == 2
@@ -200,7 +200,7 @@ def test_bad_interval_settings_stop_before_anything(tmp_path, capsys, flags, mes
 
 
 def test_push_requires_an_adapter_and_full_split(tmp_path, capsys):
-    from instructerc.eval.evaluate import main
+    from instructerc.eval.run_eval import main
 
     assert main(["--model", "x", "--dataset", "y", "--output-dir", str(tmp_path / "o"), "--push-to-hub"]) == 2
     assert "pass --adapter" in capsys.readouterr().err
@@ -215,7 +215,7 @@ def test_unified_scored_per_benchmark_in_both_label_sets(small_build, tiny_model
     sources = np.array(test["source"])
     rows = [int(i) for s in ("iemocap", "meld", "emorynlp") for i in np.where(sources == s)[0][:12]]
     ds = test.select(rows)
-    results, predictions = harness.evaluate_split(model, tok, ds, UNIFIED_LABELS, batch_size=6)
+    results, predictions = evaluation.evaluate_split(model, tok, ds, UNIFIED_LABELS, batch_size=6)
     assert set(results["by_source"]) == {"iemocap", "meld", "emorynlp"}
     for source, parts in results["by_source"].items():
         mine = [p for p in predictions if p["source"] == source]
@@ -327,7 +327,7 @@ def test_predict_uses_the_recorded_retrieval_balance(loaded, small_build):
 @pytest.mark.slow
 def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_build, tmp_path):
     """Publish a tiny base model, a dataset and an adapter; evaluate the adapter from the Hub with
-    eval/evaluate.py --push-to-hub; read the card back: its weighted-F1 is results.json's."""
+    eval/run_eval.py --push-to-hub; read the card back: its weighted-F1 is results.json's."""
     import os
     import subprocess
     import sys
@@ -350,9 +350,9 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
 
     out = tmp_path / "results"
     env = {**os.environ, "HF_TOKEN": hub.token, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "eval/evaluate.py", "--adapter", "instructerc-bot/tiny-lora", "--split", "validation",
+    cmd = [sys.executable, "eval/run_eval.py", "--adapter", "instructerc-bot/tiny-lora", "--split", "validation",
            "--output-dir", str(out), "--push-to-hub", "--private", "--no-progress"]
-    proc = subprocess.run(cmd, cwd=harness.__file__.rsplit("/eval/", 1)[0], env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=evaluation.__file__.rsplit("/eval/", 1)[0], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
     assert (results["model"], results["dataset"], results["config"]) == ("instructerc-bot/tiny-llama", "instructerc-bot/iemocap", "plain")
@@ -371,7 +371,7 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
 def test_results_record_the_recipe_and_seed_that_trained_the_adapter(tmp_path):
     from transformers import TrainingArguments
 
-    from instructerc.eval.training_record import training_of
+    from instructerc.eval.evaluation import training_of
 
     adapter = tmp_path / "my-adapter"
     adapter.mkdir()
@@ -406,9 +406,9 @@ def test_a_dataset_built_with_a_local_embedder_needs_those_weights_to_predict(tm
 
 
 def test_an_evaluation_can_be_a_yaml_file(tmp_path, capsys):
-    """eval/evaluate.py's arguments are HfArgumentParser dataclass fields: a YAML file of them is
+    """eval/run_eval.py's arguments are HfArgumentParser dataclass fields: a YAML file of them is
     an evaluation, flags after it override it, and every old flag spelling still parses."""
-    from instructerc.eval.evaluate import parse_args
+    from instructerc.eval.run_eval import parse_args
 
     spec = tmp_path / "eval.yaml"
     spec.write_text("adapter: runs/a\noutput_dir: out/a\nsplit: test\nci_unit: utterance\nupdate_card: false\n")

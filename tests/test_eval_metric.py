@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from instructerc.eval import metric
-from instructerc.eval.generation import parse_label
+from instructerc.eval.scoring import parse_label
 
 
 def by_definition(gold: np.ndarray, pred: np.ndarray, n: int) -> dict:

@@ -2,7 +2,7 @@
 
 GPUs come rarely, so the script that runs there (tests/benchmarks/gpu_proof.py) must not rot in
 between: here it runs every part on a CPU with a tiny model and a bundle made from the small
-build, through the same entry points (accelerate launch train/sft.py, eval/evaluate.py), and every
+build, through the same entry points (accelerate launch train/sft.py, eval/run_eval.py), and every
 number of its tables must be one that this run measured and wrote into its own files.
 """
 
@@ -24,11 +24,7 @@ NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?(x|%)?$")
 
 @pytest.fixture(scope="module")
 def dry_run(small_build, tmp_path_factory):
-    sys.path.insert(0, str(BENCH))
-    try:
-        from gpu_bundle import make_bundle
-    finally:
-        sys.path.remove(str(BENCH))
+    from gpu_bundle import make_bundle  # tests/benchmarks is on pytest's pythonpath (pyproject.toml)
     root = tmp_path_factory.mktemp("gpu-proof")
     bundle = root / "bundle"
     make_bundle(small_build["iemocap"].parents[1], bundle, names=("iemocap", "meld"), wheels=False, vocab=2000)

@@ -110,7 +110,7 @@ def test_paper_table_notebook(published, hub_server, monkeypatch, small_build, s
 
     results = tmp_path / "eval"
     subprocess.run(
-        [sys.executable, "eval/evaluate.py", "--adapter", str(published / "hub" / ADAPTER_ID), "--dataset",
+        [sys.executable, "eval/run_eval.py", "--adapter", str(published / "hub" / ADAPTER_ID), "--dataset",
          str(small_build["unified"]), "--split", "test", "--output-dir", str(results / "run")],
         cwd=REPO, check=True, env={**os.environ, "HF_TOKEN": hub_server.token},
     )

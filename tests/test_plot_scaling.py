@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import REPO
 from instructerc.builders.naming import folder_name, parse_folder_name
 from instructerc.eval.errors import EvalError
-from instructerc.eval.scaling import collect, make_figure
+from instructerc.eval.reports import collect, make_figure
 
 FRACTIONS = [Fraction(1), Fraction(1, 4), Fraction(1, 64)]
 

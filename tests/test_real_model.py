@@ -75,9 +75,9 @@ def test_train_score_compare_and_predict_with_the_real_model(smollm2, small_buil
     card = ModelCard.load(run / "README.md")
     assert card.data.base_model == "instructerc/smollm2-135m-instruct"
     subset = ["--dataset", data, "--split", "test", "--subset-rows", "12", "--no-progress"]
-    zero = script("eval/evaluate.py", "--model", smollm2, "--config", "plain", "--chat-template", *subset,
+    zero = script("eval/run_eval.py", "--model", smollm2, "--config", "plain", "--chat-template", *subset,
                   "--output-dir", out / "zero-shot")
-    tuned = script("eval/evaluate.py", "--adapter", run, *subset, "--output-dir", out / "test")
+    tuned = script("eval/run_eval.py", "--adapter", run, *subset, "--output-dir", out / "test")
     for proc in (zero, tuned):
         assert proc.returncode == 0, proc.stderr[-3000:]
     zero_results = json.loads((out / "zero-shot" / "results.json").read_text())

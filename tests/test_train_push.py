@@ -14,7 +14,7 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
 from conftest import REPO
-from instructerc.eval.task_file import parse_task
+from instructerc.eval.loading import parse_task
 from instructerc.hub.publish import push_folder
 from instructerc.train.sft import main
 from test_train_sft import TINY_RECIPE
@@ -87,7 +87,7 @@ def test_a_fresh_machine_serves_the_adapter_from_repo_ids_alone(hub, on_hub, pus
     assert predict.returncode == 0, predict.stderr[-3000:]
     rows = json.loads(predict.stdout)
     assert len(rows) == 12 and all(r["emotion"] in ("happy", "sad", "neutral", "angry", "excited", "frustrated") for r in rows)
-    evaluate = subprocess.run([sys.executable, str(REPO / "eval" / "evaluate.py"), "--adapter", pushed["repo"],
+    evaluate = subprocess.run([sys.executable, str(REPO / "eval" / "run_eval.py"), "--adapter", pushed["repo"],
                                "--split", "validation", "--max-samples", "6", "--output-dir", "results", "--no-progress"],
                               cwd=cwd, env=env, capture_output=True, text=True)
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]

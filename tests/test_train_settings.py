@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO
 from instructerc.builders.pipeline import build_datasets
 from instructerc.eval.prediction import Predictor, read_conversation
-from instructerc.eval.task_file import read_task
+from instructerc.eval.loading import read_task
 from instructerc.train.sft import main
 from test_train_sft import TINY_RECIPE
 

@@ -17,7 +17,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
 from instructerc.builders.reading import load_split
 from instructerc.eval.scoring import LabelScorer
-from instructerc.eval.task_file import read_task
+from instructerc.eval.loading import read_task
 from instructerc.train.config import parse_recipe
 from instructerc.train.data import sample_rows
 from instructerc.train.sft import main

@@ -25,7 +25,7 @@ import yaml
 
 from instructerc.hub.adapter_card import make_adapter_card
 from instructerc.hub.eval_results import write_eval_results
-from instructerc.eval.training_record import RECIPE_FILE
+from instructerc.eval.evaluation import RECIPE_FILE
 from instructerc.hub.errors import redact
 
 STATE_FILE = "trainer_state.json"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 from instructerc.builders.errors import one_line
-from instructerc.eval import task_file
+from instructerc.eval import loading
 from instructerc.eval.loading import dataset_id as hub_dataset_id
 from transformers import AutoTokenizer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
@@ -187,7 +187,7 @@ def finetune(
                                            base_model=base_model)
         artifacts.save_recipe(output_dir, recipe)
         artifacts.relative_best_checkpoint(output_dir)
-        task_file.write_task(output_dir, task_file.make_task(
+        loading.write_task(output_dir, loading.make_task(
             dataset=dataset_id, dataset_revision=data.revision, config=data.eval_config, settings=data.settings,
             base_model=base_model))
         artifacts.write_card(output_dir, base_model=base_model, dataset_id=dataset_id, recipe=recipe,

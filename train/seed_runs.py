@@ -6,7 +6,7 @@ recipe's number is the mean over seeds with their spread, never the best seed.
 
 Layout under ``output_dir``: ``seed-<S>/`` (each run, as ``train/sft.py`` leaves it, with
 ``run_name`` set to the output folder's name so that evaluation groups the seeds as one
-recipe), ``eval/seed-<S>/`` (``eval/evaluate.py`` on the evaluation split, intervals
+recipe), ``eval/seed-<S>/`` (``eval/run_eval.py`` on the evaluation split, intervals
 included) and ``seeds.json`` (the aggregate: mean, standard deviation and each seed's value).
 Each seed's card then carries its own score and the recipe's mean over all seeds, each saying
 how many seeds it stands on. Runs are subprocesses, so an accelerate launcher works as for
@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from instructerc.builders.errors import InstructercError
-from instructerc.eval.aggregate import across_seeds, card_score
+from instructerc.eval.reports import across_seeds, card_score
 
 from .config import RecipeError
 
@@ -46,7 +46,7 @@ class SeedRuns:
     launcher: str = ""  # e.g. "accelerate launch --config_file ...": default the current python
     evaluate: bool = True
     split: str = "test"
-    eval_args: list[str] = field(default_factory=list)  # forwarded to eval/evaluate.py (--ci-*, ...)
+    eval_args: list[str] = field(default_factory=list)  # forwarded to eval/run_eval.py (--ci-*, ...)
 
 
 def check(run: SeedRuns) -> Path:
@@ -86,7 +86,7 @@ def local_dataset(run: SeedRuns) -> str | None:
 
 
 def eval_command(run: SeedRuns, seed: int, out: Path, dataset: str | None = None) -> list[str]:
-    return [sys.executable, str(REPO / "eval" / "evaluate.py"), "--adapter", str(out / f"seed-{seed}"),
+    return [sys.executable, str(REPO / "eval" / "run_eval.py"), "--adapter", str(out / f"seed-{seed}"),
             *(["--dataset", dataset] if dataset else []),
             "--split", run.split, "--output-dir", str(out / "eval" / f"seed-{seed}"), "--no-progress", *run.eval_args]
 

@@ -25,7 +25,7 @@ import shlex
 import sys
 
 from instructerc.builders.errors import command
-from instructerc.eval.aggregate import format_summary
+from instructerc.eval.reports import format_summary
 from instructerc.train.seed_runs import SEEDS_FILE, SeedRuns, check, run_seeds
 
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--launcher", default="", help='command that starts train/sft.py, e.g. "accelerate launch" (default: python)')
     p.add_argument("--no-evaluate", dest="evaluate", action="store_false", help="train only")
     p.add_argument("--eval-split", default="test", help="split evaluated for the aggregate (default: test)")
-    p.add_argument("--eval-args", default="", help='extra eval/evaluate.py flags, e.g. "--batch-size 16"')
+    p.add_argument("--eval-args", default="", help='extra eval/run_eval.py flags, e.g. "--batch-size 16"')
     args, overrides = p.parse_known_args(argv)
     run = SeedRuns(args.config, args.seeds, args.output_dir, overrides, args.launcher, args.evaluate,
                    args.eval_split, shlex.split(args.eval_args))

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-from instructerc.eval.baselines import BaselineRun, run_baseline
+from instructerc.eval.evaluation import BaselineRun, run_baseline
 from instructerc.eval.bootstrap import Bootstrap, confidence_intervals, unit_index
-from instructerc.eval.comparison import compare_runs, read_run
+from instructerc.eval.results import compare_runs, read_run
 
 
 def timed(fn, runs: int) -> list[float]:

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from instructerc.eval.batching import inference, longest_first, pad
-from instructerc.eval.inference import run_inference
+from instructerc.eval.scoring import inference, longest_first, pad
+from instructerc.eval.scoring import run_inference
 from instructerc.eval.loading import label_names, load_model, load_split
 
 

@@ -14,7 +14,7 @@ Each part first saves a LLaMA-2-7B-shaped model (LLaMA-2-7B's config, random bf1
 GPU; `tests/benchmarks/shapes.py`) with the bundle's tokenizer, then runs the real commands a user
 runs: `accelerate launch train/sft.py --config train/recipes/llama-2-7b/<recipe>.yaml` with a few
 command-line overrides (the model folder, the bundled dataset, `--max_steps`, `--logging_steps 1`),
-and `python eval/evaluate.py` on the adapter that run saved. Their numbers come from the files the
+and `python eval/run_eval.py` on the adapter that run saved. Their numbers come from the files the
 runs write: `trainer_state.json` (tokens/s and peak memory, logged by
 `instructerc.train.callbacks.ThroughputCallback`) and `results.json`. Stages that fail are recorded
 with their error, never skipped silently; the JSON result file is rewritten after every stage.
@@ -44,10 +44,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # shapes.py, eval_throughput.py
+from shapes import GPU_PEAK_BF16  # this script's folder (it runs by path)
 
-from shapes import GPU_PEAK_BF16  # noqa: E402 - from the folder put on sys.path above
+
+REPO = Path(__file__).resolve().parents[2]
 
 RECIPES = REPO / "train" / "recipes"
 LORA_RECIPE = RECIPES / "llama-2-7b" / "iemocap-lora.yaml"
@@ -422,7 +422,7 @@ def _speed_table(stages: dict) -> list[str]:
 def stage_eval(proof: Proof, mode: str) -> dict:
     adapter = proof.work / "runs" / "lora-padded"
     out = proof.work / "eval" / mode
-    cmd = [sys.executable, str(REPO / "eval" / "evaluate.py"), "--adapter", str(adapter), "--model", str(proof.model_dir),
+    cmd = [sys.executable, str(REPO / "eval" / "run_eval.py"), "--adapter", str(adapter), "--model", str(proof.model_dir),
            "--dataset", str(proof.dataset()), "--split", "test", "--mode", mode, "--batch-size",
            str(proof.args.eval_batch_size), "--output-dir", str(out), "--no-progress"]
     if proof.args.eval_max_samples:
@@ -759,7 +759,7 @@ def report(paths: list[Path]) -> str:
         lines += ["", "| evaluation (IEMOCAP test rows) | utterances | utt/s | seconds | vs generate "
                   f"| projected whole test split ({test_rows} rows), s |", "|---|---:|---:|---:|---:|---:|"]
         gen = st.get("eval_generate", {}).get("utterances_per_s")
-        for key, label in (("eval_score", "`score` (evaluate.py)"), ("eval_generate", "`generate` (evaluate.py)"),
+        for key, label in (("eval_score", "`score` (run_eval.py)"), ("eval_generate", "`generate` (run_eval.py)"),
                            ("eval_prompt_pass", "bare prompt pass")):
             s = st.get(key, {})
             if not s.get("ok"):
@@ -887,9 +887,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full-warmup", type=int, default=1)
     p.add_argument("--full-steps", type=int, default=3)
     p.add_argument("--eval-rows", type=int, default=64, help="validation and test rows scored inside the padded run")
-    p.add_argument("--eval-batch-size", type=int, default=8, help="evaluate.py --batch-size")
+    p.add_argument("--eval-batch-size", type=int, default=8, help="run_eval.py --batch-size")
     p.add_argument("--eval-max-samples", type=int, default=512,
-                   help="evaluate.py --max-samples; the whole test split's time is projected from them (0: all)")
+                   help="run_eval.py --max-samples; the whole test split's time is projected from them (0: all)")
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), help="sweep part: these variants only")
     p.add_argument("--memfit-recipes", nargs="+", metavar="NAME.yaml", help="memory fit of these recipes only")
     p.add_argument("--report", nargs="+", metavar="PROOF_JSON", help="print the tables of docs/benchmarks.md from finished parts")

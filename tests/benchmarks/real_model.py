@@ -6,7 +6,7 @@ Usage:
     python tests/benchmarks/real_model.py --work output/bench/real-model --report   # the tables, from what ran
 
 Cells, each trained and scored through the commands users run (builders/build.py, train/make_smollm2.py,
-train/sft.py, eval/evaluate.py, eval/compare.py):
+train/sft.py, eval/run_eval.py, eval/compare.py):
 
 - zero-shot: the base model asked through its chat template (plain prompts), no training;
 - lora-1_64, lora-1_32, lora-1_16: LoRA on the dialogue-level IEMOCAP train fractions 1/64, 1/32 and 1/16,
@@ -15,7 +15,7 @@ train/sft.py, eval/evaluate.py, eval/compare.py):
 - lora-1_32-default: 1/32 with the retrieval template (one retrieved demonstration per prompt).
 
 Every cell is scored on the whole IEMOCAP test split (1,623 rows, 31 dialogues) with a 95% interval
-(dialogues resampled), and each adapter's card gets the score as model-index (eval/evaluate.py writes it).
+(dialogues resampled), and each adapter's card gets the score as model-index (eval/run_eval.py writes it).
 Paired comparisons: each fraction against the next and against zero-shot, retrieval against none at 1/32.
 Resumable cell by cell: a finished cell (its results.json) is never run again, a killed training resumes
 from its last checkpoint, and each cell's timings are kept beside its results. Writes WORK/report.md.
@@ -94,7 +94,7 @@ def run_cell(work: Path, name: str, fraction: str | None, config: str, log: Path
         timing["train_rows"] = json.loads((run_dir / "train_results.json").read_text()).get("train_samples")
         timing["peak_rss_gib"] = max((e.get("peak_memory_gib", 0) for e in state["log_history"]), default=None)
         evaluate = ["--adapter", run_dir]
-    timing["eval_s"] = run([sys.executable, "eval/evaluate.py", *evaluate, "--dataset", dataset(work, None),
+    timing["eval_s"] = run([sys.executable, "eval/run_eval.py", *evaluate, "--dataset", dataset(work, None),
                             "--split", "test", "--output-dir", cell, "--no-progress"], log)
     (cell / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
 

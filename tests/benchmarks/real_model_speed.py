@@ -12,7 +12,7 @@ on the same rows (the same seed), LoRA on every projection, IEMOCAP `plain`:
 - `labelled-only`: the LM head on the labelled positions only (`train.model.score_labelled_positions_only`), same batches;
 - `recipe`: that, and the recipe's 4 micro-batches of one row (nothing padded).
 
-Scoring, eval/evaluate.py's label scoring of the first `--score-rows` IEMOCAP test rows at batch 8, with an
+Scoring, eval/run_eval.py's label scoring of the first `--score-rows` IEMOCAP test rows at batch 8, with an
 adapter: `before` runs it through PEFT's LoRA layers, `merged` with the LoRA weights folded into the base weights
 (`eval.loading.load_model(merge=True)`). Each measurement runs in a fresh process, the modes take turns for
 `--repeats` rounds and the median round is reported with every round's value; trained tokens/s counts real

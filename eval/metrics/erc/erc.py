@@ -15,13 +15,11 @@ honest unit because the turns of a dialogue are not independent.
 import datasets
 import evaluate
 import numpy as np
-from instructerc.eval.bootstrap import Bootstrap
-from instructerc.eval.bootstrap import confidence_intervals
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from instructerc.eval.bootstrap import Bootstrap, confidence_intervals
 from instructerc.eval.metric import UNPARSEABLE
-from sklearn.metrics import accuracy_score
-from sklearn.metrics import confusion_matrix
-from sklearn.metrics import f1_score
-from sklearn.metrics import precision_recall_fscore_support
+
 
 _DESCRIPTION = """
 Emotion recognition in conversation: weighted-F1 (headline), accuracy, macro-F1, per-class

@@ -3,25 +3,25 @@
 Usage:
 
     # an adapter, label scoring (default); its card gets model-index + .eval_results
-    python eval/evaluate.py --adapter output/llama2-iemocap-lora \\
+    python eval/run_eval.py --adapter output/llama2-iemocap-lora \\
         --dataset output/instructerc/iemocap --config default --split test --output-dir results/iemocap
 
     # free-text generation with robust parsing, for comparison with the papers' protocol
-    python eval/evaluate.py --adapter ORG/llama2-iemocap-lora --mode generate --output-dir results/gen
+    python eval/run_eval.py --adapter ORG/llama2-iemocap-lora --mode generate --output-dir results/gen
 
     # zero-shot base model (no adapter); few-shot: a config whose prompts carry demonstrations
-    python eval/evaluate.py --model meta-llama/Llama-2-7b-hf --dataset instructerc/meld \\
+    python eval/run_eval.py --model meta-llama/Llama-2-7b-hf --dataset instructerc/meld \\
         --config plain --output-dir results/zero-shot
 
     # evaluate and publish the adapter with the updated card
-    python eval/evaluate.py --adapter ORG/llama2-iemocap-lora --dataset instructerc/iemocap \\
+    python eval/run_eval.py --adapter ORG/llama2-iemocap-lora --dataset instructerc/iemocap \\
         --output-dir results/iemocap --push-to-hub --private
 
     # 95% intervals resample whole dialogues by default; utterances, or none, on request
-    python eval/evaluate.py --adapter ORG/llama2-iemocap-lora --ci-unit utterance --ci-resamples 2000
+    python eval/run_eval.py --adapter ORG/llama2-iemocap-lora --ci-unit utterance --ci-resamples 2000
 
     # an evaluation as a YAML file (keys: the flags' names, e.g. output_dir), flags after it override
-    python eval/evaluate.py eval.yaml --split validation
+    python eval/run_eval.py eval.yaml --split validation
 
 Writes OUTPUT_DIR/results.json, predictions.parquet, confusion_matrix.png and per_class.md.
 Compare two such folders with eval/compare.py; baselines come from eval/baseline.py.
@@ -31,16 +31,12 @@ erc_task.json. Exit status 2 with one `error:` line on bad input, before any fil
 
 from __future__ import annotations
 
-from instructerc.eval.script_path import drop_script_folder
+import argparse
+import sys
+from pathlib import Path
 
-drop_script_folder(__file__)  # before anything imports the `evaluate` library
-
-import argparse  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from instructerc.builders.errors import command  # noqa: E402
-from instructerc.eval.evaluation import EvalRun, run_evaluation  # noqa: E402
+from instructerc.builders.errors import command
+from instructerc.eval.evaluation import EvalRun, run_evaluation
 
 
 def yaml_args(path: str) -> list[str]:
@@ -59,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> EvalRun:
     from transformers import HfArgumentParser
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser(EvalRun, prog="eval/evaluate.py", description=__doc__.split("\n\n")[0],
+    parser = HfArgumentParser(EvalRun, prog="eval/run_eval.py", description=__doc__.split("\n\n")[0],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     if argv and argv[0].endswith((".yaml", ".yml")):
         try:

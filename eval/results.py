@@ -1,32 +1,166 @@
-"""Is run B better than run A? The paired comparison of two evaluation output folders.
+"""The files an evaluation run leaves (written all at once), and two runs read back and compared.
 
-Two runs scored on the same rows share their sampling noise: a hard dialogue is hard for
-both. Comparing their separate intervals wastes that pairing (overlapping intervals do not
-mean "no difference"); resampling the same dialogues for both runs does not. So the interval
-of Δ = B - A is a paired bootstrap and its p-value comes from approximate randomisation, both
-over the same units (``eval/bootstrap.compare``).
-
-A comparison only means something on identical rows with identical gold labels: runs on
-different datasets, configs, splits or row sets (a ``--max-samples`` run, another build) are
-refused, each with one line saying what differs. Unified runs are also compared per source
-benchmark, in the benchmark's original labels (the numbers the papers and the card report).
+A comparison only means something on identical rows with identical gold labels, so runs on different
+datasets, configs, splits or row sets are refused, each with one line saying what differs. Two runs on
+the same rows share their sampling noise, so Δ = B − A gets a paired interval and an approximate
+randomisation p-value over the same units (``bootstrap.compare``).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import shutil
+import tempfile
+import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import ConfusionMatrixDisplay
+
 from instructerc.builders.errors import one_line
 from instructerc.builders.labels import LABELS
 from instructerc.hub.scores import describe
 
-from .bootstrap import Bootstrap, compare
+from .bootstrap import Bootstrap, compare, format_interval
 from .errors import EvalError, parse_json
-from .harness import benchmarks_in, dialogue_ids, is_unified, to_original
-from .metric import UNPARSEABLE
-from .run_files import PREDICTIONS_FILE, RESULTS_FILE
+from .metric import UNPARSEABLE, benchmarks_in, dialogue_ids, is_unified, to_original
+
+
+RESULTS_FILE = "results.json"
+PREDICTIONS_FILE = "predictions.parquet"
+CONFUSION_FILE = "confusion_matrix.png"
+PER_CLASS_FILE = "per_class.md"
+
+
+def prediction_rows(ds, labels: Sequence[str], pred_ids: np.ndarray, scores: np.ndarray | None = None,
+                    texts: Sequence[str] | None = None) -> list[dict]:
+    """One ``predictions.parquet`` row per utterance: id, gold, prediction, and each label's
+    score (``score_<label>``) or the generated text."""
+    gold = np.asarray(ds["label"], dtype=np.int64)
+    rows = []
+    for i, row in enumerate(ds.select_columns(["source", "dialogue_id", "turn"])):
+        p = int(pred_ids[i])
+        record = {
+            "id": f"{row['source']}/{row['dialogue_id']}/{row['turn']}",
+            **row,
+            "gold": labels[gold[i]],
+            "prediction": labels[p] if p >= 0 else None,
+            "correct": bool(p == gold[i]),
+        }
+        if scores is not None:
+            record.update({f"score_{name}": float(scores[i, k]) for k, name in enumerate(labels)})
+        elif texts is not None:
+            record["generation"] = texts[i]
+        rows.append(record)
+    return rows
+
+
+def per_class_markdown(results: dict, title: str = "") -> str:
+    lines = [f"# {title}\n" if title else ""]
+    lines.append("| label | precision | recall | F1 | support |")
+    lines.append("|---|---:|---:|---:|---:|")
+    for name, m in results["per_class"].items():
+        lines.append(f"| {name} | {m['precision'] * 100:.2f} | {m['recall'] * 100:.2f} | {m['f1'] * 100:.2f} | {m['support']} |")
+    lines.append("")
+
+    def shown(m: dict, key: str) -> str:
+        return format_interval(m[key], m.get("confidence_intervals", {}).get(key))
+
+    lines.append(
+        f"Weighted-F1 {shown(results, 'weighted_f1')}, accuracy {shown(results, 'accuracy')}, "
+        f"macro-F1 {shown(results, 'macro_f1')}, unparseable {results['unparseable_rate'] * 100:.2f}% "
+        f"of {results['num_examples']} utterances (scores in %)."
+    )
+    if "confidence_intervals" in results:
+        lines.append(f"Brackets: {describe(results['bootstrap'])}.")
+    elif "bootstrap" in results:
+        lines.append(f"No intervals: {results['bootstrap']['skipped']}.")
+    for source, parts in results.get("by_source", {}).items():
+        u, o = parts["unified"], parts["original"]
+        lines.append(
+            f"\n- {source}: weighted-F1 {shown(u, 'weighted_f1')} in unified labels, "
+            f"{shown(o, 'weighted_f1')} in its original labels ({u['num_examples']} utterances)"
+        )
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def environment() -> dict:
+    import peft
+    import torch
+    import transformers
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return {
+        "device": device,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def write_outputs(output_dir: str | Path, results: dict, rows: list[dict], title: str = "") -> Path:
+    """Write every result file into ``output_dir`` at once: all are made in a staging folder
+    first and moved in only when all succeeded."""
+    from datasets import Dataset
+
+
+    out = Path(output_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        (staging / RESULTS_FILE).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        Dataset.from_list(rows).to_parquet(str(staging / PREDICTIONS_FILE))
+        plot_confusion_matrix(
+            results["confusion_matrix"], results["labels"], staging / CONFUSION_FILE, title, results["unparseable"]
+        )
+        (staging / PER_CLASS_FILE).write_text(per_class_markdown(results, title), encoding="utf-8")
+        out.mkdir(exist_ok=True)
+        for name in (RESULTS_FILE, PREDICTIONS_FILE, CONFUSION_FILE, PER_CLASS_FILE):
+            os.replace(staging / name, out / name)  # other files in output_dir are left alone
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def plot_confusion_matrix(
+    matrix: Sequence[Sequence[int]],
+    labels: Sequence[str],
+    path: str | Path,
+    title: str = "",
+    unparseable: Sequence[int] | None = None,
+) -> Path:
+    """Rows gold, columns predicted; cells are divided by the gold label's support (so the
+    diagonal is its recall and imbalanced classes stay readable), supports in the row labels.
+    Unparseable predictions (per gold label) count in the support, so such a row sums to less
+    than 1."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    support = counts.sum(axis=1, keepdims=True)
+    if unparseable is not None:
+        support = support + np.asarray(unparseable, dtype=np.int64)[:, None]
+    recall = np.divide(counts, support, out=np.zeros(counts.shape, dtype=float), where=support > 0)
+    size = max(4.0, 0.7 * len(labels) + 2.5)
+    fig = Figure(figsize=(size + 1.0, size))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    display = ConfusionMatrixDisplay(recall, display_labels=[f"{x} ({n})" for x, n in zip(labels, support[:, 0])])
+    display.plot(ax=ax, cmap="Blues", values_format=".2f", xticks_rotation=45, colorbar=True)
+    ax.set_xticklabels(labels, rotation=45, ha="right")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold (support)")
+    if title:  # long run names: wrap and title the figure, so the colorbar never covers it
+        fig.suptitle(textwrap.fill(title, width=int(size * 9)), fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    return path
 
 SAME = ("dataset_id", "config", "split")
 
@@ -62,7 +196,7 @@ def read_run(folder: str | Path) -> Run:
     results_path, predictions_path = folder / RESULTS_FILE, folder / PREDICTIONS_FILE
     for path in (results_path, predictions_path):
         if not path.is_file():
-            raise EvalError(f"{path}: not found; pass a folder written by eval/evaluate.py or eval/baseline.py")
+            raise EvalError(f"{path}: not found; pass a folder written by eval/run_eval.py or eval/baseline.py")
     results = parse_json(results_path.read_text(encoding="utf-8"), str(results_path))
     missing = [k for k in (*SAME, "labels") if not isinstance(results, dict) or k not in results]
     if missing:
