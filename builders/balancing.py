@@ -15,6 +15,7 @@ from .embedder import Embedder
 from .errors import DataError
 from .search import search
 
+
 BALANCES: tuple[str, ...] = ("none", "label", "mmr")
 DEFAULT_BALANCE = "none"
 MMR_RELEVANCE = 0.7
@@ -45,7 +46,9 @@ def select(
     in_base = sorted(i for m in base.members for i in m)
     distinct = any(len(m) > 1 for m in base.members)  # else both modes are the same
     for j, name in enumerate(names):
-        sub = make_base(base.turns, embedder, base.groups, distinct, [i for i in in_base if base.turns.label[i] == name])
+        sub = make_base(
+            base.turns, embedder, base.groups, distinct, [i for i in in_base if base.turns.label[i] == name]
+        )
         s, c = search(queries, sub.vectors, 1, query_groups, sub.candidate_groups)
         per_s[:, j], per_t[:, j] = s[:, 0], sub.resolve(c, query_groups)[:, 0]
     order = np.lexsort((per_t, -per_s), axis=1)[:, :k]

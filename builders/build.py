@@ -38,21 +38,30 @@ from instructerc.builders.pipeline import ALL_DATASETS, DEFAULT_ORG, build_datas
 from instructerc.builders.retrieval import DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS
 from instructerc.builders.tasks import CONFIGS, DEFAULT_WINDOW
 
+
 __all__ = ["build_datasets", "main", "parse_args"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--raw-dir", help="local copy of the COSMIC pickles (iemocap/, meld/, emorynlp/); default: download")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--raw-dir", help="local copy of the COSMIC pickles (iemocap/, meld/, emorynlp/); default: download"
+    )
     p.add_argument("--out", default="output", help="output directory (default: output)")
     p.add_argument("--datasets", nargs="+", default=list(ALL_DATASETS), choices=ALL_DATASETS)
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
     p.add_argument("--window", type=int, default=DEFAULT_WINDOW, help="previous turns in the historical window")
     p.add_argument("--train-fraction", default="1", help="dialogue-level fraction of train: 1, 1/2 ... 1/64")
-    p.add_argument("--mix", default="total", choices=MIXES, help="unified subsampling: pooled (total) or per source (ratio)")
+    p.add_argument(
+        "--mix", default="total", choices=MIXES, help="unified subsampling: pooled (total) or per source (ratio)"
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--max-dialogues", type=int, help="keep the first N dialogues of each split (quick builds)")
-    p.add_argument("--skip-sha256", action="store_true", help="accept local pickles that differ from the published files")
+    p.add_argument(
+        "--skip-sha256", action="store_true", help="accept local pickles that differ from the published files"
+    )
     p.add_argument("--conversations", help="BYO JSONL file, one dialogue per line")
     p.add_argument("--name", help="dataset name for --conversations")
     p.add_argument("--labels", help="comma-separated label set for --conversations (default: inferred from train)")
@@ -61,10 +70,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     r.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="demonstrations per prompt (default: 1)")
     r.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="sentence-transformers id or local path")
     r.add_argument("--embed-cache", help="embedding cache directory (default: $INSTRUCTERC_CACHE/embeddings)")
-    r.add_argument("--embed-checkpoint", type=int, default=DEFAULT_CHECKPOINT,
-                   help="texts per embedding-cache chunk: a killed build keeps every finished chunk (default: %(default)s)")
+    r.add_argument(
+        "--embed-checkpoint",
+        type=int,
+        default=DEFAULT_CHECKPOINT,
+        help="texts per embedding-cache chunk: a killed build keeps every finished chunk (default: %(default)s)",
+    )
     r.add_argument("--query", default=DEFAULT_QUERY, choices=QUERY_VARIANTS, help="what is embedded as the query")
-    r.add_argument("--balance", default=DEFAULT_BALANCE, choices=BALANCES, help="none, one per label, or MMR diversity")
+    r.add_argument(
+        "--balance", default=DEFAULT_BALANCE, choices=BALANCES, help="none, one per label, or MMR diversity"
+    )
     return p.parse_args(argv)
 
 

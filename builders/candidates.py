@@ -62,7 +62,9 @@ class Groups:
         self.ids: dict[tuple[str, str], int] = {}
 
     def __call__(self, turns: Turns) -> np.ndarray:
-        return np.array([self.ids.setdefault(g, len(self.ids)) for g in zip(turns.source, turns.dialogue_id)], dtype=np.int64)
+        return np.array(
+            [self.ids.setdefault(g, len(self.ids)) for g in zip(turns.source, turns.dialogue_id)], dtype=np.int64
+        )
 
 
 @dataclass
@@ -106,7 +108,9 @@ class Base:
         return out
 
 
-def make_base(turns: Turns, embedder: Embedder, groups: Groups, distinct: bool = True, rows: Sequence[int] | None = None) -> Base:
+def make_base(
+    turns: Turns, embedder: Embedder, groups: Groups, distinct: bool = True, rows: Sequence[int] | None = None
+) -> Base:
     """Candidates from ``turns`` (or the subset ``rows``); members keep indices into ``turns``."""
     turn_groups = groups(turns)
     rows = range(len(turns)) if rows is None else rows

@@ -12,10 +12,11 @@ from pathlib import Path
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from .corpus import Corpus
-from .plots import label_counts
 from .labels import BENCHMARKS, LICENSE_NOTES, LICENSES, SPLITS, TO_UNIFIED, UNIFIED, UNIFIED_LABELS
+from .plots import label_counts
 from .settings import SETTINGS_KEY, BuildSettings
 from .tasks import CONFIG_DESCRIPTIONS
+
 
 TEMPLATE = Path(__file__).with_name("dataset_card.md")
 
@@ -51,8 +52,8 @@ CITATIONS = """@article{lei2023instructerc,
 TEMPLATE_NOTES = (
     "`plain` is the official InstructERC prompt, byte for byte: the instruction, the "
     "historical window (the previous `window` turns and the target turn, each as "
-    "`\\t Speaker_i:\"utterance\"`), then the label statement "
-    "`### Please select the emotional label of < Speaker_i:\"utterance\"> from <labels>:`. "
+    '`\\t Speaker_i:"utterance"`), then the label statement '
+    '`### Please select the emotional label of < Speaker_i:"utterance"> from <labels>:`. '
     "`default` is `plain` followed by retrieved demonstrations (see the section below). "
     "`speaker` is the official speaker-identification prompt; `prediction` shows the history "
     "up to the previous turn and names the next speaker. Per-turn descriptions (BYO data) "
@@ -67,7 +68,9 @@ def _size_category(n: int) -> str:
     return "n>1M"
 
 
-def card_data(corpus: Corpus, files: dict[str, dict[str, str]], total_rows: int, settings: BuildSettings) -> DatasetCardData:
+def card_data(
+    corpus: Corpus, files: dict[str, dict[str, str]], total_rows: int, settings: BuildSettings
+) -> DatasetCardData:
     """``files``: config -> split -> parquet path in the folder (listed exactly, see
     ``pipeline.content_addressed``); ``settings`` becomes the ``instructerc:`` block."""
     licenses = {LICENSES.get(s, corpus.license) for s in corpus.sources}
@@ -109,8 +112,7 @@ def render(
     configs = list(row_counts)
     per_split = label_counts(corpus)
     label_rows = [
-        {"name": name, "id": i, **{s: per_split[s][i] for s in SPLITS}}
-        for i, name in enumerate(corpus.labels)
+        {"name": name, "id": i, **{s: per_split[s][i] for s in SPLITS}} for i, name in enumerate(corpus.labels)
     ]
     mapping_rows = []
     if corpus.name == UNIFIED or corpus.name in BENCHMARKS:

@@ -100,7 +100,12 @@ def read_conversations(path: str | os.PathLike, name: str, labels: list[str] | N
                 )
     speakers = sorted({t.speaker for d in dialogues for t in d.turns})
     return Corpus(
-        name=name, labels=list(labels), speakers=speakers, dialogues=dialogues,
-        sources=[name], license="other", origin=str(path.name),
+        name=name,
+        labels=list(labels),
+        speakers=speakers,
+        dialogues=dialogues,
+        sources=[name],
+        license="other",
+        origin=str(path.name),
         raw_files=[{"file": path.name, "sha256": sha256_file(path)}],
     )

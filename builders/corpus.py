@@ -59,9 +59,7 @@ def repair_cp1252(text: str, where: str) -> str:
             try:
                 c = bytes([ord(c)]).decode("cp1252")
             except UnicodeDecodeError:
-                raise DataError(
-                    f"{where}: control character U+{ord(c):04X} is not Windows-1252 text"
-                ) from None
+                raise DataError(f"{where}: control character U+{ord(c):04X} is not Windows-1252 text") from None
         elif c == "\xa0":
             c = " "
         out.append(c)

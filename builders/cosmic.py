@@ -22,9 +22,9 @@ from .corpus import Corpus, Dialogue, Turn, repair_cp1252
 from .errors import DataError
 from .labels import LABELS, LICENSES, SPEAKER_SLOTS, speaker_tag
 
+
 UPSTREAM = (
-    "https://raw.githubusercontent.com/LIN-SHANG/InstructERC/"
-    "44014f11e76f27da43253501cdf6fdb08f058d0c/original_data/"
+    "https://raw.githubusercontent.com/LIN-SHANG/InstructERC/44014f11e76f27da43253501cdf6fdb08f058d0c/original_data/"
 )
 
 
@@ -39,16 +39,22 @@ class RawFile:
 
 RAW_FILES: dict[str, RawFile] = {
     "iemocap": RawFile(
-        "iemocap/iemocap.pkl", "iemocap/iemocap.pkl",
-        "85f15be1fbd8678e0dd443a11ac609615f0e990cc0ca1551fdf86f98b9e6067f", (0, 1, 2, 3, 4, 5),
+        "iemocap/iemocap.pkl",
+        "iemocap/iemocap.pkl",
+        "85f15be1fbd8678e0dd443a11ac609615f0e990cc0ca1551fdf86f98b9e6067f",
+        (0, 1, 2, 3, 4, 5),
     ),
     "meld": RawFile(
-        "meld/meld.pkl", "meld/meld.pkl",
-        "3713dab8c0b1d3ae4bb40251599fc6aff687cad1c2468e2f4b50554705a260f8", (0, 1, 3, 4, 5, 6),
+        "meld/meld.pkl",
+        "meld/meld.pkl",
+        "3713dab8c0b1d3ae4bb40251599fc6aff687cad1c2468e2f4b50554705a260f8",
+        (0, 1, 3, 4, 5, 6),
     ),
     "emorynlp": RawFile(
-        "emorynlp/EmoryNLP.pkl", "EmoryNLP/EmoryNLP.pkl",
-        "047b493e1c399374c3075d1defb33b094c887d1198feb463e9e645de20550a77", (0, 1, 2, 3, 4, 5),
+        "emorynlp/EmoryNLP.pkl",
+        "EmoryNLP/EmoryNLP.pkl",
+        "047b493e1c399374c3075d1defb33b094c887d1198feb463e9e645de20550a77",
+        (0, 1, 2, 3, 4, 5),
     ),
 }
 

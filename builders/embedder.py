@@ -45,6 +45,7 @@ from .cosmic import default_cache_dir, sha256_file
 from .embedding_cache import EmbeddingCache, text_keys
 from .errors import DataError
 
+
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -153,7 +154,9 @@ def resolve(name: str = DEFAULT_EMBEDDER) -> ResolvedEmbedder:
         folder = materialise(name, spec)
         if folder is not None:
             digest = _verify(folder, spec, name)
-            return ResolvedEmbedder(name, str(folder), f"{name.replace('/', '--')}-{digest[:16]}", name, spec.revision, digest)
+            return ResolvedEmbedder(
+                name, str(folder), f"{name.replace('/', '--')}-{digest[:16]}", name, spec.revision, digest
+            )
     return ResolvedEmbedder(name, name, name.replace("/", "--"), name)
 
 
@@ -245,8 +248,13 @@ class Embedder:
                     chunk = members[start : start + rows]
                     batch = [texts[i] for i in chunk]
                     batch += [batch[0]] * (rows - len(batch))  # the canonical shape, with a repeat
-                    vectors = self.model.encode(batch, batch_size=rows, normalize_embeddings=True,
-                                                convert_to_numpy=True, show_progress_bar=False)
+                    vectors = self.model.encode(
+                        batch,
+                        batch_size=rows,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
                     pending.extend(chunk)
                     parts.append(np.asarray(vectors[: len(chunk)], dtype=np.float32))
                     bar.update(len(chunk))
@@ -254,4 +262,3 @@ class Embedder:
                         flush()
         flush()
         self.cache.merge(shards)
-

@@ -17,6 +17,7 @@ import numpy as np
 
 from .atomic import atomic_file
 
+
 KEY_BYTES = 16
 MERGED_ROWS = 1 << 16  # vectors per shard once an encode has completed (96 MiB at 384 dims)
 
@@ -41,7 +42,9 @@ class EmbeddingCache:
         if self.folder.is_dir():
             for keys_path in sorted(self.folder.glob("*.keys.npy")):
                 try:
-                    vectors = np.load(keys_path.with_name(keys_path.name.replace(".keys.", ".vectors.")), mmap_mode="r")
+                    vectors = np.load(
+                        keys_path.with_name(keys_path.name.replace(".keys.", ".vectors.")), mmap_mode="r"
+                    )
                     keys = _unpack(np.load(keys_path))
                 except FileNotFoundError:  # merged away by another process meanwhile: its merge holds them
                     continue
@@ -71,8 +74,10 @@ class EmbeddingCache:
             return None
         self.folder.mkdir(parents=True, exist_ok=True)
         name = uuid.uuid4().hex
-        for suffix, array in (("vectors", np.ascontiguousarray(vectors, dtype=np.float32)),
-                              ("keys", np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, KEY_BYTES))):
+        for suffix, array in (
+            ("vectors", np.ascontiguousarray(vectors, dtype=np.float32)),
+            ("keys", np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, KEY_BYTES)),
+        ):
             with atomic_file(self.folder / f"{name}.{suffix}.npy") as f:
                 np.save(f, array)
         self._shards.append(np.load(self.folder / f"{name}.vectors.npy", mmap_mode="r"))

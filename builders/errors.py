@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 
+
 # Every script's exit status for an `error:` line: bad input, a refused recipe, a failed or refused push alike.
 EXIT_STATUS = 2
 

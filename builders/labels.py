@@ -11,6 +11,7 @@ it is what produced the paper's unified-dataset numbers.
 
 from __future__ import annotations
 
+
 BENCHMARKS: tuple[str, ...] = ("iemocap", "meld", "emorynlp")
 UNIFIED = "unified"
 
@@ -23,21 +24,43 @@ LABELS: dict[str, list[str]] = {
 
 # The 9 feeling-wheel labels, in the order of the official unified label statement.
 UNIFIED_LABELS: list[str] = [
-    "joyful", "sad", "neutral", "mad", "excited", "fear", "disgust", "peaceful", "powerful",
+    "joyful",
+    "sad",
+    "neutral",
+    "mad",
+    "excited",
+    "fear",
+    "disgust",
+    "peaceful",
+    "powerful",
 ]
 
 TO_UNIFIED: dict[str, dict[str, str]] = {
     "iemocap": {
-        "happy": "joyful", "sad": "sad", "neutral": "neutral", "angry": "mad",
-        "excited": "excited", "frustrated": "fear",
+        "happy": "joyful",
+        "sad": "sad",
+        "neutral": "neutral",
+        "angry": "mad",
+        "excited": "excited",
+        "frustrated": "fear",
     },
     "meld": {
-        "neutral": "neutral", "surprise": "powerful", "fear": "fear", "sad": "sad",
-        "joyful": "joyful", "disgust": "disgust", "angry": "mad",
+        "neutral": "neutral",
+        "surprise": "powerful",
+        "fear": "fear",
+        "sad": "sad",
+        "joyful": "joyful",
+        "disgust": "disgust",
+        "angry": "mad",
     },
     "emorynlp": {
-        "Joyful": "joyful", "Mad": "mad", "Peaceful": "peaceful", "Neutral": "neutral",
-        "Sad": "sad", "Powerful": "powerful", "Scared": "fear",
+        "Joyful": "joyful",
+        "Mad": "mad",
+        "Peaceful": "peaceful",
+        "Neutral": "neutral",
+        "Sad": "sad",
+        "Powerful": "powerful",
+        "Scared": "fear",
     },
 }
 
@@ -80,7 +103,5 @@ def unified_speaker_names() -> list[str]:
     both ``Speaker_10`` (one MELD utterance uses slot 8). The offsets are kept for prompt
     comparability; the label set lists the id once.
     """
-    ids = sorted(
-        {UNIFIED_SPEAKER_OFFSET[b] + i for b in BENCHMARKS for i in range(SPEAKER_SLOTS[b])}
-    )
+    ids = sorted({UNIFIED_SPEAKER_OFFSET[b] + i for b in BENCHMARKS for i in range(SPEAKER_SLOTS[b])})
     return [speaker_tag(i) for i in ids]

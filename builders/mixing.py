@@ -16,6 +16,7 @@ from .corpus import Corpus, Dialogue, Turn
 from .errors import DataError
 from .labels import BENCHMARKS, TO_UNIFIED, UNIFIED, UNIFIED_LABELS, unified_speaker_names
 
+
 MIXES = ("total", "ratio")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .labels import BENCHMARKS, UNIFIED
 
+
 _FRACTION = re.compile(r"^(?P<name>.+?)(?:-(?P<mix>total|ratio))?-frac(?P<num>\d+)_(?P<den>\d+)$")
 
 

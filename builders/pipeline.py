@@ -20,8 +20,8 @@ from datasets import Dataset
 from datasets.table import InMemoryTable
 from tqdm.auto import tqdm
 
-from .card import render
 from .balancing import BALANCES, DEFAULT_BALANCE
+from .card import render
 from .conversations import read_conversations
 from .corpus import Corpus
 from .cosmic import read_cosmic, sha256_file
@@ -36,6 +36,7 @@ from .retrieval_report import log_text, markdown, measure
 from .settings import BuildSettings
 from .tasks import CONFIGS, DEFAULT_WINDOW, answer_names, build_rows, features
 from .templates import TEMPLATE_VERSION
+
 
 ALL_DATASETS: tuple[str, ...] = BENCHMARKS + (UNIFIED,)
 DEFAULT_ORG = "instructerc"
@@ -62,8 +63,9 @@ class BuildOptions:
 
     def get_embedder(self, progress: bool = False) -> Embedder:
         if self.loaded_embedder is None:
-            self.loaded_embedder = Embedder(self.embedder, self.embed_cache, progress=progress,
-                                            checkpoint=self.embed_checkpoint)
+            self.loaded_embedder = Embedder(
+                self.embedder, self.embed_cache, progress=progress, checkpoint=self.embed_checkpoint
+            )
         return self.loaded_embedder
 
     def folder_name(self, name: str) -> str:
@@ -73,8 +75,12 @@ class BuildOptions:
         """The card's machine-readable block for ``corpus`` built with these options."""
         retrieval = {}
         if "default" in self.configs:
-            retrieval = dict(top_k=self.top_k, embedder=self.get_embedder().resolved.record(), query=self.query,
-                             balance=self.balance)
+            retrieval = dict(
+                top_k=self.top_k,
+                embedder=self.get_embedder().resolved.record(),
+                query=self.query,
+                balance=self.balance,
+            )
         return BuildSettings(
             window=self.window,
             template_version=TEMPLATE_VERSION,
@@ -88,9 +94,7 @@ class BuildOptions:
         )
 
 
-def read_corpora(
-    datasets: list[str], raw_dir: str | Path | None, verify_sha256: bool = True
-) -> dict[str, Corpus]:
+def read_corpora(datasets: list[str], raw_dir: str | Path | None, verify_sha256: bool = True) -> dict[str, Corpus]:
     """Read what the requested datasets need; the unified set re-reads each benchmark with
     the official speaker offsets."""
     unknown = [d for d in datasets if d not in ALL_DATASETS]
@@ -169,8 +173,9 @@ def write_dataset(corpus: Corpus, folder: Path, options: BuildOptions) -> dict[s
         section = markdown(retrieval, report, default_example, reference=corpus.name)
     repo_id = f"{options.org}/{folder.name}"
     plot = plot_label_distribution(corpus, folder)
-    render(corpus, repo_id, counts, example, options.settings(corpus), files, retrieval_section=section,
-           label_plot=plot).save(str(folder / "README.md"))
+    render(
+        corpus, repo_id, counts, example, options.settings(corpus), files, retrieval_section=section, label_plot=plot
+    ).save(str(folder / "README.md"))
     return counts
 
 
@@ -219,7 +224,9 @@ def build_datasets(
         texts = list(dict.fromkeys(t for c in corpora.values() for t in texts_to_embed(c, options.query)))
         cached = len(texts) - embedder.missing(texts)
         if cached < len(texts):
-            logger.info(f"embedder {embedder.resolved.display}: {len(texts) - cached} of {len(texts)} distinct texts to encode")
+            logger.info(
+                f"embedder {embedder.resolved.display}: {len(texts) - cached} of {len(texts)} distinct texts to encode"
+            )
         embedder.encode(texts)  # one deduplicated pass for every dataset of the build
         logger.info(
             f"embedder {embedder.resolved.display}: {len(texts)} distinct texts, {cached} from the cache "

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from .corpus import Corpus
 from .labels import SPLITS
 
+
 LABEL_PLOT = "images/label_distribution.png"  # path inside the dataset folder, linked from the card
 
 
@@ -32,8 +33,12 @@ def plot_label_distribution(corpus: Corpus, folder: str | Path) -> str:
     width = 0.8 / len(SPLITS)
     for i, split in enumerate(SPLITS):
         total = max(sum(counts[split]), 1)
-        ax.bar(x + (i - 1) * width, [100 * c / total for c in counts[split]], width,
-               label=f"{split} ({sum(counts[split])})")
+        ax.bar(
+            x + (i - 1) * width,
+            [100 * c / total for c in counts[split]],
+            width,
+            label=f"{split} ({sum(counts[split])})",
+        )
     ax.set_xticks(x, corpus.labels, rotation=30, ha="right")
     ax.set_ylabel("% of labelled turns")
     ax.set_title(f"{corpus.name}: label distribution per split")

@@ -31,6 +31,7 @@ from .embedder import DEFAULT_EMBEDDER, Embedder
 from .errors import DataError
 from .search import cached_search, normalise
 
+
 QUERY_VARIANTS: tuple[str, ...] = ("utterance", "previous")
 DEFAULT_QUERY = "previous"  # chosen on validation: tests/benchmarks/query_variants.py
 PREVIOUS_WEIGHT = 0.5
@@ -95,7 +96,9 @@ def retrieve_split(
     memo = embedder.cache.folder / "searches" if memoise else None
     scores, candidates = cached_search(q_vectors, base.vectors, n_candidates, q_groups, base.candidate_groups, memo)
     demo_s, demo_t = select(scores, candidates, top_k, balance, base, q_vectors, q_groups, embedder)
-    return SplitRetrieval(queries, scores[:, :neighbours], base.resolve(candidates[:, :neighbours], q_groups), demo_s, demo_t)
+    return SplitRetrieval(
+        queries, scores[:, :neighbours], base.resolve(candidates[:, :neighbours], q_groups), demo_s, demo_t
+    )
 
 
 @dataclass
@@ -160,11 +163,15 @@ def retrieve(
     to the build's (``DEFAULT_QUERY``). Each demonstration is
     ``{dialogue_id, turn, source, label, score, speaker, utterance}``, as the build makes them.
     """
-    missing = [c for c in ("utterance", "label", "speaker", "source", "dialogue_id", "turn") if c not in base.column_names]
+    missing = [
+        c for c in ("utterance", "label", "speaker", "source", "dialogue_id", "turn") if c not in base.column_names
+    ]
     if missing:
         raise DataError(f"retrieval base: missing column(s) {', '.join(missing)}; pass a built dataset's train split")
     if exclude is not None and len(exclude) != len(queries):
-        raise DataError(f"exclude: {len(exclude)} entries for {len(queries)} queries (one (source, dialogue_id) per query)")
+        raise DataError(
+            f"exclude: {len(exclude)} entries for {len(queries)} queries (one (source, dialogue_id) per query)"
+        )
     if previous is not None and len(previous) != len(queries):
         raise DataError(f"previous: {len(previous)} entries for {len(queries)} queries")
     if balance not in BALANCES:
@@ -175,19 +182,36 @@ def retrieve(
     labels = list(base["label"])
     names = [feature.int2str(x) for x in labels] if hasattr(feature, "int2str") else [str(x) for x in labels]
     pool = Turns(
-        list(base["source"]), list(base["dialogue_id"]), list(base["turn"]), list(base["speaker"]),
-        list(base["utterance"]), names, [None] * len(names),
+        list(base["source"]),
+        list(base["dialogue_id"]),
+        list(base["turn"]),
+        list(base["speaker"]),
+        list(base["utterance"]),
+        names,
+        [None] * len(names),
     )
     n = len(queries)
     asked = Turns(
         source=[e[0] for e in exclude] if exclude is not None else [""] * n,
         dialogue_id=[e[1] for e in exclude] if exclude is not None else [""] * n,
-        turn=[0] * n, speaker=[""] * n, text=list(queries), label=[""] * n,
+        turn=[0] * n,
+        speaker=[""] * n,
+        text=list(queries),
+        label=[""] * n,
         previous=list(previous) if previous is not None else [None] * n,
     )
     groups = Groups()
     candidates = make_base(pool, embedder, groups)
-    result = retrieve_split(embedder, candidates, asked, top_k=k, query=query or DEFAULT_QUERY, balance=balance, neighbours=k, memoise=False)
+    result = retrieve_split(
+        embedder,
+        candidates,
+        asked,
+        top_k=k,
+        query=query or DEFAULT_QUERY,
+        balance=balance,
+        neighbours=k,
+        memoise=False,
+    )
     return [
         [demonstration(pool, i, s) for s, i in zip(s_row.tolist(), i_row.tolist()) if i >= 0]
         for s_row, i_row in zip(result.demo_scores, result.demo_turns)

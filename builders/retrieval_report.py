@@ -14,6 +14,7 @@ from sklearn.metrics import f1_score
 
 from .retrieval import PREVIOUS_WEIGHT, REPORT_NEIGHBOURS, CorpusRetrieval
 
+
 REPORT_SPLITS: tuple[str, ...] = ("validation", "test")
 
 # Measured with all-MiniLM-L6-v2 on the utterance alone, train as the base, test split
@@ -54,7 +55,9 @@ def knn_predictions(base_labels: np.ndarray, scores: np.ndarray, indices: np.nda
     return [labels[j] for j in knn_votes(base_labels, scores, indices, labels).argmax(axis=1)]
 
 
-def knn_weighted_f1(gold: list[str], base_labels: np.ndarray, scores: np.ndarray, indices: np.ndarray, labels: list[str]) -> float:
+def knn_weighted_f1(
+    gold: list[str], base_labels: np.ndarray, scores: np.ndarray, indices: np.ndarray, labels: list[str]
+) -> float:
     if not len(gold):
         return float("nan")
     pred = knn_predictions(base_labels, scores, indices, labels)
@@ -153,6 +156,8 @@ def markdown(result: CorpusRetrieval, report: dict, example: dict, reference: st
             f"candidate) measured {a} label agreement and {f} k-NN weighted-F1 on {reference}'s test split."
         )
     shown = example.get("prompt", "").replace("\t", "\\t")
+    two_shot = '<plain prompt> Here are 2 demonstrations: <Speaker_3:"utterance"> is <label>. '
+    two_shot += '<Speaker_0:"utterance"> is <label>. Answer:'
     return f"""## Retrieved demonstrations (`default` config)
 
 `default` is the `plain` prompt followed by a demonstration section, keeping the paper's
@@ -162,7 +167,7 @@ label) still follows the prompt:
 
 ```text
 <plain prompt> Here is a demonstration: <Speaker_3:"utterance"> is <label>. Answer:
-<plain prompt> Here are 2 demonstrations: <Speaker_3:"utterance"> is <label>. <Speaker_0:"utterance"> is <label>. Answer:
+{two_shot}
 ```
 
 Similarity is the cosine of `{result.embedder}` sentence embeddings, searched exactly; the
@@ -191,6 +196,17 @@ The query variant was chosen on validation; test numbers were never used to choo
 
 
 __all__ = [
-    "REFERENCE", "REPORT_NEIGHBOURS", "REPORT_SPLITS", "demonstration_coverage", "knn_predictions", "knn_votes",
-    "knn_weighted_f1", "label_agreement", "log_text", "majority_label", "majority_weighted_f1", "markdown", "measure",
+    "REFERENCE",
+    "REPORT_NEIGHBOURS",
+    "REPORT_SPLITS",
+    "demonstration_coverage",
+    "knn_predictions",
+    "knn_votes",
+    "knn_weighted_f1",
+    "label_agreement",
+    "log_text",
+    "majority_label",
+    "majority_weighted_f1",
+    "markdown",
+    "measure",
 ]

@@ -16,6 +16,7 @@ import numpy as np
 
 from .atomic import atomic_file
 
+
 BLOCK_SCORES = 1 << 24  # scores per block: 64 MiB of float32
 QUERY_CHUNK = 1024
 TIE_MARGIN = 8  # extra candidates kept so ties at the k-th place resolve by base order

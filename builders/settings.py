@@ -17,6 +17,7 @@ from pathlib import Path
 from .errors import DataError, one_line
 from .tasks import CONFIGS
 
+
 SETTINGS_KEY = "instructerc"
 FORMAT = 1  # of this block; a reader refuses a newer one rather than misreading it
 # The settings that shape each config's prompts: two datasets whose values agree here give
@@ -58,17 +59,28 @@ class BuildSettings:
     def from_metadata(cls, data, where: str) -> BuildSettings:
         """Read and check the block; ``where`` names the card in errors."""
         if not isinstance(data, dict):
-            raise DataError(f"{where}: no `{SETTINGS_KEY}:` block of build settings in the card; rebuild it with builders/build.py")
+            raise DataError(
+                f"{where}: no `{SETTINGS_KEY}:` block of build settings in the card; rebuild it with builders/build.py"
+            )
         if not isinstance(data.get("format"), int) or data["format"] > FORMAT:
-            raise DataError(f"{where}: `{SETTINGS_KEY}.format` {data.get('format')!r} is not one this version reads (<= {FORMAT})")
+            raise DataError(
+                f"{where}: `{SETTINGS_KEY}.format` {data.get('format')!r} is not one this version reads (<= {FORMAT})"
+            )
         known = {f.name for f in fields(cls)}
         settings = cls(**{k: v for k, v in data.items() if k in known})
         for name, kind in (("window", int), ("template_version", int), ("seed", int)):
             if not isinstance(getattr(settings, name), kind) or isinstance(getattr(settings, name), bool):
-                raise DataError(f"{where}: `{SETTINGS_KEY}.{name}` must be an integer, got {getattr(settings, name)!r}")
+                raise DataError(
+                    f"{where}: `{SETTINGS_KEY}.{name}` must be an integer, got {getattr(settings, name)!r}"
+                )
         labels = settings.labels
-        if not isinstance(labels, dict) or not labels or not all(
-            c in CONFIGS and isinstance(v, list) and v and all(isinstance(x, str) for x in v) for c, v in labels.items()
+        if (
+            not isinstance(labels, dict)
+            or not labels
+            or not all(
+                c in CONFIGS and isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+                for c, v in labels.items()
+            )
         ):
             raise DataError(f"{where}: `{SETTINGS_KEY}.labels` must map configs to their label names, got {labels!r}")
         if "default" in labels and not (isinstance(settings.top_k, int) and isinstance(settings.embedder, dict)):
@@ -151,7 +163,9 @@ def read_card_metadata(dataset: str | Path, revision: str | None = None) -> tupl
             readme = Path(hf_hub_download(str(dataset), "README.md", repo_type="dataset", revision=sha))
         except Exception as err:  # noqa: BLE001 - one line naming the dataset, whatever the Hub answered
             detail = one_line(err, 200)
-            raise DataError(f"{dataset}: cannot read its card as a local folder or a Hub dataset ({type(err).__name__}: {detail})") from None
+            raise DataError(
+                f"{dataset}: cannot read its card as a local folder or a Hub dataset ({type(err).__name__}: {detail})"
+            ) from None
     try:
         return metadata_load(readme) or {}, sha
     except (yaml.YAMLError, ValueError) as err:
@@ -166,6 +180,13 @@ def read_settings(dataset: str | Path, revision: str | None = None) -> tuple[Bui
 
 
 __all__ = [
-    "FORMAT", "PROMPT_SETTINGS", "RECIPE_SETTINGS", "SETTINGS_KEY", "BuildSettings", "describe",
-    "mismatches", "read_card_metadata", "read_settings",
+    "FORMAT",
+    "PROMPT_SETTINGS",
+    "RECIPE_SETTINGS",
+    "SETTINGS_KEY",
+    "BuildSettings",
+    "describe",
+    "mismatches",
+    "read_card_metadata",
+    "read_settings",
 ]

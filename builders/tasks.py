@@ -18,6 +18,7 @@ from .corpus import Corpus, Dialogue
 from .labels import SPLITS, label_text
 from .templates import default_prompt, plain_prompt, prediction_prompt, speaker_prompt
 
+
 CONFIGS: tuple[str, ...] = ("default", "plain", "speaker", "prediction")
 CONFIG_DESCRIPTIONS: dict[str, str] = {
     "default": "emotion recognition: historical window, label statement and retrieved demonstrations",
@@ -74,7 +75,9 @@ def features(corpus: Corpus, config: str) -> Features:
     )
 
 
-def _rows(corpus: Corpus, d: Dialogue, config: str, window: int, demonstrations: Demonstrations | None) -> Iterator[dict]:
+def _rows(
+    corpus: Corpus, d: Dialogue, config: str, window: int, demonstrations: Demonstrations | None
+) -> Iterator[dict]:
     labels = label_text(corpus.labels)
     speakers = label_text(corpus.speakers)
     ids = {name: i for i, name in enumerate(answer_names(corpus, config))}

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from .corpus import Turn
 
+
 # Bumped whenever any template's output changes: datasets record it, and a model is served
 # only prompts of the version it was trained on.
 TEMPLATE_VERSION = 1

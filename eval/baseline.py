@@ -34,7 +34,9 @@ from instructerc.eval.evaluation import BASELINES, BaselineRun, run_baseline
 @command
 def main(argv: list[str] | None = None) -> int:
     p = HfArgumentParser(
-        IntervalArgs, prog="eval/baseline.py", description=__doc__.split("\n\n")[0],
+        IntervalArgs,
+        prog="eval/baseline.py",
+        description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("baseline", choices=BASELINES)
@@ -53,8 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
 
     datasets.disable_progress_bars()
-    run = BaselineRun(args.baseline, args.dataset, args.output_dir, args.config, args.split, args.dataset_id,
-                      args.dataset_revision, args.embedder, args.query, intervals.bootstrap(), args.subset_rows)
+    run = BaselineRun(
+        args.baseline,
+        args.dataset,
+        args.output_dir,
+        args.config,
+        args.split,
+        args.dataset_id,
+        args.dataset_revision,
+        args.embedder,
+        args.query,
+        intervals.bootstrap(),
+        args.subset_rows,
+    )
     results = run_baseline(run)
     print(Path(results["output_dir"], "per_class.md").read_text(encoding="utf-8"))
     print(f"results: {results['output_dir']}/results.json")

@@ -147,8 +147,14 @@ def _bootstrap(table: np.ndarray, boot: Bootstrap, statistic) -> np.ndarray:
         return statistic(totals)
 
     result = bootstrap(
-        (np.arange(n_units),), on_ids, n_resamples=boot.n_resamples, batch=_batch(n_units, boot.n_resamples),
-        vectorized=True, method=METHOD, confidence_level=boot.confidence_level, rng=np.random.default_rng(boot.seed),
+        (np.arange(n_units),),
+        on_ids,
+        n_resamples=boot.n_resamples,
+        batch=_batch(n_units, boot.n_resamples),
+        vectorized=True,
+        method=METHOD,
+        confidence_level=boot.confidence_level,
+        rng=np.random.default_rng(boot.seed),
     )
     return np.atleast_2d(result.bootstrap_distribution)
 
@@ -219,9 +225,14 @@ def compare(
         return out[0] if np.ndim(x) == 1 else out
 
     test = permutation_test(
-        (np.arange(n_units), np.arange(n_units) + n_units), randomised, permutation_type="samples",
-        vectorized=True, n_resamples=boot.n_resamples, batch=_batch(2 * n_units, boot.n_resamples),
-        alternative="two-sided", rng=np.random.default_rng(boot.seed),
+        (np.arange(n_units), np.arange(n_units) + n_units),
+        randomised,
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=boot.n_resamples,
+        batch=_batch(2 * n_units, boot.n_resamples),
+        alternative="two-sided",
+        rng=np.random.default_rng(boot.seed),
     )
     low, high = _interval(distribution, boot.confidence_level)
     pvalues = np.atleast_1d(test.pvalue)
@@ -256,9 +267,13 @@ class IntervalArgs:
     """The ``--ci-*`` flags of eval/run_eval.py, eval/baseline.py and eval/compare.py, as
     ``HfArgumentParser`` reads them (a run's dataclass inherits them, or a parser adds them)."""
 
-    ci_unit: str = field(default="dialogue", metadata={
-        "help": "bootstrap resampling unit: whole dialogues (default) or single utterances; none: no intervals",
-        "choices": [*UNITS, "none"]})
+    ci_unit: str = field(
+        default="dialogue",
+        metadata={
+            "help": "bootstrap resampling unit: whole dialogues (default) or single utterances; none: no intervals",
+            "choices": [*UNITS, "none"],
+        },
+    )
     ci_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples (default 1000)"})
     ci_seed: int = field(default=0, metadata={"help": "seed of the resampling (default 0)"})
     ci_level: float = field(default=0.95, metadata={"help": "confidence level (default 0.95)"})

@@ -34,15 +34,22 @@ from instructerc.eval.results import compare_runs, markdown, read_run
 @command
 def main(argv: list[str] | None = None) -> int:
     p = HfArgumentParser(
-        IntervalArgs, prog="eval/compare.py", description=__doc__.split("\n\n")[0],
+        IntervalArgs,
+        prog="eval/compare.py",
+        description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run_a", help="evaluation output folder of run A (the reference, e.g. a baseline)")
     p.add_argument("run_b", help="evaluation output folder of run B")
-    p.add_argument("--metric", choices=METRICS, default="weighted_f1", help="metric of the table (default weighted_f1)")
+    p.add_argument(
+        "--metric", choices=METRICS, default="weighted_f1", help="metric of the table (default weighted_f1)"
+    )
     p.add_argument("--output", help="also write the comparison as JSON to this file")
-    p.add_argument("--across-configs", action="store_true",
-                   help="the runs may use different prompt configs of the dataset (same utterances, same gold labels)")
+    p.add_argument(
+        "--across-configs",
+        action="store_true",
+        help="the runs may use different prompt configs of the dataset (same utterances, same gold labels)",
+    )
     intervals, args, unknown = p.parse_args_into_dataclasses(argv, return_remaining_strings=True)
     if unknown:
         p.error(f"unrecognized arguments: {' '.join(unknown)}")

@@ -80,8 +80,10 @@ def chat_prompts(tokenizer, prompts: Sequence[str]) -> list[str]:
     instruction-tuned model is asked (its completion then ends with the template's end-of-turn)."""
     if not getattr(tokenizer, "chat_template", None):
         raise EvalError("--chat-template: the model's tokenizer has no chat template")
-    return [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
-            for p in prompts]
+    return [
+        tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+        for p in prompts
+    ]
 
 
 def evaluate_split(
@@ -134,6 +136,7 @@ def card_scores(results: dict, dataset_id: str, config: str, split: str) -> list
         score["seeds"] = [seed]
     return [score]
 
+
 RECIPE_FILE = "recipe.yaml"
 
 
@@ -177,34 +180,56 @@ class EvalRun(IntervalArgs):
     or the keys of an evaluation YAML file, as ``HfArgumentParser`` reads them."""
 
     output_dir: str = field(metadata=_help("folder for results.json, predictions.parquet and the plots"))
-    model: str | None = field(default=None, metadata=_help("base model Hub id or folder (default: the adapter's base model)"))
-    adapter: str | None = field(default=None, metadata=_help(
-        "LoRA adapter Hub id or folder (omit for zero-/few-shot base models)"))
-    dataset: str | None = field(default=None, metadata=_help(
-        "built dataset Hub id or folder (default: from the adapter's erc_task.json)"))
-    config: str | None = field(default=None, metadata=_help(
-        "dataset config, e.g. default or plain (default: the adapter's, else default)"))
+    model: str | None = field(
+        default=None, metadata=_help("base model Hub id or folder (default: the adapter's base model)")
+    )
+    adapter: str | None = field(
+        default=None, metadata=_help("LoRA adapter Hub id or folder (omit for zero-/few-shot base models)")
+    )
+    dataset: str | None = field(
+        default=None, metadata=_help("built dataset Hub id or folder (default: from the adapter's erc_task.json)")
+    )
+    config: str | None = field(
+        default=None, metadata=_help("dataset config, e.g. default or plain (default: the adapter's, else default)")
+    )
     split: str = "test"
     mode: str = field(default="score", metadata=_help("label scoring or free generation", choices=list(MODES)))
     batch_size: int = field(default=8, metadata=_help("prompts per forward pass"))
     max_new_tokens: int | None = field(default=None, metadata=_help("generate mode (default: longest label + 2)"))
-    max_samples: int | None = field(default=None, metadata=_help("first N rows only (smoke runs; never written to a card)"))
-    subset_rows: int | None = field(default=None, metadata=_help(
-        "score the shortest whole dialogues that hold at least N rows (the most dialogues for the rows; the same "
-        "rows for every run asked for N; never written to a card)"))
-    chat_template: bool = field(default=False, metadata=_help(
-        "zero-/few-shot only: ask each prompt as a user turn of the model's chat template (instruction-tuned models)"))
-    dataset_id: str | None = field(default=None, metadata=_help(
-        "Hub id to cite the dataset by in the card (default: ORG/NAME of the folder)"))
+    max_samples: int | None = field(
+        default=None, metadata=_help("first N rows only (smoke runs; never written to a card)")
+    )
+    subset_rows: int | None = field(
+        default=None,
+        metadata=_help(
+            "score the shortest whole dialogues that hold at least N rows (the most dialogues for the rows; the same "
+            "rows for every run asked for N; never written to a card)"
+        ),
+    )
+    chat_template: bool = field(
+        default=False,
+        metadata=_help(
+            "zero-/few-shot only: ask each prompt as a user turn of the model's chat template "
+            "(instruction-tuned models)"
+        ),
+    )
+    dataset_id: str | None = field(
+        default=None, metadata=_help("Hub id to cite the dataset by in the card (default: ORG/NAME of the folder)")
+    )
     dataset_revision: str | None = None
     adapter_revision: str | None = None
-    allow_base_mismatch: bool = field(default=False, metadata=_help("--model is the adapter's base under another name"))
-    update_card: bool = field(default=True, metadata=_help("update the adapter card (--no-update-card leaves it alone)"))
+    allow_base_mismatch: bool = field(
+        default=False, metadata=_help("--model is the adapter's base under another name")
+    )
+    update_card: bool = field(
+        default=True, metadata=_help("update the adapter card (--no-update-card leaves it alone)")
+    )
     push_to_hub: bool = field(default=False, metadata=_help("push the adapter with its updated card"))
     hub_model_id: str | None = field(default=None, metadata=_help("repo to push to (default: the --adapter Hub id)"))
     private: bool = False
-    confirm_iemocap_license: bool = field(default=False, metadata=_help(
-        "you hold the IEMOCAP licence (public pushes)"))
+    confirm_iemocap_license: bool = field(
+        default=False, metadata=_help("you hold the IEMOCAP licence (public pushes)")
+    )
     device: str | None = field(default=None, metadata=_help("e.g. cpu, cuda, cuda:1 (default: cuda if available)"))
     dtype: str = field(default="auto", metadata=_help("auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16"))
     progress: bool = field(default=True, metadata=_help("progress bars (--no-progress: none)"))
@@ -219,10 +244,14 @@ def _prepare(run: EvalRun):
     if run.push_to_hub and run.adapter is None:
         raise EvalError("--push-to-hub publishes the evaluated adapter: pass --adapter")
     if run.push_to_hub and (run.max_samples or run.subset_rows):
-        raise EvalError("--push-to-hub with --max-samples or --subset-rows would publish numbers of a subset; drop one")
+        raise EvalError(
+            "--push-to-hub with --max-samples or --subset-rows would publish numbers of a subset; drop one"
+        )
     if run.chat_template and run.adapter:
-        raise EvalError("--chat-template asks a base model as a chat; an adapter is scored on the prompts it was "
-                        "trained on: drop one of them")
+        raise EvalError(
+            "--chat-template asks a base model as a chat; an adapter is scored on the prompts it was "
+            "trained on: drop one of them"
+        )
     hub_model_id = run.hub_model_id
     if run.push_to_hub and not hub_model_id:
         if loading.is_local(run.adapter):
@@ -300,8 +329,14 @@ def run_evaluation(run: EvalRun) -> dict:
     if adapter_dir is not None and (run.update_card or run.push_to_hub) and not (run.max_samples or run.subset_rows):
         folder = adapter_dir if loading.is_local(run.adapter) else _local_copy(adapter_dir, out / "adapter")
         recorded = loading.recorded_base_model(adapter_dir)  # its Hub id, where a local copy was loaded
-        _write_card(folder, recorded if recorded and not loading.is_local(recorded) else base, cited, results,
-                    config, run.split)
+        _write_card(
+            folder,
+            recorded if recorded and not loading.is_local(recorded) else base,
+            cited,
+            results,
+            config,
+            run.split,
+        )
         results["card"] = str(folder / "README.md")
         if run.push_to_hub:
             from instructerc.hub.publish import push_folder
@@ -311,7 +346,9 @@ def run_evaluation(run: EvalRun) -> dict:
                 hub_model_id,
                 repo_type="model",
                 private=run.private,
-                commit_message=f"Evaluation on {cited} ({config}/{run.split}): weighted-F1 {results['weighted_f1'] * 100:.2f}",
+                commit_message=(
+                    f"Evaluation on {cited} ({config}/{run.split}): weighted-F1 {results['weighted_f1'] * 100:.2f}"
+                ),
                 confirm_iemocap_license=run.confirm_iemocap_license,
             )
             results["pushed"] = str(pushed)
@@ -334,6 +371,7 @@ def _write_card(folder: Path, base: str, dataset_id: str, results: dict, config:
     if not readme.is_file():  # an adapter trained elsewhere: give it a card to carry the results
         make_adapter_card(base_model=base, datasets=[dataset_id]).save(str(readme))
     write_eval_results(folder, card_scores(results, dataset_id, config, split))
+
 
 BASELINES: tuple[str, ...] = ("majority", "knn")
 NAMES = {"majority": "majority-class baseline", "knn": f"{REPORT_NEIGHBOURS}-NN vote baseline"}
@@ -387,7 +425,9 @@ def turns_of(ds):
     )
 
 
-def knn(train, ds, labels: Sequence[str], embedder: str | None, query: str | None) -> tuple[np.ndarray, np.ndarray, dict]:
+def knn(
+    train, ds, labels: Sequence[str], embedder: str | None, query: str | None
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Predicted ids of the score-weighted vote of the 10 nearest train utterances, the votes, details."""
     from instructerc.builders.candidates import Groups, make_base
     from instructerc.builders.embedder import DEFAULT_EMBEDDER, Embedder
@@ -397,7 +437,9 @@ def knn(train, ds, labels: Sequence[str], embedder: str | None, query: str | Non
     model = Embedder(embedder)
     base = make_base(turns_of(train), model, Groups())
     found = retrieve_split(model, base, turns_of(ds), query=query, neighbours=REPORT_NEIGHBOURS)
-    votes = knn_votes(np.array(base.turns.label, dtype=object), found.neighbour_scores, found.neighbour_turns, list(labels))
+    votes = knn_votes(
+        np.array(base.turns.label, dtype=object), found.neighbour_scores, found.neighbour_turns, list(labels)
+    )
     details = {"k": REPORT_NEIGHBOURS, "embedder": embedder, "query": query, "train_rows": len(train)}
     return votes.argmax(axis=1), votes, details
 

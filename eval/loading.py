@@ -78,7 +78,9 @@ class Task:
         if not isinstance(data, dict):
             raise EvalError(f"{where}: expected a JSON object")
         if data.get("format", 1) > FORMAT:
-            raise EvalError(f"{where}: format {data['format']} is newer than this version reads ({FORMAT}); upgrade instructerc")
+            raise EvalError(
+                f"{where}: format {data['format']} is newer than this version reads ({FORMAT}); upgrade instructerc"
+            )
         labels = data.get("labels")
         if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
             raise EvalError(f"{where}: field 'labels' must be a non-empty list of label names, got {labels!r}")
@@ -98,8 +100,9 @@ class Task:
         return cls(**values)
 
 
-def make_task(*, dataset: str, dataset_revision: str | None, config: str, settings: BuildSettings,
-              base_model: str) -> Task:
+def make_task(
+    *, dataset: str, dataset_revision: str | None, config: str, settings: BuildSettings, base_model: str
+) -> Task:
     """The task file of an adapter trained on ``config`` of ``dataset`` (a Hub id), at
     ``dataset_revision`` (the commit, None for a local build not yet published)."""
     return Task(
@@ -183,7 +186,9 @@ def load_split(dataset: str, config: str, split: str, revision: str | None = Non
     try:
         return reading.load_split(dataset, config, split, revision)
     except ValueError as err:  # unknown config or split: the message says which exist
-        raise EvalError(f"--dataset {dataset} --config {config} --split {split}: {' '.join(str(err).split())}") from None
+        raise EvalError(
+            f"--dataset {dataset} --config {config} --split {split}: {' '.join(str(err).split())}"
+        ) from None
     except (FileNotFoundError, OSError) as err:
         raise EvalError(f"--dataset {dataset}: cannot load it ({type(err).__name__}: {err})") from None
 
@@ -264,11 +269,13 @@ def load_causal_lm(name: str, dtype: str | None = None, **kwargs):
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(
-        name, dtype=dtype if dtype in (None, "auto") else getattr(torch, dtype), **kwargs)
+        name, dtype=dtype if dtype in (None, "auto") else getattr(torch, dtype), **kwargs
+    )
 
 
-def load_model(model: str, adapter_dir: Path | None = None, *, device: str | None = None, dtype: str = "auto",
-               merge: bool = True):
+def load_model(
+    model: str, adapter_dir: Path | None = None, *, device: str | None = None, dtype: str = "auto", merge: bool = True
+):
     """``(model, tokenizer)``: the base model, with the adapter applied when given, in eval mode.
 
     The tokenizer comes from the adapter folder when training saved one there (it may carry
@@ -297,9 +304,7 @@ def load_model(model: str, adapter_dir: Path | None = None, *, device: str | Non
     try:
         peft_model = PeftModel.from_pretrained(base, str(adapter_dir))
     except (RuntimeError, ValueError, KeyError) as err:
-        raise EvalError(
-            f"--adapter {adapter_dir} does not fit base model {model!r} ({one_line(err)})"
-        ) from None
+        raise EvalError(f"--adapter {adapter_dir} does not fit base model {model!r} ({one_line(err)})") from None
     if merge and getattr(base, "hf_quantizer", None) is None:
         return peft_model.merge_and_unload().eval(), tokenizer
     return peft_model.eval(), tokenizer

@@ -43,8 +43,12 @@ def compute(
     with ``bootstrap``, their confidence intervals (``dialogue_ids`` for the dialogue unit)."""
     ci = {}
     if bootstrap is not None:
-        ci = {"confidence_level": bootstrap.confidence_level, "ci_unit": bootstrap.unit,
-              "n_resamples": bootstrap.n_resamples, "seed": bootstrap.seed}
+        ci = {
+            "confidence_level": bootstrap.confidence_level,
+            "ci_unit": bootstrap.unit,
+            "n_resamples": bootstrap.n_resamples,
+            "seed": bootstrap.seed,
+        }
         if bootstrap.unit == "dialogue":
             ci["dialogue_ids"] = [str(x) for x in dialogue_ids] if dialogue_ids is not None else None
     return load_metric().compute(
@@ -59,27 +63,38 @@ def is_unified(labels: Sequence[str], sources: Sequence[str]) -> bool:
     return list(labels) == UNIFIED_LABELS and bool(set(sources)) and set(sources) <= set(BENCHMARKS)
 
 
-def to_original(source: str, labels: Sequence[str], gold: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def to_original(
+    source: str, labels: Sequence[str], gold: np.ndarray, pred: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """A benchmark's rows of a unified dataset in the benchmark's own label ids; a prediction
     outside the benchmark's labels becomes -1 (wrong, and nobody's false positive)."""
     labels = list(labels)
     back = {labels.index(TO_UNIFIED[source][name]): k for k, name in enumerate(LABELS[source])}
     if not all(int(x) in back for x in gold):
         raise EvalError(f"a {source} row has a gold label outside {source}'s mapped labels")
-    return (np.array([back[int(x)] for x in gold], dtype=np.int64),
-            np.array([back.get(int(x), UNPARSEABLE) for x in pred], dtype=np.int64))
+    return (
+        np.array([back[int(x)] for x in gold], dtype=np.int64),
+        np.array([back.get(int(x), UNPARSEABLE) for x in pred], dtype=np.int64),
+    )
 
 
-def scored(pred: np.ndarray, gold: np.ndarray, labels: Sequence[str], bootstrap: Bootstrap | None = None,
-           units: Sequence[str] | None = None) -> dict:
+def scored(
+    pred: np.ndarray,
+    gold: np.ndarray,
+    labels: Sequence[str],
+    bootstrap: Bootstrap | None = None,
+    units: Sequence[str] | None = None,
+) -> dict:
     """The metric, with intervals where they can be computed: a bootstrap needs at least 2
     units (a smoke run's first rows may hold one dialogue); otherwise the results say why not."""
     if bootstrap is not None:
         n = len(set(units)) if bootstrap.unit == "dialogue" else len(gold)
         if n < 2:
             results = compute(pred, gold, labels)
-            results["bootstrap"] = {**bootstrap.settings(n), "skipped": (
-                f"the rows scored hold {n} {bootstrap.unit}; an interval needs at least 2")}
+            results["bootstrap"] = {
+                **bootstrap.settings(n),
+                "skipped": (f"the rows scored hold {n} {bootstrap.unit}; an interval needs at least 2"),
+            }
             return results
     return compute(pred, gold, labels, bootstrap=bootstrap, dialogue_ids=units)
 

@@ -34,7 +34,9 @@ from instructerc.builders.errors import command
 @command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="eval/predict.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="eval/predict.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--adapter", required=True, help="LoRA adapter Hub id or folder (with erc_task.json)")
     p.add_argument("--conversation", required=True, help="JSON file: a dialogue object or a list of turns")

@@ -55,7 +55,9 @@ def conversation_from_lines(text: str, where: str = "conversation") -> Dialogue:
         utterance, _, description = rest.partition(DESCRIPTION_MARK)
         if not colon or not speaker.strip() or not utterance.strip():
             raise EvalError(f"{where} line {n}: expected 'Speaker: text', got {line.strip()[:80]!r}")
-        turns.append({"speaker": speaker.strip(), "text": utterance.strip(), "description": description.strip() or None})
+        turns.append(
+            {"speaker": speaker.strip(), "text": utterance.strip(), "description": description.strip() or None}
+        )
     if not turns:
         raise EvalError(f"{where}: no turns; write one 'Speaker: text' line per turn")
     return read_conversation(turns, where)
@@ -117,7 +119,9 @@ class Predictor:
                 "the adapter was trained with"
             )
         if task.config not in EMOTION_CONFIGS:
-            raise EvalError(f"{TASK_FILE}: config {task.config!r} cannot be built for new text; use one of {EMOTION_CONFIGS}")
+            raise EvalError(
+                f"{TASK_FILE}: config {task.config!r} cannot be built for new text; use one of {EMOTION_CONFIGS}"
+            )
         base_model = loading.choose_base_model(model, adapter_dir, allow_base_mismatch)
         retrieval_base = None
         if task.retrieves:
@@ -146,7 +150,10 @@ class Predictor:
                 balance=task.retrieval_balance,
             )
         limit = loading.context_length(self.model, self.tokenizer)
-        longest = max(len(self.tokenizer(x + self.tokenizer.eos_token, add_special_tokens=False)["input_ids"]) for x in self.labels)
+        longest = max(
+            len(self.tokenizer(x + self.tokenizer.eos_token, add_special_tokens=False)["input_ids"])
+            for x in self.labels
+        )
         labels = label_text(self.labels)
         out = []
         for t in range(len(turns)):
@@ -159,7 +166,8 @@ class Predictor:
                     break
             else:
                 raise EvalError(
-                    f"{dialogue.dialogue_id} turn {t}: the turn alone does not fit the model's context ({limit} tokens)"
+                    f"{dialogue.dialogue_id} turn {t}: the turn alone does not fit the model's context "
+                    f"({limit} tokens)"
                 )
             out.append(prompt)
         return out
@@ -211,11 +219,15 @@ def _embedder(task: Task, override: str | None) -> str | None:
         return None
     found = resolve(override).sha256
     if record.get("sha256") and found != record["sha256"]:
-        raise EvalError(f"--embedder {override}: model.safetensors sha256 {found} is not the dataset's {record['sha256']}")
+        raise EvalError(
+            f"--embedder {override}: model.safetensors sha256 {found} is not the dataset's {record['sha256']}"
+        )
     return override
 
 
-def predict(conversation, adapter: str | None = None, *, predictor: Predictor | None = None, **kwargs) -> list[tuple[str, float]]:
+def predict(
+    conversation, adapter: str | None = None, *, predictor: Predictor | None = None, **kwargs
+) -> list[tuple[str, float]]:
     """Emotions of every turn of ``conversation``: ``[(label, score), ...]``.
 
     Pass ``adapter`` (Hub id or folder; ``kwargs`` go to ``Predictor.from_pretrained``), or a

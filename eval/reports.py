@@ -53,8 +53,13 @@ def group_key(results: dict) -> tuple | None:
     training = results.get("training") or {}
     if training.get("seed") is None:
         return None
-    return (training.get("recipe"), results.get("dataset_id"), results.get("config"), results.get("split"),
-            results.get("mode"))
+    return (
+        training.get("recipe"),
+        results.get("dataset_id"),
+        results.get("config"),
+        results.get("split"),
+        results.get("mode"),
+    )
 
 
 def across_seeds(runs: Iterable[dict]) -> list[dict]:
@@ -73,11 +78,13 @@ def across_seeds(runs: Iterable[dict]) -> list[dict]:
     out = []
     for key, by_seed in groups.items():
         names = [n for n in by_seed[min(by_seed)] if all(n in v for v in by_seed.values())]
-        out.append({
-            **dict(zip(GROUP_KEYS, key)),
-            "seeds": sorted(by_seed),
-            "metrics": {n: summary({s: v[n] for s, v in by_seed.items()}) for n in names},
-        })
+        out.append(
+            {
+                **dict(zip(GROUP_KEYS, key)),
+                "seeds": sorted(by_seed),
+                "metrics": {n: summary({s: v[n] for s, v in by_seed.items()}) for n in names},
+            }
+        )
     return out
 
 
@@ -98,6 +105,7 @@ def card_score(aggregate: dict) -> dict:
 def format_summary(s: dict, digits: int = 2) -> str:
     """``71.20 ± 0.80 (n=3)`` for a summary of fractions."""
     return f"{100 * s['mean']:.{digits}f} ± {100 * s['std']:.{digits}f} (n={s['n']})"
+
 
 SERIES = {"single": "single dataset", "total": "unified, total mix", "ratio": "unified, ratio mix"}
 
@@ -192,8 +200,10 @@ def plot_scaling(points: list[Point], out: str | Path) -> Path:
 
 def markdown_table(points: list[Point]) -> str:
     fractions = sorted({p.fraction for p in points}, reverse=True)
-    lines = ["| benchmark | series | " + " | ".join(str(f) for f in fractions) + " |",
-             "|---|---|" + "---:|" * len(fractions)]
+    lines = [
+        "| benchmark | series | " + " | ".join(str(f) for f in fractions) + " |",
+        "|---|---|" + "---:|" * len(fractions),
+    ]
     for bench in BENCHMARKS:
         for series in SERIES:
             row = {p.fraction: p for p in points if p.benchmark == bench and p.series == series}
@@ -201,6 +211,7 @@ def markdown_table(points: list[Point]) -> str:
                 cells = [f"{100 * row[f].weighted_f1:.2f}" if f in row else "" for f in fractions]
                 lines.append(f"| {bench} | {series} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
 
 _BASELINE_NAMES = [NAMES[b] for b in BASELINES]  # the table's first rows, in this order
 
@@ -276,7 +287,9 @@ def main_table(runs: list[dict], split: str = "test") -> pd.DataFrame:
     frame = pd.DataFrame.from_dict(table, orient="index").reindex(index=_order(table), columns=columns)
     frame["average"] = (100 * points.reindex(index=frame.index, columns=columns).mean(axis=1)).map("{:.2f}".format)
     seeds = long.groupby("row")["seed"].apply(lambda s: sorted({int(x) for x in s.dropna()}))
-    frame["seeds"] = [("—" if not seeds[r] else f"{len(seeds[r])} ({', '.join(map(str, seeds[r]))})") for r in frame.index]
+    frame["seeds"] = [
+        ("—" if not seeds[r] else f"{len(seeds[r])} ({', '.join(map(str, seeds[r]))})") for r in frame.index
+    ]
     return frame.fillna("")
 
 

@@ -39,8 +39,13 @@ CONFUSION_FILE = "confusion_matrix.png"
 PER_CLASS_FILE = "per_class.md"
 
 
-def prediction_rows(ds, labels: Sequence[str], pred_ids: np.ndarray, scores: np.ndarray | None = None,
-                    texts: Sequence[str] | None = None) -> list[dict]:
+def prediction_rows(
+    ds,
+    labels: Sequence[str],
+    pred_ids: np.ndarray,
+    scores: np.ndarray | None = None,
+    texts: Sequence[str] | None = None,
+) -> list[dict]:
     """One ``predictions.parquet`` row per utterance: id, gold, prediction, and each label's
     score (``score_<label>``) or the generated text."""
     gold = np.asarray(ds["label"], dtype=np.int64)
@@ -67,7 +72,9 @@ def per_class_markdown(results: dict, title: str = "") -> str:
     lines.append("| label | precision | recall | F1 | support |")
     lines.append("|---|---:|---:|---:|---:|")
     for name, m in results["per_class"].items():
-        lines.append(f"| {name} | {m['precision'] * 100:.2f} | {m['recall'] * 100:.2f} | {m['f1'] * 100:.2f} | {m['support']} |")
+        lines.append(
+            f"| {name} | {m['precision'] * 100:.2f} | {m['recall'] * 100:.2f} | {m['f1'] * 100:.2f} | {m['support']} |"
+        )
     lines.append("")
 
     def shown(m: dict, key: str) -> str:
@@ -96,7 +103,11 @@ def environment() -> dict:
     import torch
     import transformers
 
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    device = (
+        torch.cuda.get_device_name(0)
+        if torch.cuda.is_available()
+        else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    )
     return {
         "device": device,
         "torch": torch.__version__,
@@ -110,7 +121,6 @@ def write_outputs(output_dir: str | Path, results: dict, rows: list[dict], title
     """Write every result file into ``output_dir`` at once: all are made in a staging folder
     first and moved in only when all succeeded."""
     from datasets import Dataset
-
 
     out = Path(output_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +171,7 @@ def plot_confusion_matrix(
     path = Path(path)
     fig.savefig(path, dpi=120)
     return path
+
 
 SAME = ("dataset_id", "config", "split")
 
@@ -244,14 +255,16 @@ def check_comparable(a: Run, b: Run, across_configs: bool = False) -> np.ndarray
         example = f" (e.g. {only_a[0]})" if only_a else ""
         raise EvalError(
             f"the runs scored different row sets: {len(only_a)} row(s) of {a.folder} are not in {b.folder}{example} "
-            f"and {only_b} of {b.folder} not in {a.folder}; compare runs on the same rows (the whole split, or the same "
-            "--subset-rows, never --max-samples)"
+            f"and {only_b} of {b.folder} not in {a.folder}; compare runs on the same rows (the whole split, or "
+            "the same --subset-rows, never --max-samples)"
         )
     order = np.array([position[x] for x in a.ids], dtype=np.int64)
     differ = np.flatnonzero(a.gold != b.gold[order])
     if len(differ):
-        raise EvalError(f"the runs have different gold labels on {len(differ)} row(s) (e.g. {a.ids[differ[0]]}): "
-                        "they were scored on different builds of the dataset")
+        raise EvalError(
+            f"the runs have different gold labels on {len(differ)} row(s) (e.g. {a.ids[differ[0]]}): "
+            "they were scored on different builds of the dataset"
+        )
     return order
 
 
@@ -280,7 +293,9 @@ def compare_runs(a: Run, b: Run, boot: Bootstrap, across_configs: bool = False) 
         "b": {"folder": str(b.folder), "name": b.name, "config": b.results["config"]},
         **{k: a.results[k] for k in SAME},
         "delta": "B - A",
-        "labels": "unified labels for `all`, each benchmark's original labels for its row" if len(groups) > 1 else None,
+        "labels": "unified labels for `all`, each benchmark's original labels for its row"
+        if len(groups) > 1
+        else None,
         "comparisons": out,
     }
 
@@ -295,16 +310,19 @@ SHORT = {"weighted_f1": "W-F1", "accuracy": "accuracy", "macro_f1": "macro-F1"}
 def markdown(comparison: dict, metric: str = "weighted_f1") -> str:
     """The comparison as a table: one row per benchmark (and `all`)."""
     a, b = comparison["a"]["name"], comparison["b"]["name"]
-    configs = comparison["config"] if comparison["a"]["config"] == comparison["b"]["config"] else (
-        f"A {comparison['a']['config']}, B {comparison['b']['config']}")
+    configs = (
+        comparison["config"]
+        if comparison["a"]["config"] == comparison["b"]["config"]
+        else (f"A {comparison['a']['config']}, B {comparison['b']['config']}")
+    )
     rows = comparison["comparisons"]
     first = next(iter(rows.values()))
     boot, short = first["bootstrap"], SHORT[metric]
     lines = [
-        f"B = {b} vs A = {a} on {comparison['dataset_id']} ({configs}/{comparison['split']}), "
-        "Δ = B − A, scores in %",
+        f"B = {b} vs A = {a} on {comparison['dataset_id']} ({configs}/{comparison['split']}), Δ = B − A, scores in %",
         "",
-        f"| benchmark | rows | {boot['unit']}s | A {short} | B {short} | Δ{short} [{100 * boot['confidence_level']:g}% CI] | p |",
+        f"| benchmark | rows | {boot['unit']}s | A {short} | B {short} "
+        f"| Δ{short} [{100 * boot['confidence_level']:g}% CI] | p |",
         "|---|---:|---:|---:|---:|---|---:|",
     ]
     for name, c in rows.items():
@@ -318,7 +336,8 @@ def markdown(comparison: dict, metric: str = "weighted_f1") -> str:
         "",
         f"Intervals: paired {describe(boot)} (both runs on the same resampled {boot['unit']}s). "
         f"p: {first['test']}, {boot['n_resamples']} random assignments (seed {boot['seed']})"
-        + (f"; exact, over every assignment, for {', '.join(exact)}" if exact else "") + ".",
+        + (f"; exact, over every assignment, for {', '.join(exact)}" if exact else "")
+        + ".",
     ]
     if comparison.get("labels"):
         lines.append(f"Labels: {comparison['labels']}.")

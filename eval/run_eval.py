@@ -55,8 +55,12 @@ def parse_args(argv: list[str] | None = None) -> EvalRun:
     from transformers import HfArgumentParser
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser(EvalRun, prog="eval/run_eval.py", description=__doc__.split("\n\n")[0],
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = HfArgumentParser(
+        EvalRun,
+        prog="eval/run_eval.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     if argv and argv[0].endswith((".yaml", ".yml")):
         try:
             argv = yaml_args(argv[0]) + argv[1:]

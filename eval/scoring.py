@@ -118,7 +118,9 @@ class LabelScorer:
         eos = self.tokenizer.eos_token
         texts_tail, texts_whole = [], []
         for p, tail in zip(prompts, tails):
-            (texts_tail if tail else texts_whole).extend((tail[0] if tail else p) + label + eos for label in self.labels)
+            (texts_tail if tail else texts_whole).extend(
+                (tail[0] if tail else p) + label + eos for label in self.labels
+            )
         tail_ids = iter(self.tokenizer(texts_tail, add_special_tokens=False)["input_ids"] if texts_tail else [])
         whole_ids = iter(self.tokenizer(texts_whole)["input_ids"] if texts_whole else [])
         out = []
@@ -193,7 +195,7 @@ class LabelScorer:
         n = len(batch)
         plen = [len(e.prefix) for e in batch]
         ids, mask = pad([e.prefix for e in batch])
-        keep = sorted(set(p - 1 for p in plen))
+        keep = sorted({p - 1 for p in plen})
         out = self.model(input_ids=ids.to(device), use_cache=True, logits_to_keep=torch.tensor(keep, device=device))
         column = torch.tensor([keep.index(p - 1) for p in plen], device=device)
         last = torch.log_softmax(out.logits[torch.arange(n, device=device), column].float(), dim=-1)
@@ -231,7 +233,9 @@ class LabelScorer:
             mask = allowed[:, None]  # boolean, True = attend: valid whatever dtype autocast gives the queries
         else:  # eager adds the mask to the attention scores
             dtype = next(self.model.parameters()).dtype
-            mask = torch.zeros((n, 1, span, width + span), dtype=dtype).masked_fill_(~allowed[:, None], torch.finfo(dtype).min)
+            mask = torch.zeros((n, 1, span, width + span), dtype=dtype).masked_fill_(
+                ~allowed[:, None], torch.finfo(dtype).min
+            )
         out = self.model(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
@@ -269,7 +273,10 @@ class LabelScorer:
         )
         # Log-probs predicting continuation token j: the prefix's last logits for j = 0, else position j-1.
         logp = torch.cat(
-            [last.repeat_interleave(n_labels, dim=0)[:, None, :], torch.log_softmax(cout.logits[:, :-1, :].float(), -1)],
+            [
+                last.repeat_interleave(n_labels, dim=0)[:, None, :],
+                torch.log_softmax(cout.logits[:, :-1, :].float(), -1),
+            ],
             dim=1,
         )
         token_logp = logp.gather(-1, cids[:, :, None]).squeeze(-1)  # [n*L, cwidth]
@@ -317,7 +324,9 @@ class LabelGenerator:
         prompts = list(prompts)
         texts: list[str] = [""] * len(prompts)
         device = next(self.model.parameters()).device
-        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        pad_id = (
+            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        )
         with inference(self.model):
             for rows in longest_first(prompts, self.batch_size):
                 encoded = [self.tokenizer(prompts[r])["input_ids"] for r in rows]
@@ -340,6 +349,7 @@ class LabelGenerator:
         """``(pred_ids, texts)``: the parsed label id per prompt (``-1`` if unparseable) and the raw text."""
         texts = self.generate(prompts)
         return np.array([parse_label(t, self.labels) for t in texts], dtype=np.int64), texts
+
 
 MODES = ("score", "generate")
 

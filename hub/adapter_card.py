@@ -25,6 +25,7 @@ from .eval_results import eval_section, to_eval_result
 from .licenses import SOURCES_KEY, license_lines, sources_from_dataset_ids
 from .scores import EvalScore, as_scores
 
+
 TEMPLATE = Path(__file__).with_name("adapter_card.md")
 _USAGE_START, _USAGE_END = "<!-- instructerc:usage:start -->", "<!-- instructerc:usage:end -->"
 
@@ -151,8 +152,10 @@ def link_space(folder: str | Path, space_id: str) -> bool:
     text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
     if _USAGE_END not in text:
         return False
-    line = (f"{_SPACE_START}\nTry it in the browser: [{space_id}](https://huggingface.co/spaces/{space_id}), "
-            f"a Space that shows the emotion of every turn of a conversation you paste.\n{_SPACE_END}")
+    line = (
+        f"{_SPACE_START}\nTry it in the browser: [{space_id}](https://huggingface.co/spaces/{space_id}), "
+        f"a Space that shows the emotion of every turn of a conversation you paste.\n{_SPACE_END}"
+    )
     if _SPACE_START in text:
         start, end = text.index(_SPACE_START), text.index(_SPACE_END) + len(_SPACE_END)
         new = text[:start] + line + text[end:]

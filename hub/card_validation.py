@@ -20,6 +20,7 @@ from .errors import CardError, redact
 from .licenses import folder_sources
 from .scores import is_number
 
+
 EVAL_RESULTS_DIR = ".eval_results"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -117,5 +118,7 @@ def _check_model_card(card: ModelCard, data: dict, readme: Path, folder: Path) -
         raise CardError(f"{readme}: an adapter folder's card needs `library_name: peft`")
     for result in card.data.eval_results or []:
         if not is_number(result.metric_value):
-            raise CardError(f"{readme}: model-index value {result.metric_value!r} for {result.dataset_type} is not a number")
+            raise CardError(
+                f"{readme}: model-index value {result.metric_value!r} for {result.dataset_type} is not a number"
+            )
     read_eval_results(folder)

@@ -100,8 +100,7 @@ def translate(
         )
     elif status == 404:
         message = (
-            f"not found (404) while trying to {action}: {repo} does not exist or is not visible to this token"
-            f"{suffix}"
+            f"not found (404) while trying to {action}: {repo} does not exist or is not visible to this token{suffix}"
         )
     elif status == 409:
         message = (

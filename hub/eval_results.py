@@ -21,6 +21,7 @@ from .card_validation import EVAL_RESULTS_DIR, load_card
 from .errors import CardError
 from .scores import METRICS, UNCERTAINTY_ARGS, EvalScore, as_scores, describe, metric_spec
 
+
 TASK_TYPE = "text-classification"  # ERC is utterance classification, whatever head produces the label
 TASK_NAME = "Emotion Recognition in Conversation"
 EVAL_START, EVAL_END = "<!-- instructerc:eval-results:start -->", "<!-- instructerc:eval-results:end -->"

@@ -15,12 +15,34 @@ from pathlib import Path
 
 from .errors import CardError
 
+
 # Absolute POSIX paths: a slash not preceded by a word character, a dot or another slash
 # (so URLs and host-relative links like /datasets/ORG/NAME are separate cases, checked by existence).
 _ABSOLUTE = re.compile(r"(?<![\w.~/:-])/(?:[\w.@+-]+/)*[\w.@+-]+")
 # Files that are never text (weights, data, pictures): not read.
-BINARY_SUFFIXES = frozenset({".safetensors", ".bin", ".pt", ".pth", ".parquet", ".arrow", ".png", ".jpg", ".jpeg",
-                             ".gif", ".npy", ".npz", ".gguf", ".onnx", ".msgpack", ".h5", ".zip", ".gz", ".whl"})
+BINARY_SUFFIXES = frozenset(
+    {
+        ".safetensors",
+        ".bin",
+        ".pt",
+        ".pth",
+        ".parquet",
+        ".arrow",
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".npy",
+        ".npz",
+        ".gguf",
+        ".onnx",
+        ".msgpack",
+        ".h5",
+        ".zip",
+        ".gz",
+        ".whl",
+    }
+)
 
 
 def _exists_here(path: str) -> bool:
@@ -52,14 +74,18 @@ def machine_paths(folder: str | Path, files: dict[str, Path] | None = None) -> l
 
 # Why a published file of this toolkit holds a path of this machine, and the fix, by file name; any
 # other file is the user's own.
-_TRAINED_BY_PATH = ("the run named its base model or dataset by a local folder: train with base_model_id (and "
-                    "dataset_id when the dataset is not a build folder OUT/ORG/NAME) set to their Hub ids")
+_TRAINED_BY_PATH = (
+    "the run named its base model or dataset by a local folder: train with base_model_id (and "
+    "dataset_id when the dataset is not a build folder OUT/ORG/NAME) set to their Hub ids"
+)
 CAUSES = {
     "erc_task.json": _TRAINED_BY_PATH,
     "adapter_config.json": _TRAINED_BY_PATH,
     "recipe.yaml": _TRAINED_BY_PATH,
-    "trainer_state.json": ("the Trainer recorded its best checkpoint by path; train/sft.py of this version "
-                           "records it by name: set best_model_checkpoint to the checkpoint's folder name"),
+    "trainer_state.json": (
+        "the Trainer recorded its best checkpoint by path; train/sft.py of this version "
+        "records it by name: set best_model_checkpoint to the checkpoint's folder name"
+    ),
 }
 CARD_CAUSES = {
     "model": _TRAINED_BY_PATH,

@@ -130,11 +130,13 @@ def push_folder(
     """Publish `folder` as `repo_id` (created if needed) on branch `revision` (default main; created if needed).
 
     `ignore_patterns` (globs, as `upload_folder` takes them) leave files of the folder out; a model never
-    publishes a training run's checkpoints, logs or pickled arguments (``TRAINING_RUN_FILES``). Refuses (`LicenseError`) to make IEMOCAP-derived content public without `confirm_iemocap_license`, also
-    when the target repo already exists as a public repo. An instructerc adapter card is first named after
-    `repo_id` (`set_repo_id`, in the folder). Validates the folder first (`validate_folder`: the README.md
-    card, required for datasets, and no path of this machine in any file). Retries transient failures up to `max_retries` times, waiting `retry_wait` seconds, doubled each
-    time. Raises `HubError` with one line on failure; returns a `PushResult`.
+    publishes a training run's checkpoints, logs or pickled arguments (``TRAINING_RUN_FILES``). Refuses
+    (`LicenseError`) to make IEMOCAP-derived content public without `confirm_iemocap_license`, also when the
+    target repo already exists as a public repo. An instructerc adapter card is first named after `repo_id`
+    (`set_repo_id`, in the folder). Validates the folder first (`validate_folder`: the README.md card, required
+    for datasets, and no path of this machine in any file). Retries transient failures up to `max_retries`
+    times, waiting `retry_wait` seconds, doubled each time. Raises `HubError` with one line on failure;
+    returns a `PushResult`.
     """
     folder = Path(folder)
     if repo_type not in REPO_TYPES:
@@ -255,13 +257,20 @@ class _Push:
                 self.folder,
                 ", ".join(remote_only[:10]) + (" ..." if len(remote_only) > 10 else ""),
             )
-        result = dict(repo_id=repo_id, repo_type=repo_type, revision=self.revision, files=tuple(self.files),
-                      remote_only=remote_only)
+        result = dict(
+            repo_id=repo_id,
+            repo_type=repo_type,
+            revision=self.revision,
+            files=tuple(self.files),
+            remote_only=remote_only,
+        )
         self.action = "upload and commit"
         # create_commit skips the files the Hub already holds, and makes no commit if that is all of them
         commit = api.create_commit(
             repo_id,
-            operations=[CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(path)) for p, path in self.files.items()],
+            operations=[
+                CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(path)) for p, path in self.files.items()
+            ],
             commit_message=self.commit_message,
             repo_type=repo_type,
             revision=self.revision,

@@ -51,7 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("folder", help="the Hub-ready folder to publish")
     p.add_argument("--repo-id", required=True, help="ORG/NAME on the Hub")
-    p.add_argument("--repo-type", choices=REPO_TYPES, help="default: model for a folder with adapter_config.json or config.json, else dataset")
+    p.add_argument(
+        "--repo-type",
+        choices=REPO_TYPES,
+        help="default: model for a folder with adapter_config.json or config.json, else dataset",
+    )
     p.add_argument("--private", action="store_true", help="create the repo private (existing repos keep theirs)")
     p.add_argument("--revision", help="branch to push to (created from main if missing); default main")
     p.add_argument("--commit-message", help="default: 'Upload N files with instructerc'")
@@ -61,8 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="you hold the IEMOCAP licence and may publish IEMOCAP-derived content publicly",
     )
     p.add_argument("--max-retries", type=int, default=4, help="retries of transient Hub failures (default 4)")
-    p.add_argument("--space", metavar="ORG/NAME", help="also publish a Gradio Space serving the adapter (model folders "
-                   "with adapter_config.json); same visibility and licence guard as the adapter")
+    p.add_argument(
+        "--space",
+        metavar="ORG/NAME",
+        help="also publish a Gradio Space serving the adapter (model folders "
+        "with adapter_config.json); same visibility and licence guard as the adapter",
+    )
     return p.parse_args(argv)
 
 
@@ -72,17 +80,30 @@ def main(argv: list[str] | None = None) -> int:
     # Our progress at INFO; libraries (httpx logs every request at INFO) only at WARNING.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("instructerc").setLevel(logging.INFO)
-    options = dict(private=args.private, confirm_iemocap_license=args.confirm_iemocap_license,
-                   max_retries=args.max_retries)
+    options = dict(
+        private=args.private, confirm_iemocap_license=args.confirm_iemocap_license, max_retries=args.max_retries
+    )
     repo_type = args.repo_type or detect_repo_type(args.folder)
     if args.space:
         if repo_type != "model" or not (Path(args.folder) / "adapter_config.json").is_file():
             raise HubError(f"--space: {args.folder} is not an adapter folder (no adapter_config.json)")
-        check_publication(folder_sources(args.folder), public=not args.private,
-                          confirmed=args.confirm_iemocap_license, target=f"space repo {args.space}")
+        check_publication(
+            folder_sources(args.folder),
+            public=not args.private,
+            confirmed=args.confirm_iemocap_license,
+            target=f"space repo {args.space}",
+        )
         link_space(args.folder, args.space)
-    results = [push_folder(args.folder, args.repo_id, repo_type=repo_type, revision=args.revision,
-                           commit_message=args.commit_message, **options)]
+    results = [
+        push_folder(
+            args.folder,
+            args.repo_id,
+            repo_type=repo_type,
+            revision=args.revision,
+            commit_message=args.commit_message,
+            **options,
+        )
+    ]
     if args.space:
         results.append(push_space(args.folder, args.repo_id, args.space, **options))
     for result in results:

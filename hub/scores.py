@@ -199,7 +199,9 @@ def _interval(interval, metric: str, dataset_id: str) -> tuple[float, float] | N
     if interval is None:
         return None
     if not isinstance(interval, Mapping) or not {"low", "high"} <= set(interval):
-        raise CardError(f"interval of {metric} for {dataset_id} must be a mapping with `low` and `high`, got {interval!r}")
+        raise CardError(
+            f"interval of {metric} for {dataset_id} must be a mapping with `low` and `high`, got {interval!r}"
+        )
     low, high = (_number(interval[k], f"interval {k} of {metric}", dataset_id) for k in ("low", "high"))
     if low > high:
         raise CardError(f"interval of {metric} for {dataset_id}: low {low} is above high {high}")
@@ -209,7 +211,11 @@ def _interval(interval, metric: str, dataset_id: str) -> tuple[float, float] | N
 def _seeds(seeds, dataset_id: str) -> tuple[int, ...] | None:
     if seeds is None:
         return None
-    if not isinstance(seeds, (list, tuple)) or not seeds or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds):
+    if (
+        not isinstance(seeds, (list, tuple))
+        or not seeds
+        or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds)
+    ):
         raise CardError(f"seeds for {dataset_id} must be a non-empty list of integers, got {seeds!r}")
     return tuple(seeds)
 
@@ -218,5 +224,7 @@ def _seed_values(values, seeds, metric: str, dataset_id: str) -> tuple[float, ..
     if values is None:
         return None
     if seeds is None or not isinstance(values, (list, tuple)) or len(values) != len(seeds):
-        raise CardError(f"seed_values of {metric} for {dataset_id} need `seeds` and one value per seed, got {values!r}")
+        raise CardError(
+            f"seed_values of {metric} for {dataset_id} need `seeds` and one value per seed, got {values!r}"
+        )
     return tuple(_number(v, f"seed value of {metric}", dataset_id) for v in values)

@@ -22,11 +22,13 @@ import tempfile
 from pathlib import Path
 
 from huggingface_hub import SpaceCard, SpaceCardData
+
 from instructerc.builders.errors import one_line
 
 from .card_validation import load_card
 from .errors import CardError, HubError
 from .licenses import SOURCES_KEY, folder_sources
+
 
 TEMPLATE = Path(__file__).resolve().parent / "space"
 APP_FILE = "app.py"
@@ -39,8 +41,10 @@ def source_tree() -> Path:
     """The checkout instructerc runs from (the wheel is built from it)."""
     root = Path(__file__).resolve().parents[1]
     if not (root / "pyproject.toml").is_file():
-        raise HubError(f"{root}: no pyproject.toml; a Space is built from an instructerc checkout (its wheel "
-                       "goes up with the Space)")
+        raise HubError(
+            f"{root}: no pyproject.toml; a Space is built from an instructerc checkout (its wheel "
+            "goes up with the Space)"
+        )
     return root
 
 
@@ -48,9 +52,22 @@ def build_wheel(dest: Path) -> Path:
     """instructerc's wheel, built from the checkout into ``dest`` with fixed timestamps."""
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp,
-             str(source_tree())],
-            capture_output=True, text=True, env={**os.environ, "SOURCE_DATE_EPOCH": WHEEL_EPOCH})
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-build-isolation",
+                "-q",
+                "-w",
+                tmp,
+                str(source_tree()),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SOURCE_DATE_EPOCH": WHEEL_EPOCH},
+        )
         wheels = list(Path(tmp).glob("instructerc-*.whl"))
         if proc.returncode != 0 or len(wheels) != 1:
             raise HubError(f"building the instructerc wheel failed: {one_line(proc.stderr, None)[-300:]}")
@@ -69,8 +86,9 @@ def pinned_requirements() -> list[str]:
     return lines
 
 
-def space_card(*, space_id: str, adapter_id: str, base_model: str, datasets: list[str], license: str | None,
-               sources: list[str]) -> SpaceCard:
+def space_card(
+    *, space_id: str, adapter_id: str, base_model: str, datasets: list[str], license: str | None, sources: list[str]
+) -> SpaceCard:
     try:
         gradio_version = importlib.metadata.version("gradio")  # the Space runs the gradio the app was tested with
     except importlib.metadata.PackageNotFoundError:
@@ -129,9 +147,18 @@ def space_folder(dest: str | Path, adapter_folder: str | Path, adapter_id: str, 
     (dest / "requirements.txt").write_text(
         "# instructerc from the wheel uploaded with this Space (it is not on PyPI), then its dependencies at the\n"
         "# versions it was tested with; gradio comes with the Space's SDK (sdk_version in README.md).\n"
-        + "\n".join([f"./{wheel.name}", *pinned_requirements()]) + "\n", encoding="utf-8")
-    space_card(space_id=space_id, adapter_id=adapter_id, base_model=base_model, datasets=list(card.datasets or []),
-               license=card.license, sources=folder_sources(adapter_folder)).save(dest / "README.md")
+        + "\n".join([f"./{wheel.name}", *pinned_requirements()])
+        + "\n",
+        encoding="utf-8",
+    )
+    space_card(
+        space_id=space_id,
+        adapter_id=adapter_id,
+        base_model=base_model,
+        datasets=list(card.datasets or []),
+        license=card.license,
+        sources=folder_sources(adapter_folder),
+    ).save(dest / "README.md")
     return dest
 
 
@@ -143,5 +170,10 @@ def push_space(adapter_folder: str | Path, adapter_id: str, space_id: str, **pus
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = space_folder(Path(tmp) / "space", adapter_folder, adapter_id, space_id)
-        return push_folder(folder, space_id, repo_type="space",
-                           commit_message=f"Space for {adapter_id}, made with instructerc", **push_options)
+        return push_folder(
+            folder,
+            space_id,
+            repo_type="space",
+            commit_message=f"Space for {adapter_id}, made with instructerc",
+            **push_options,
+        )

@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "train" / "recipes"
 SAMPLE = REPO / "examples" / "sample_conversation.json"
@@ -64,11 +65,22 @@ class Plan:
         return ["train/make_smollm2.py", folder]
 
 
-REAL = Plan("smollm2-135m-instruct", RECIPES / "smollm2-135m" / "iemocap-lora-cpu.yaml", "smollm2-135m-iemocap-lora",
-            chat_template=True, subset_rows=SUBSET_ROWS, what="SmolLM2-135M-Instruct + LoRA")
-QUICK = Plan("tiny-llama", RECIPES / "tiny" / "iemocap-lora-cpu.yaml", "tiny-llama-iemocap-lora",
-             chat_template=False, subset_rows=None, what="the tiny random LLaMA + LoRA, a smoke run that shows the "
-             "pipeline, not the method")
+REAL = Plan(
+    "smollm2-135m-instruct",
+    RECIPES / "smollm2-135m" / "iemocap-lora-cpu.yaml",
+    "smollm2-135m-iemocap-lora",
+    chat_template=True,
+    subset_rows=SUBSET_ROWS,
+    what="SmolLM2-135M-Instruct + LoRA",
+)
+QUICK = Plan(
+    "tiny-llama",
+    RECIPES / "tiny" / "iemocap-lora-cpu.yaml",
+    "tiny-llama-iemocap-lora",
+    chat_template=False,
+    subset_rows=None,
+    what="the tiny random LLaMA + LoRA, a smoke run that shows the pipeline, not the method",
+)
 
 
 def run(step: str, args: list, env: dict | None = None) -> None:
@@ -107,8 +119,10 @@ def scored(results: dict) -> str:
 
 def versus(comparison: dict) -> str:
     delta = comparison["comparisons"]["all"]["metrics"]["weighted_f1"]
-    return (f"Δ {100 * delta['delta']:+.2f} [{100 * delta['low']:+.2f}, {100 * delta['high']:+.2f}], "
-            f"p = {delta['p_value']:.3g}")
+    return (
+        f"Δ {100 * delta['delta']:+.2f} [{100 * delta['low']:+.2f}, {100 * delta['high']:+.2f}], "
+        f"p = {delta['p_value']:.3g}"
+    )
 
 
 def summary(plan: Plan, eval_dir: Path) -> str:
@@ -116,10 +130,13 @@ def summary(plan: Plan, eval_dir: Path) -> str:
     the majority class and over zero-shot (paired interval, p by approximate randomisation)."""
     from instructerc.hub.scores import describe
 
-    read = {name: json.loads((eval_dir / name / "results.json").read_text()) for name in ("test", "zero-shot", "majority")}
+    read = {
+        name: json.loads((eval_dir / name / "results.json").read_text()) for name in ("test", "zero-shot", "majority")
+    }
     test = read["test"]
     rows = f"{test['num_examples']} test rows" + (
-        f" (the shortest whole dialogues holding at least {plan.subset_rows})" if plan.subset_rows else "")
+        f" (the shortest whole dialogues holding at least {plan.subset_rows})" if plan.subset_rows else ""
+    )
     lines = [
         f"IEMOCAP weighted-F1 on {rows}, {describe(test['bootstrap']) if 'bootstrap' in test else 'no interval'}:",
         f"  adapter ({plan.what}): {scored(test)}",
@@ -162,29 +179,84 @@ def main(argv: list[str] | None = None) -> int:
     eval_dir = out / "eval"
     subset = ["--subset-rows", str(plan.subset_rows)] if plan.subset_rows else []
     chat = ["--chat-template"] if plan.chat_template else []
-    run("zero-shot: the base model on test, no training",
-        ["eval/run_eval.py", "--model", base, "--dataset", data, "--config", plan.config, "--split", "test", *subset,
-         *chat, "--output-dir", eval_dir / "zero-shot", "--no-progress"])
+    run(
+        "zero-shot: the base model on test, no training",
+        [
+            "eval/run_eval.py",
+            "--model",
+            base,
+            "--dataset",
+            data,
+            "--config",
+            plan.config,
+            "--split",
+            "test",
+            *subset,
+            *chat,
+            "--output-dir",
+            eval_dir / "zero-shot",
+            "--no-progress",
+        ],
+    )
 
     run_dir = out / "runs" / plan.adapter
     steps = args.max_steps or (20 if args.quick else None)
-    train = ["train/sft.py", "--config", plan.recipe, "--model_name_or_path", base, "--dataset_name", data,
-             "--output_dir", run_dir, "--base_model_id", base_id, "--hub_model_id", f"{args.org}/{plan.adapter}"]
+    train = [
+        "train/sft.py",
+        "--config",
+        plan.recipe,
+        "--model_name_or_path",
+        base,
+        "--dataset_name",
+        data,
+        "--output_dir",
+        run_dir,
+        "--base_model_id",
+        base_id,
+        "--hub_model_id",
+        f"{args.org}/{plan.adapter}",
+    ]
     if steps:
         train += ["--max_steps", str(steps)]
     if args.quick:
         train += ["--eval_steps", "10", "--save_steps", "10", "--max_eval_samples", "24", "--max_test_samples", "24"]
     run("LoRA fine-tune on IEMOCAP train", train)
 
-    run("evaluate the adapter on test",
-        ["eval/run_eval.py", "--adapter", run_dir, "--split", "test", *subset, "--output-dir", eval_dir / "test",
-         "--no-progress"])
-    run("majority-class baseline on test",
-        ["eval/baseline.py", "majority", "--dataset", data, "--config", plan.config, "--split", "test", *subset,
-         "--output-dir", eval_dir / "majority"])
+    run(
+        "evaluate the adapter on test",
+        [
+            "eval/run_eval.py",
+            "--adapter",
+            run_dir,
+            "--split",
+            "test",
+            *subset,
+            "--output-dir",
+            eval_dir / "test",
+            "--no-progress",
+        ],
+    )
+    run(
+        "majority-class baseline on test",
+        [
+            "eval/baseline.py",
+            "majority",
+            "--dataset",
+            data,
+            "--config",
+            plan.config,
+            "--split",
+            "test",
+            *subset,
+            "--output-dir",
+            eval_dir / "majority",
+        ],
+    )
     for name in ("majority", "zero-shot"):
-        run(f"compare the adapter with {name}",
-            ["eval/compare.py", eval_dir / name, eval_dir / "test", "--output", eval_dir / f"test-vs-{name}.json"])
+        run(
+            f"compare the adapter with {name}",
+            ["eval/compare.py", eval_dir / name, eval_dir / "test", "--output", eval_dir / f"test-vs-{name}.json"],
+        )
 
     hub = out / "hub" / args.org
     published = {
@@ -200,8 +272,10 @@ def main(argv: list[str] | None = None) -> int:
                 run(f"push {name}", ["hub/push.py", folder, "--repo-id", f"{args.org}/{name}", "--private"])
         adapter = f"{args.org}/{plan.adapter}"
 
-    run("load the adapter back and predict the sample conversation",
-        ["eval/predict.py", "--adapter", adapter, "--conversation", SAMPLE])
+    run(
+        "load the adapter back and predict the sample conversation",
+        ["eval/predict.py", "--adapter", adapter, "--conversation", SAMPLE],
+    )
 
     print(f"\n=== done in {time.perf_counter() - started:.0f} s")
     print(summary(plan, eval_dir))
@@ -210,8 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         ("dataset", data),
         ("base model", base_dir),
         ("training run (checkpoints, logs)", run_dir),
-        ("evaluations (results.json, predictions.parquet, confusion_matrix.png, per_class.md) and comparisons",
-         eval_dir),
+        (
+            "evaluations (results.json, predictions.parquet, confusion_matrix.png, per_class.md) and comparisons",
+            eval_dir,
+        ),
         ("Hub-ready repo folders", hub),
         ("adapter predicted with", adapter),
     ]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+
 # The local Hub-protocol server: started in pytest_configure, before huggingface_hub is imported.
 pytest_plugins = ["hubserver.fixtures"]
 # Benchmarks print tables; they are run by hand (README), never collected as tests.
@@ -56,8 +57,21 @@ def quick_demo(raw_dir, tmp_path_factory) -> Path:
     import sys
 
     root = tmp_path_factory.mktemp("checkout")
-    proc = subprocess.run([sys.executable, "-m", "instructerc.demo", "--quick", "--raw-dir", str(raw_dir),
-                           "--out", str(root / "output")], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "instructerc.demo",
+            "--quick",
+            "--raw-dir",
+            str(raw_dir),
+            "--out",
+            str(root / "output"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for folder in ("notebooks", "examples"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("*.png", ".ipynb_checkpoints"))
@@ -79,10 +93,35 @@ def seed_runs(small_build, tiny_model_dir, tmp_path_factory) -> Path:
     the aggregate in seeds.json and in each seed's card."""
     out = tmp_path_factory.mktemp("seeds") / "tiny-meld-seeds"
     subprocess.run(
-        [sys.executable, "train/seeds.py", "--config", str(REPO / "train" / "recipes" / "tiny" / "iemocap-lora-cpu.yaml"),
-         "--seeds", "1", "2", "--output_dir", str(out), "--model_name_or_path", str(tiny_model_dir),
-         "--dataset_name", str(small_build["meld"]), "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2",
-         "--max_eval_samples", "8", "--max_test_samples", "8", "--logging_steps", "2"],
-        cwd=REPO, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        [
+            sys.executable,
+            "train/seeds.py",
+            "--config",
+            str(REPO / "train" / "recipes" / "tiny" / "iemocap-lora-cpu.yaml"),
+            "--seeds",
+            "1",
+            "2",
+            "--output_dir",
+            str(out),
+            "--model_name_or_path",
+            str(tiny_model_dir),
+            "--dataset_name",
+            str(small_build["meld"]),
+            "--max_steps",
+            "4",
+            "--eval_steps",
+            "2",
+            "--save_steps",
+            "2",
+            "--max_eval_samples",
+            "8",
+            "--max_test_samples",
+            "8",
+            "--logging_steps",
+            "2",
+        ],
+        cwd=REPO,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pickle
 
+
 FILES = {"iemocap": "iemocap/iemocap.pkl", "meld": "meld/meld.pkl", "emorynlp": "emorynlp/EmoryNLP.pkl"}
 LABEL_SET = {
     "iemocap": ["happy", "sad", "neutral", "angry", "excited", "frustrated"],

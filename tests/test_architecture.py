@@ -21,17 +21,32 @@ from pathlib import Path
 
 import pytest
 
+
 REPO = Path(__file__).resolve().parents[1]
 ORDER = ("builders", "hub", "eval", "train")
 MAX_LINES = 500  # a module holds one job; evaluation.py (check, infer, score, write, baselines) is the largest
 # Documents whose commands must run as written.
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "eval" / "README.md",
-        REPO / "train" / "recipes" / "README.md"]
+DOCS = [
+    REPO / "README.md",
+    *sorted((REPO / "docs").glob("*.md")),
+    REPO / "eval" / "README.md",
+    REPO / "train" / "recipes" / "README.md",
+]
 APPS = ("hub/space",)  # applications shipped as files, not modules of the package
-ENTRY_POINTS = {"instructerc-build", "instructerc-train", "instructerc-seeds", "instructerc-make-tiny-model",
-                "instructerc-make-smollm2",
-                "instructerc-evaluate", "instructerc-predict", "instructerc-baseline", "instructerc-compare",
-                "instructerc-plot-scaling", "instructerc-push", "instructerc-demo"}
+ENTRY_POINTS = {
+    "instructerc-build",
+    "instructerc-train",
+    "instructerc-seeds",
+    "instructerc-make-tiny-model",
+    "instructerc-make-smollm2",
+    "instructerc-evaluate",
+    "instructerc-predict",
+    "instructerc-baseline",
+    "instructerc-compare",
+    "instructerc-plot-scaling",
+    "instructerc-push",
+    "instructerc-demo",
+}
 
 
 def modules(root: Path = REPO):
@@ -53,8 +68,11 @@ def imported_packages(path: Path, package: str, root: Path = REPO):
             names = [module] + [f"{module}.{alias.name}" for alias in node.names]
         else:
             continue
-        targets = {parts[1] for parts in (name.split(".") for name in names)
-                   if parts[0] == "instructerc" and len(parts) > 1 and parts[1] in ORDER}
+        targets = {
+            parts[1]
+            for parts in (name.split(".") for name in names)
+            if parts[0] == "instructerc" and len(parts) > 1 and parts[1] in ORDER
+        }
         for target in sorted(targets):
             yield target, node.lineno
 
@@ -97,8 +115,13 @@ def test_the_checks_see_a_backward_import_and_a_second_sys_path_edit(tmp_path):
 
 
 def tracked_python_files() -> list[Path]:
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "*.py"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "*.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return [REPO / name for name in listed.split("\0") if name and (REPO / name).is_file()]
 
 
@@ -112,22 +135,28 @@ def test_no_file_edits_sys_path_and_no_module_shadows_a_library():
     shadowing = {}
     for folder in (*ORDER, "tests/benchmarks"):
         names = {p.stem for p in (REPO / folder).glob("*.py")} | {
-            p.name for p in (REPO / folder).iterdir() if p.is_dir() and not p.name.startswith(("_", "."))}
+            p.name for p in (REPO / folder).iterdir() if p.is_dir() and not p.name.startswith(("_", "."))
+        }
         if names & installed:
             shadowing[folder] = sorted(names & installed)
     assert shadowing == {}
 
 
 def test_no_library_module_is_over_max_lines():
-    long = {str(path.relative_to(REPO)): n for _, path in modules()
-            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        str(path.relative_to(REPO)): n
+        for _, path in modules()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert long == {}
 
 
 def documented_scripts() -> list[str]:
     """Every script a document runs: ``python X.py``, ``accelerate launch [flags] X.py``."""
-    command = re.compile(r"(?:python|accelerate launch(?:\s+(?:--\S+(?:\s+[^-\s]\S*)?|\\\n))*)\s+"
-                         r"((?:builders|train|eval|hub|tests/benchmarks)/[\w/]+\.py)\b")
+    command = re.compile(
+        r"(?:python|accelerate launch(?:\s+(?:--\S+(?:\s+[^-\s]\S*)?|\\\n))*)\s+"
+        r"((?:builders|train|eval|hub|tests/benchmarks)/[\w/]+\.py)\b"
+    )
     found = {m for doc in DOCS for m in command.findall(doc.read_text(encoding="utf-8"))}
     return sorted(found)
 
@@ -162,15 +191,28 @@ print(json.dumps(out))
 
 def test_every_documented_script_and_entry_point_answers_help():
     scripts = documented_scripts()
-    for expected in ("builders/build.py", "train/sft.py", "train/seeds.py", "eval/run_eval.py", "eval/predict.py",
-                     "eval/baseline.py", "eval/compare.py", "hub/push.py"):
+    for expected in (
+        "builders/build.py",
+        "train/sft.py",
+        "train/seeds.py",
+        "eval/run_eval.py",
+        "eval/predict.py",
+        "eval/baseline.py",
+        "eval/compare.py",
+        "hub/push.py",
+    ):
         assert expected in scripts
     folders = sorted({script.rsplit("/", 1)[0] for script in scripts})
     answers = {}
     for i, folder in enumerate(folders):
         mine = [str(REPO / s) for s in scripts if s.rsplit("/", 1)[0] == folder]
-        proc = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(mine), "entry-points" if i == 0 else "-"],
-                              cwd=REPO / folder, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", _DRIVER, json.dumps(mine), "entry-points" if i == 0 else "-"],
+            cwd=REPO / folder,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         answers.update(json.loads(proc.stdout.strip().splitlines()[-1]))
     answers = {str(Path(name).relative_to(REPO)) if name.startswith("/") else name: v for name, v in answers.items()}
@@ -180,8 +222,9 @@ def test_every_documented_script_and_entry_point_answers_help():
 
 
 def test_an_installed_console_script_runs():
-    proc = subprocess.run([str(Path(sys.executable).with_name("instructerc-push")), "--help"], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("instructerc-push")), "--help"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and "--repo-id" in proc.stdout
 
 
@@ -196,3 +239,11 @@ def test_the_readme_is_short_and_every_relative_link_resolves():
         for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text(encoding="utf-8")):
             if not target.startswith(("http://", "https://", "/")):
                 assert (doc.parent / target).exists(), f"{doc.relative_to(REPO)} links {target}, which does not exist"
+
+
+@pytest.mark.parametrize("check", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_ruff_passes_on_the_whole_tree(check):
+    """ruff (pyproject.toml: the HF libraries' rules, line length 119) lints and formats every file."""
+    ruff = Path(sys.executable).with_name("ruff")
+    proc = subprocess.run([str(ruff), *check, "."], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

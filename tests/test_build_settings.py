@@ -8,7 +8,7 @@ import pytest
 from huggingface_hub import DatasetCard
 
 from instructerc.builders.cosmic import RAW_FILES, sha256_file
-from instructerc.builders.embedder import PACKAGED, DEFAULT_EMBEDDER
+from instructerc.builders.embedder import DEFAULT_EMBEDDER, PACKAGED
 from instructerc.builders.errors import DataError
 from instructerc.builders.labels import LABELS
 from instructerc.builders.settings import BuildSettings, mismatches, read_settings
@@ -20,16 +20,24 @@ def test_card_block_states_every_setting_and_source(small_build, raw_dir):
     card = DatasetCard.load(small_build["unified"] / "README.md")
     block = card.data.to_dict()["instructerc"]
     spec = PACKAGED[DEFAULT_EMBEDDER]
-    assert block["window"] == 12 and block["top_k"] == 1 and block["query"] == "previous" and block["balance"] == "none"
-    assert block["embedder"] == {"id": DEFAULT_EMBEDDER, "revision": spec.revision, "sha256": spec.sha256["model.safetensors"]}
+    assert (
+        block["window"] == 12 and block["top_k"] == 1 and block["query"] == "previous" and block["balance"] == "none"
+    )
+    assert block["embedder"] == {
+        "id": DEFAULT_EMBEDDER,
+        "revision": spec.revision,
+        "sha256": spec.sha256["model.safetensors"],
+    }
     assert (block["train_fraction"], block["mix"], block["seed"], block["max_dialogues"]) == ("1", "total", 42, 4)
     assert block["template_version"] == TEMPLATE_VERSION
     assert set(block["labels"]) == {"default", "plain", "speaker", "prediction"}
     assert block["labels"]["plain"] == card.data.to_dict()["instructerc"]["labels"]["default"]
     assert "Speaker_10" in block["labels"]["speaker"]
     # every raw file by name and the sha256 of the bytes actually read (not a path of this machine)
-    assert block["sources"] == [{"file": RAW_FILES[b].local, "sha256": sha256_file(raw_dir / RAW_FILES[b].local)}
-                                for b in ("iemocap", "meld", "emorynlp")]
+    assert block["sources"] == [
+        {"file": RAW_FILES[b].local, "sha256": sha256_file(raw_dir / RAW_FILES[b].local)}
+        for b in ("iemocap", "meld", "emorynlp")
+    ]
     # the human table is rendered from the same values
     assert "| demonstrations per prompt (top_k) | 1 |" in card.text
     assert f"| embedder | {DEFAULT_EMBEDDER} @ {spec.revision[:12]} |" in card.text
@@ -37,7 +45,11 @@ def test_card_block_states_every_setting_and_source(small_build, raw_dir):
     # and read back as the dataclass (a plain-only build records no retrieval settings)
     settings, commit = read_settings(small_build["iemocap"])
     assert commit is None and settings.labels["default"] == LABELS["iemocap"]
-    assert settings.prompt_values("plain") == {"template_version": TEMPLATE_VERSION, "window": 12, "labels": LABELS["iemocap"]}
+    assert settings.prompt_values("plain") == {
+        "template_version": TEMPLATE_VERSION,
+        "window": 12,
+        "labels": LABELS["iemocap"],
+    }
 
 
 def test_settings_are_read_from_the_hub_at_a_commit(hub, small_build, monkeypatch):
@@ -54,7 +66,9 @@ def test_mismatches_name_both_values_per_config(small_build):
     assert mismatches({"top_k": 3, "window": 12}, settings, "default") == [("top_k", 3, 1)]
     assert mismatches({"top_k": 3}, settings, "plain") == []  # plain prompts hold no demonstrations
     assert mismatches({"embedder": DEFAULT_EMBEDDER}, settings, "default") == []
-    assert mismatches({"embedder": {"id": "other/model"}}, settings, "default") == [("embedder", "other/model", DEFAULT_EMBEDDER)]
+    assert mismatches({"embedder": {"id": "other/model"}}, settings, "default") == [
+        ("embedder", "other/model", DEFAULT_EMBEDDER)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -62,8 +76,14 @@ def test_mismatches_name_both_values_per_config(small_build):
     [
         (None, "no `instructerc:` block"),
         ({"format": 99}, "format` 99"),
-        ({"format": 1, "window": "12", "template_version": 1, "labels": {"plain": ["a"]}, "sources": []}, "window` must be"),
-        ({"format": 1, "window": 12, "template_version": 1, "labels": {"nope": ["a"]}, "sources": []}, "labels` must map"),
+        (
+            {"format": 1, "window": "12", "template_version": 1, "labels": {"plain": ["a"]}, "sources": []},
+            "window` must be",
+        ),
+        (
+            {"format": 1, "window": 12, "template_version": 1, "labels": {"nope": ["a"]}, "sources": []},
+            "labels` must map",
+        ),
     ],
 )
 def test_a_bad_block_is_one_error_naming_the_card(block, message):

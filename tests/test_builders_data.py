@@ -7,9 +7,10 @@ import re
 import pyarrow.parquet as pq
 import pytest
 from datasets import ClassLabel, load_dataset
+from official_prompt import official_rows
 
 from instructerc.builders.labels import LABELS, TO_UNIFIED, UNIFIED_LABELS
-from official_prompt import official_rows
+
 
 # From the data README: utterances per split.
 UTTERANCES = {
@@ -32,9 +33,7 @@ def _load(folder, config, split):
 @pytest.mark.parametrize("name", ["iemocap", "meld", "emorynlp", "unified"])
 def test_row_counts_match_data_readme(full_build, name):
     for split in ("train", "validation", "test"):
-        expected = (
-            sum(UTTERANCES[b][split] for b in UTTERANCES) if name == "unified" else UTTERANCES[name][split]
-        )
+        expected = sum(UTTERANCES[b][split] for b in UTTERANCES) if name == "unified" else UTTERANCES[name][split]
         for config in ("default", "plain", "speaker"):
             assert _load(full_build[name], config, split).num_rows == expected, (name, config, split)
         # prediction has no row for a dialogue's first turn
@@ -49,8 +48,10 @@ def test_plain_prompts_equal_official_format(full_build, raw_dir, name):
     expected = list(official_rows(raw_dir, name, window=12))
     got = []
     for split in ("train", "validation", "test"):
-        got += [(split, r["dialogue_id"], r["turn"], r["prompt"], r["completion"], r["label"])
-                for r in _load(full_build[name], "plain", split)]
+        got += [
+            (split, r["dialogue_id"], r["turn"], r["prompt"], r["completion"], r["label"])
+            for r in _load(full_build[name], "plain", split)
+        ]
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
         assert g == e
@@ -101,7 +102,9 @@ def test_no_c1_control_characters_anywhere(full_build):
 
 
 def test_meld_mojibake_is_repaired_not_dropped(full_build):
-    joined = "".join(u for split in ("train", "validation", "test") for u in _load(full_build["meld"], "plain", split)["utterance"])
+    joined = "".join(
+        u for split in ("train", "validation", "test") for u in _load(full_build["meld"], "plain", split)["utterance"]
+    )
     assert joined.count("\u2019") >= 4887  # the data README's 4887 apostrophes (\x92) became right quotes
     assert "\u2026" in joined and "\u2014" in joined and "\u201c" in joined
 
@@ -116,7 +119,7 @@ def test_speaker_and_prediction_tasks(full_build):
     )
     assert row["completion"] == row["speaker"]
     uni = _load(full_build["unified"], "speaker", "train")
-    assert {r for r in uni.unique("speaker")} <= set(uni.features["label"].names)
+    assert set(uni.unique("speaker")) <= set(uni.features["label"].names)
     assert any(s.startswith("Speaker_1") and len(s) == 10 for s in uni.unique("speaker"))  # EmoryNLP offset
 
     pred = _load(full_build["iemocap"], "prediction", "test")

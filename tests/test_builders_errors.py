@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from instructerc.builders.build import main
 
 
@@ -165,7 +165,8 @@ def test_error_exit_code_from_the_command_line(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, str(REPO / "builders" / "build.py"), "--raw-dir", str(tmp_path), "--out", str(out)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: ") and "file not found" in proc.stderr

@@ -17,46 +17,72 @@ from instructerc.hub.card_validation import validate_card
 
 
 def test_repair_cp1252():
-    assert repair_cp1252("It\x92s \x93fine\x94 \x97 really\x85\xa0ok", "x") == "It\u2019s \u201cfine\u201d \u2014 really\u2026 ok"
+    assert (
+        repair_cp1252("It\x92s \x93fine\x94 \x97 really\x85\xa0ok", "x")
+        == "It\u2019s \u201cfine\u201d \u2014 really\u2026 ok"
+    )
     with pytest.raises(DataError, match="somewhere: control character U\\+0081"):
         repair_cp1252("bad \x81", "somewhere")
 
 
 def test_byo_conversations_with_descriptions(tmp_path):
     lines = [
-        {"dialogue_id": "a", "split": "train", "turns": [
-            {"speaker": "Ann", "text": "We won!", "emotion": "joy", "description": "Ann jumps up"},
-            {"speaker": "Ben", "text": "No way.", "emotion": "surprise"},
-            {"speaker": "Ann", "text": "Way.", "emotion": None}]},
+        {
+            "dialogue_id": "a",
+            "split": "train",
+            "turns": [
+                {"speaker": "Ann", "text": "We won!", "emotion": "joy", "description": "Ann jumps up"},
+                {"speaker": "Ben", "text": "No way.", "emotion": "surprise"},
+                {"speaker": "Ann", "text": "Way.", "emotion": None},
+            ],
+        },
         {"dialogue_id": "b", "split": "validation", "turns": [{"speaker": "Ben", "text": "Sigh.", "emotion": "sad"}]},
-        {"dialogue_id": "c", "split": "test", "turns": [
-            {"speaker": "Cy", "text": "Oh.", "emotion": "sad"}, {"speaker": "Ann", "text": "Yay", "emotion": "joy"}]},
+        {
+            "dialogue_id": "c",
+            "split": "test",
+            "turns": [
+                {"speaker": "Cy", "text": "Oh.", "emotion": "sad"},
+                {"speaker": "Ann", "text": "Yay", "emotion": "joy"},
+            ],
+        },
     ]
     src = tmp_path / "convs.jsonl"
     src.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
-    folders = build_datasets(conversations=src, name="mine", out_dir=tmp_path / "out", labels=["joy", "sad", "surprise"], progress=False)
+    folders = build_datasets(
+        conversations=src, name="mine", out_dir=tmp_path / "out", labels=["joy", "sad", "surprise"], progress=False
+    )
     folder = folders["mine"]
     assert folder == tmp_path / "out" / "instructerc" / "mine"
     train = load_dataset(str(folder), "plain", split="train")
     assert train.num_rows == 2  # the unlabelled third turn is context only
     assert train.features["label"].names == ["joy", "sad", "surprise"]
     assert '\t Ann:"We won!" (description: Ann jumps up)' in train[1]["prompt"]
-    assert train[1]["prompt"].endswith('from <joy, sad, surprise>:') and train[1]["completion"] == "surprise"
+    assert train[1]["prompt"].endswith("from <joy, sad, surprise>:") and train[1]["completion"] == "surprise"
     speakers = load_dataset(str(folder), "speaker", split="test")
     assert speakers.features["label"].names == ["Ann", "Ben", "Cy"]
     # inferred label set: the sorted labels seen in train; "sad" only occurs outside train
-    with pytest.raises(DataError, match="line 2 \\(dialogue 'b'\\) turn 0: unknown emotion 'sad'; labels are joy, surprise"):
+    with pytest.raises(
+        DataError, match="line 2 \\(dialogue 'b'\\) turn 0: unknown emotion 'sad'; labels are joy, surprise"
+    ):
         build_datasets(conversations=src, name="mine2", out_dir=tmp_path / "out", progress=False)
     lines[0]["turns"][2]["emotion"] = "sad"
     src.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
     folders = build_datasets(conversations=src, name="mine2", out_dir=tmp_path / "out", progress=False)
-    assert load_dataset(str(folders["mine2"]), "plain", split="test").features["label"].names == ["joy", "sad", "surprise"]
+    assert load_dataset(str(folders["mine2"]), "plain", split="test").features["label"].names == [
+        "joy",
+        "sad",
+        "surprise",
+    ]
 
 
 def test_train_fraction_total_and_ratio(raw_dir, tmp_path):
     full = build_datasets(raw_dir, tmp_path / "o", ["unified"], configs=("plain",), progress=False)["unified"]
-    quarter = build_datasets(raw_dir, tmp_path / "o", ["unified"], configs=("plain",), train_fraction="1/4", mix="ratio", progress=False)["unified"]
-    total = build_datasets(raw_dir, tmp_path / "o", ["unified"], configs=("plain",), train_fraction=0.25, mix="total", progress=False)["unified"]
+    quarter = build_datasets(
+        raw_dir, tmp_path / "o", ["unified"], configs=("plain",), train_fraction="1/4", mix="ratio", progress=False
+    )["unified"]
+    total = build_datasets(
+        raw_dir, tmp_path / "o", ["unified"], configs=("plain",), train_fraction=0.25, mix="total", progress=False
+    )["unified"]
     assert quarter.name == "unified-ratio-frac1_4" and total.name == "unified-total-frac1_4"
 
     def dialogues(folder, split="train"):
@@ -70,7 +96,9 @@ def test_train_fraction_total_and_ratio(raw_dir, tmp_path):
     assert len(total_d) == round(1805 / 4)
     assert dialogues(quarter, "test") == dialogues(full, "test")
     # seeded: the same command gives the same subset
-    again = build_datasets(raw_dir, tmp_path / "again", ["unified"], configs=("plain",), train_fraction="1/4", mix="ratio", progress=False)
+    again = build_datasets(
+        raw_dir, tmp_path / "again", ["unified"], configs=("plain",), train_fraction="1/4", mix="ratio", progress=False
+    )
     assert dialogues(again["unified"]) == ratio_d
     card = DatasetCard.load(quarter / "README.md")
     assert "| train_fraction | 1/4 |" in card.text
@@ -91,7 +119,9 @@ def test_window_and_hub_ready_card(small_build, raw_dir, tmp_path):
     with Image.open(folder / "images" / "label_distribution.png") as img:
         assert img.size[0] >= 600 and len(set(img.convert("RGB").getdata())) > 50
     validate_card(folder / "README.md", "dataset")
-    narrow = build_datasets(raw_dir, tmp_path, ["iemocap"], window=2, max_dialogues=1, configs=("plain",), progress=False)
+    narrow = build_datasets(
+        raw_dir, tmp_path, ["iemocap"], window=2, max_dialogues=1, configs=("plain",), progress=False
+    )
     row = load_dataset(str(narrow["iemocap"]), "plain", split="train")[10]
     assert row["prompt"].count("\t") == 3  # two previous turns and the target
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+from conftest import REPO
 from huggingface_hub import ModelCard
 
-from conftest import REPO
 from instructerc.eval.loading import read_task
 from instructerc.hub.card_validation import validate_card
 from instructerc.hub.publish import validate_folder
+
 
 ORG = "instructerc"
 ADAPTER = "tiny-llama-iemocap-lora"
@@ -26,7 +27,9 @@ def test_hub_ready_folders_hold_no_machine_path_and_pass_validation(quick_demo):
             data = path.read_bytes()
             assert not [f for f in forbidden if f in data], path
     for folder in folders:
-        kind = "model" if (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file() else "dataset"
+        kind = (
+            "model" if (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file() else "dataset"
+        )
         validate_folder(folder, kind)  # what a push checks: the card and no path of this machine
         if (folder / "README.md").is_file():
             validate_card(folder, kind)
@@ -40,9 +43,14 @@ def test_hub_ready_folders_hold_no_machine_path_and_pass_validation(quick_demo):
     assert f'PeftModel.from_pretrained(base, "{ORG}/{ADAPTER}")' in card.text and "<your-namespace>" not in card.text
     assert json.loads((adapter / "trainer_state.json").read_text())["best_model_checkpoint"].startswith("checkpoint-")
     assert not [p for p in adapter.iterdir() if p.name.startswith("checkpoint-") or p.name == "training_args.bin"]
-    results = {name: json.loads((out / "eval" / name / "results.json").read_text())
-               for name in ("zero-shot", "test", "majority")}
+    results = {
+        name: json.loads((out / "eval" / name / "results.json").read_text())
+        for name in ("zero-shot", "test", "majority")
+    }
     assert {r["num_examples"] for r in results.values()} == {results["test"]["num_examples"]}  # the same rows
     for name in ("majority", "zero-shot"):
         comparison = json.loads((out / "eval" / f"test-vs-{name}.json").read_text())
-        assert comparison["b"]["folder"].endswith("test") and "p_value" in comparison["comparisons"]["all"]["metrics"]["weighted_f1"]
+        assert (
+            comparison["b"]["folder"].endswith("test")
+            and "p_value" in comparison["comparisons"]["all"]["metrics"]["weighted_f1"]
+        )

@@ -29,18 +29,24 @@ def synthetic(seed: int, n_dialogues: int = 30, turns: int = 12, labels: int = 5
 def reference_intervals(gold, pred, dialogue, labels, n_resamples, seed, level=0.95):
     """The protocol written out slowly: draw units, concatenate their rows, score with sklearn, take percentiles."""
     units = list(dict.fromkeys(dialogue)) if dialogue is not None else list(range(len(gold)))
-    rows_of = {u: np.flatnonzero(np.asarray(dialogue) == u) for u in units} if dialogue is not None else {u: [u] for u in units}
+    rows_of = (
+        {u: np.flatnonzero(np.asarray(dialogue) == u) for u in units}
+        if dialogue is not None
+        else {u: [u] for u in units}
+    )
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(n_resamples):
         drawn = rng.integers(0, len(units), len(units))
         rows = np.concatenate([rows_of[units[i]] for i in drawn])
         g, p = gold[rows], pred[rows]
-        values.append([
-            f1_score(g, p, labels=range(labels), average="weighted", zero_division=0),
-            accuracy_score(g, p),
-            f1_score(g, p, labels=range(labels), average="macro", zero_division=0),
-        ])
+        values.append(
+            [
+                f1_score(g, p, labels=range(labels), average="weighted", zero_division=0),
+                accuracy_score(g, p),
+                f1_score(g, p, labels=range(labels), average="macro", zero_division=0),
+            ]
+        )
     alpha = (1 - level) / 2
     return np.percentile(np.array(values), [100 * alpha, 100 * (1 - alpha)], axis=0)
 
@@ -56,8 +62,14 @@ def test_intervals_equal_a_slow_reference(unit):
         got = out["confidence_intervals"][name]
         assert abs(got["low"] - want[0, k]) < 1e-9 and abs(got["high"] - want[1, k]) < 1e-9, name
         assert got["low"] <= out[name] <= got["high"]
-    assert out["bootstrap"] == {"method": "percentile", "unit": unit, "n_resamples": 300, "seed": 7,
-                                "confidence_level": 0.9, "units": 25 if unit == "dialogue" else len(gold)}
+    assert out["bootstrap"] == {
+        "method": "percentile",
+        "unit": unit,
+        "n_resamples": 300,
+        "seed": 7,
+        "confidence_level": 0.9,
+        "units": 25 if unit == "dialogue" else len(gold),
+    }
 
 
 def test_count_tables_reproduce_the_metric():
@@ -105,7 +117,10 @@ def test_a_run_better_on_every_resample_has_p_below_001():
     assert m["low"] > 0  # better on every resample
     assert m["p_value"] < 0.01
     # and symmetric: A better than B
-    assert compare(gold, gold, worse, 5, Bootstrap("dialogue", 1000, seed=3), dialogue)["metrics"]["weighted_f1"]["high"] < 0
+    assert (
+        compare(gold, gold, worse, 5, Bootstrap("dialogue", 1000, seed=3), dialogue)["metrics"]["weighted_f1"]["high"]
+        < 0
+    )
 
 
 def test_exact_randomisation_p_value_equals_enumeration():

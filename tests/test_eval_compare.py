@@ -24,15 +24,43 @@ def runs(small_build, tmp_path_factory):
     for name in ("unified", "iemocap"):
         for baseline in ("majority", "knn"):
             folder = out / f"{name}-{baseline}"
-            assert baseline_main([baseline, "--dataset", str(small_build[name]), "--config", "plain",
-                                  "--output-dir", str(folder)]) == 0
+            assert (
+                baseline_main(
+                    [baseline, "--dataset", str(small_build[name]), "--config", "plain", "--output-dir", str(folder)]
+                )
+                == 0
+            )
             made[f"{name}-{baseline}"] = folder
     made["unified-majority-validation"] = out / "unified-majority-validation"
-    assert baseline_main(["majority", "--dataset", str(small_build["unified"]), "--config", "plain", "--split", "validation",
-                          "--output-dir", str(made["unified-majority-validation"])]) == 0
+    assert (
+        baseline_main(
+            [
+                "majority",
+                "--dataset",
+                str(small_build["unified"]),
+                "--config",
+                "plain",
+                "--split",
+                "validation",
+                "--output-dir",
+                str(made["unified-majority-validation"]),
+            ]
+        )
+        == 0
+    )
     made["unified-majority-default"] = out / "unified-majority-default"
-    assert baseline_main(["majority", "--dataset", str(small_build["unified"]), "--output-dir",
-                          str(made["unified-majority-default"])]) == 0
+    assert (
+        baseline_main(
+            [
+                "majority",
+                "--dataset",
+                str(small_build["unified"]),
+                "--output-dir",
+                str(made["unified-majority-default"]),
+            ]
+        )
+        == 0
+    )
     return made
 
 
@@ -49,7 +77,11 @@ def test_baselines_score_what_the_dataset_card_reports(runs, small_build, name):
     for baseline in ("majority", "knn"):
         folder = runs[f"{name}-{baseline}"]
         results = json.loads((folder / "results.json").read_text())
-        assert abs(100 * results["weighted_f1"] - card[baseline]) <= 0.05 + 1e-9, (baseline, results["weighted_f1"], card)
+        assert abs(100 * results["weighted_f1"] - card[baseline]) <= 0.05 + 1e-9, (
+            baseline,
+            results["weighted_f1"],
+            card,
+        )
         assert results["baseline"] == baseline and results["split"] == "test" and results["config"] == "plain"
         assert results["bootstrap"]["unit"] == "dialogue"
         assert {"per_class.md", "confusion_matrix.png", "predictions.parquet"} <= {p.name for p in folder.iterdir()}
@@ -81,7 +113,10 @@ def test_compare_prints_a_table_per_benchmark(runs, tmp_path, capsys):
         ra, rb = (a, b) if name == "all" else (a["by_source"][name]["original"], b["by_source"][name]["original"])
         assert (m["a"], m["b"]) == pytest.approx((ra["weighted_f1"], rb["weighted_f1"]), abs=1e-12)
         assert m["low"] <= m["delta"] <= m["high"] and 0 < m["p_value"] <= 1
-        shown = f"| {name} | {c['rows']} | {c['bootstrap']['units']} | {100 * m['a']:.2f} | {100 * m['b']:.2f} | {100 * m['delta']:+.2f} ["
+        shown = (
+            f"| {name} | {c['rows']} | {c['bootstrap']['units']} | {100 * m['a']:.2f} | {100 * m['b']:.2f} "
+            f"| {100 * m['delta']:+.2f} ["
+        )
         assert shown in table
     assert comparison["a"]["name"] == "majority-class baseline" and comparison["b"]["name"] == "10-NN vote baseline"
     assert "approximate randomisation" in table and "paired 95% percentile bootstrap" in table
@@ -126,11 +161,14 @@ def test_compare_refuses_runs_on_different_rows(runs, tmp_path, capsys, other, m
     assert captured.out == "" and not out.exists()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["majority", "--dataset", "/nonexistent/folder"], "--dataset /nonexistent/folder"),
-    (["knn", "--query", "sideways"], "--query must be one of"),
-    (["majority", "--split", "nope"], "unknown split"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["majority", "--dataset", "/nonexistent/folder"], "--dataset /nonexistent/folder"),
+        (["knn", "--query", "sideways"], "--query must be one of"),
+        (["majority", "--split", "nope"], "unknown split"),
+    ],
+)
 def test_baseline_bad_input_leaves_nothing(small_build, tmp_path, capsys, argv, message):
     if "--dataset" not in argv:
         argv = [*argv, "--dataset", str(small_build["meld"])]
@@ -145,9 +183,21 @@ def test_two_prompt_configs_of_the_same_utterances_compare_when_asked(runs, tmp_
     """The retrieval ablation: `default` and `plain` prompts of the same test utterances are refused
     by default and compared with --across-configs (rows and gold labels still have to agree)."""
     out = tmp_path / "delta.json"
-    assert compare_main([str(runs["unified-majority"]), str(runs["unified-majority-default"]), "--across-configs",
-                         "--output", str(out)]) == 0
+    assert (
+        compare_main(
+            [
+                str(runs["unified-majority"]),
+                str(runs["unified-majority-default"]),
+                "--across-configs",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     comparison = json.loads(out.read_text())
     assert (comparison["a"]["config"], comparison["b"]["config"]) == ("plain", "default")
-    assert comparison["comparisons"]["all"]["rows"] == len(pq.read_table(runs["unified-majority"] / "predictions.parquet"))
+    assert comparison["comparisons"]["all"]["rows"] == len(
+        pq.read_table(runs["unified-majority"] / "predictions.parquet")
+    )
     assert "(A plain, B default/test)" in capsys.readouterr().out

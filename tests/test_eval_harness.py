@@ -16,9 +16,9 @@ from instructerc.builders.labels import LABELS, TO_UNIFIED, UNIFIED_LABELS
 from instructerc.builders.settings import read_settings
 from instructerc.eval import evaluation, loading
 from instructerc.eval.errors import EvalError
-from instructerc.eval.scoring import parse_label
-from instructerc.eval.scoring import run_inference
 from instructerc.eval.loading import Task, make_task, read_task, write_task
+from instructerc.eval.scoring import parse_label, run_inference
+
 
 IEMOCAP = LABELS["iemocap"]
 
@@ -50,17 +50,34 @@ def tiny_adapter(small_build, tiny_model_dir, tmp_path_factory, one_thread):
         train_dataset=rows,
         peft_config=LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"),
         args=SFTConfig(
-            output_dir=str(out / "run"), max_steps=40, learning_rate=1e-2, per_device_train_batch_size=8,
-            gradient_checkpointing=False, save_strategy="no", report_to=[], bf16=False, use_cpu=True,
-            max_length=None, seed=0, logging_steps=40,
+            output_dir=str(out / "run"),
+            max_steps=40,
+            learning_rate=1e-2,
+            per_device_train_batch_size=8,
+            gradient_checkpointing=False,
+            save_strategy="no",
+            report_to=[],
+            bf16=False,
+            use_cpu=True,
+            max_length=None,
+            seed=0,
+            logging_steps=40,
         ),
     )
     trainer.train()
     adapter = out / "adapter"
     trainer.model.save_pretrained(adapter)
     settings, _ = read_settings(small_build["iemocap"])
-    write_task(adapter, make_task(dataset=str(small_build["iemocap"]), dataset_revision=None, config="plain",
-                                  settings=settings, base_model=str(tiny_model_dir)))
+    write_task(
+        adapter,
+        make_task(
+            dataset=str(small_build["iemocap"]),
+            dataset_revision=None,
+            config="plain",
+            settings=settings,
+            base_model=str(tiny_model_dir),
+        ),
+    )
     return {"dir": adapter, "train_rows": short}
 
 
@@ -100,17 +117,36 @@ def test_evaluate_writes_results_and_card(tiny_adapter, small_build, tmp_path):
 
     adapter = copy_adapter(tiny_adapter, tmp_path)
     out = tmp_path / "results"
-    argv = ["--adapter", str(adapter), "--dataset", str(small_build["iemocap"]), "--config", "plain",
-            "--split", "validation", "--output-dir", str(out), "--batch-size", "8", "--no-progress"]
+    argv = [
+        "--adapter",
+        str(adapter),
+        "--dataset",
+        str(small_build["iemocap"]),
+        "--config",
+        "plain",
+        "--split",
+        "validation",
+        "--output-dir",
+        str(out),
+        "--batch-size",
+        "8",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["dataset_id"] == "instructerc/iemocap" and results["mode"] == "score"
     assert results["unparseable_rate"] == 0.0 and results["labels"] == IEMOCAP
     predictions = pd.read_parquet(out / "predictions.parquet")
-    assert len(predictions) == results["num_examples"] == len(loading.load_split(str(small_build["iemocap"]), "plain", "validation"))
+    assert (
+        len(predictions)
+        == results["num_examples"]
+        == len(loading.load_split(str(small_build["iemocap"]), "plain", "validation"))
+    )
     assert predictions["id"].is_unique
     # The headline numbers, recomputed from the written predictions by scikit-learn.
-    assert results["weighted_f1"] == pytest.approx(f1_score(predictions["gold"], predictions["prediction"], average="weighted", labels=IEMOCAP, zero_division=0))
+    assert results["weighted_f1"] == pytest.approx(
+        f1_score(predictions["gold"], predictions["prediction"], average="weighted", labels=IEMOCAP, zero_division=0)
+    )
     assert results["accuracy"] == pytest.approx(accuracy_score(predictions["gold"], predictions["prediction"]))
     scores = predictions[[f"score_{x}" for x in IEMOCAP]].to_numpy()
     assert (np.array(IEMOCAP)[scores.argmax(1)] == predictions["prediction"]).all()
@@ -125,22 +161,43 @@ def test_evaluate_writes_results_and_card(tiny_adapter, small_build, tmp_path):
     from instructerc.eval.metric import compute
 
     ci = results["confidence_intervals"]["weighted_f1"]
-    assert results["bootstrap"] == {"method": "percentile", "unit": "dialogue", "n_resamples": 1000, "seed": 0,
-                                    "confidence_level": 0.95, "units": predictions["dialogue_id"].nunique()}
-    again = compute([IEMOCAP.index(x) for x in predictions["prediction"]], [IEMOCAP.index(x) for x in predictions["gold"]],
-                    IEMOCAP, bootstrap=Bootstrap(), dialogue_ids=(predictions["source"] + "/" + predictions["dialogue_id"]).tolist())
+    assert results["bootstrap"] == {
+        "method": "percentile",
+        "unit": "dialogue",
+        "n_resamples": 1000,
+        "seed": 0,
+        "confidence_level": 0.95,
+        "units": predictions["dialogue_id"].nunique(),
+    }
+    again = compute(
+        [IEMOCAP.index(x) for x in predictions["prediction"]],
+        [IEMOCAP.index(x) for x in predictions["gold"]],
+        IEMOCAP,
+        bootstrap=Bootstrap(),
+        dialogue_ids=(predictions["source"] + "/" + predictions["dialogue_id"]).tolist(),
+    )
     assert again["confidence_intervals"] == results["confidence_intervals"]
     assert ci["low"] <= results["weighted_f1"] <= ci["high"]
     shown = format_interval(results["weighted_f1"], ci)
     assert f"Weighted-F1 {shown}," in (out / "per_class.md").read_text()
     args = index[("validation", "f1", "weighted")].metric_args["confidence_interval"]
-    assert (args["low"], args["high"], args["unit"], args["units"]) == (ci["low"], ci["high"], "dialogue", results["bootstrap"]["units"])
+    assert (args["low"], args["high"], args["unit"], args["units"]) == (
+        ci["low"],
+        ci["high"],
+        "dialogue",
+        results["bootstrap"]["units"],
+    )
     assert shown in card.text
     assert shown in (adapter / ".eval_results" / "instructerc__iemocap.yaml").read_text()
     assert results["training"] == {"recipe": "adapter", "seed": None}  # no recipe.yaml: seed unknown
     # generate mode on the same rows: every unparseable answer is counted, none is mapped.
     out_gen = tmp_path / "gen"
-    assert main(argv[:-5] + ["--output-dir", str(out_gen), "--mode", "generate", "--no-update-card", "--max-samples", "24"]) == 0
+    assert (
+        main(
+            argv[:-5] + ["--output-dir", str(out_gen), "--mode", "generate", "--no-update-card", "--max-samples", "24"]
+        )
+        == 0
+    )
     gen = pd.read_parquet(out_gen / "predictions.parquet")
     gen_results = json.loads((out_gen / "results.json").read_text())
     assert gen_results["unparseable_rate"] == pytest.approx(gen["prediction"].isna().mean())
@@ -151,12 +208,23 @@ def test_evaluate_writes_results_and_card(tiny_adapter, small_build, tmp_path):
     assert "No intervals: the rows scored hold 1 dialogue" in (out_gen / "per_class.md").read_text()
     # utterances as the unit, or no intervals at all
     out_utt = tmp_path / "utterance"
-    assert main(argv[:-5] + ["--output-dir", str(out_utt), "--no-update-card", "--max-samples", "24", "--ci-unit", "utterance"]) == 0
+    assert (
+        main(
+            argv[:-5]
+            + ["--output-dir", str(out_utt), "--no-update-card", "--max-samples", "24", "--ci-unit", "utterance"]
+        )
+        == 0
+    )
     utt = json.loads((out_utt / "results.json").read_text())
     assert utt["bootstrap"]["unit"] == "utterance" and utt["bootstrap"]["units"] == 24
     assert utt["confidence_intervals"]["accuracy"]["low"] < utt["confidence_intervals"]["accuracy"]["high"]
     out_none = tmp_path / "none"
-    assert main(argv[:-5] + ["--output-dir", str(out_none), "--no-update-card", "--max-samples", "24", "--ci-unit", "none"]) == 0
+    assert (
+        main(
+            argv[:-5] + ["--output-dir", str(out_none), "--no-update-card", "--max-samples", "24", "--ci-unit", "none"]
+        )
+        == 0
+    )
     assert "bootstrap" not in json.loads((out_none / "results.json").read_text())
 
 
@@ -187,8 +255,9 @@ def test_bad_input_leaves_no_result_files(tiny_adapter, tmp_path, capsys, change
     assert (adapter / "README.md").read_bytes() == card and not (adapter / ".eval_results").exists()
 
 
-@pytest.mark.parametrize("flags, message", [(["--ci-level", "95"], "confidence_level"),
-                                           (["--ci-resamples", "0"], "n_resamples")])
+@pytest.mark.parametrize(
+    "flags, message", [(["--ci-level", "95"], "confidence_level"), (["--ci-resamples", "0"], "n_resamples")]
+)
 def test_bad_interval_settings_stop_before_anything(tmp_path, capsys, flags, message):
     from instructerc.eval.run_eval import main
 
@@ -234,11 +303,13 @@ def test_predict_new_conversation(tiny_adapter, tmp_path, capsys):
     from instructerc.eval.predict import main
     from instructerc.eval.prediction import Predictor
 
-    conversation = {"turns": [
-        {"speaker": "Speaker_0", "text": "Guess what?"},
-        {"speaker": "Speaker_1", "text": "What?", "emotion": "neutral"},
-        {"speaker": "Speaker_0", "text": "I got the job!", "description": "smiling"},
-    ]}
+    conversation = {
+        "turns": [
+            {"speaker": "Speaker_0", "text": "Guess what?"},
+            {"speaker": "Speaker_1", "text": "What?", "emotion": "neutral"},
+            {"speaker": "Speaker_0", "text": "I got the job!", "description": "smiling"},
+        ]
+    }
     path = tmp_path / "conv.json"
     path.write_text(json.dumps(conversation))
     assert main(["--adapter", str(tiny_adapter["dir"]), "--conversation", str(path), "--json"]) == 0
@@ -291,10 +362,16 @@ def test_predict_default_config_uses_retrieved_demonstrations(loaded, small_buil
 
     model, tok = loaded
     base = loading.load_split(str(small_build["iemocap"]), "default", "train")
-    task = Task(config="default", window=12, labels=IEMOCAP, top_k=2, embedder={"id": "sentence-transformers/all-MiniLM-L6-v2"})
+    task = Task(
+        config="default", window=12, labels=IEMOCAP, top_k=2, embedder={"id": "sentence-transformers/all-MiniLM-L6-v2"}
+    )
     predictor = Predictor(model, tok, task, base)
-    dialogue = read_conversation([{"speaker": "Speaker_0", "text": "I am so happy for you!"},
-                                  {"speaker": "Speaker_1", "text": "Thanks, I can't believe it."}])
+    dialogue = read_conversation(
+        [
+            {"speaker": "Speaker_0", "text": "I am so happy for you!"},
+            {"speaker": "Speaker_1", "text": "Thanks, I can't believe it."},
+        ]
+    )
     prompts = predictor.prompts(dialogue)
     assert all("Here are 2 demonstrations:" in p and p.endswith("Answer:") for p in prompts)
     train_utterances = set(base["utterance"])
@@ -312,8 +389,12 @@ def test_predict_uses_the_recorded_retrieval_balance(loaded, small_build):
     model, tok = loaded
     base = loading.load_split(str(small_build["iemocap"]), "default", "train")
     task = Task(config="default", window=12, labels=IEMOCAP, top_k=4)
-    dialogue = read_conversation([{"speaker": "Speaker_0", "text": t} for t in
-                                  ("I am so happy for you!", "Why would you do that?", "Okay.", "Leave me alone.")])
+    dialogue = read_conversation(
+        [
+            {"speaker": "Speaker_0", "text": t}
+            for t in ("I am so happy for you!", "Why would you do that?", "Okay.", "Leave me alone.")
+        ]
+    )
 
     def shown_labels(balance):
         prompts = Predictor(model, tok, replace(task, balance=balance), base).prompts(dialogue)
@@ -341,21 +422,41 @@ def test_end_to_end_on_the_local_hub(hub, tiny_adapter, tiny_model_dir, small_bu
     push_folder(tiny_model_dir, "instructerc-bot/tiny-llama", repo_type="model", private=True, token=hub.token)
     push_folder(small_build["iemocap"], "instructerc-bot/iemocap", repo_type="dataset", private=True, token=hub.token)
     adapter = copy_adapter(tiny_adapter, tmp_path)
-    write_task(adapter, replace(read_task(adapter), base_model="instructerc-bot/tiny-llama", dataset="instructerc-bot/iemocap"))
-    name_base_model(adapter, "instructerc-bot/tiny-llama")  # as a training run does: no local path is pushed
-    make_adapter_card(base_model="instructerc-bot/tiny-llama", datasets=["instructerc-bot/iemocap"], repo_id="instructerc-bot/tiny-lora").save(
-        str(adapter / "README.md")
+    write_task(
+        adapter,
+        replace(read_task(adapter), base_model="instructerc-bot/tiny-llama", dataset="instructerc-bot/iemocap"),
     )
+    name_base_model(adapter, "instructerc-bot/tiny-llama")  # as a training run does: no local path is pushed
+    make_adapter_card(
+        base_model="instructerc-bot/tiny-llama",
+        datasets=["instructerc-bot/iemocap"],
+        repo_id="instructerc-bot/tiny-lora",
+    ).save(str(adapter / "README.md"))
     push_folder(adapter, "instructerc-bot/tiny-lora", repo_type="model", private=True, token=hub.token)
 
     out = tmp_path / "results"
     env = {**os.environ, "HF_TOKEN": hub.token, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "eval/run_eval.py", "--adapter", "instructerc-bot/tiny-lora", "--split", "validation",
-           "--output-dir", str(out), "--push-to-hub", "--private", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "eval/run_eval.py",
+        "--adapter",
+        "instructerc-bot/tiny-lora",
+        "--split",
+        "validation",
+        "--output-dir",
+        str(out),
+        "--push-to-hub",
+        "--private",
+        "--no-progress",
+    ]
     proc = subprocess.run(cmd, cwd=evaluation.__file__.rsplit("/eval/", 1)[0], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
-    assert (results["model"], results["dataset"], results["config"]) == ("instructerc-bot/tiny-llama", "instructerc-bot/iemocap", "plain")
+    assert (results["model"], results["dataset"], results["config"]) == (
+        "instructerc-bot/tiny-llama",
+        "instructerc-bot/iemocap",
+        "plain",
+    )
 
     card = ModelCard.load("instructerc-bot/tiny-lora", token=hub.token)
     weighted = [r for r in card.data.eval_results if r.metric_type == "f1" and r.dataset_split == "validation"]
@@ -384,6 +485,8 @@ def test_results_record_the_recipe_and_seed_that_trained_the_adapter(tmp_path):
     with pytest.raises(EvalError, match="field 'seed' must be an integer"):
         training_of(adapter, str(adapter))
     assert training_of(None, None) is None  # a base model: no training
+
+
 def test_a_dataset_built_with_a_local_embedder_needs_those_weights_to_predict(tmp_path):
     """The card and task file record a local embedder by its weights' sha256, never its path:
     prediction asks for the folder, and checks it."""
@@ -392,7 +495,9 @@ def test_a_dataset_built_with_a_local_embedder_needs_those_weights_to_predict(tm
 
     packaged = resolve(DEFAULT_EMBEDDER)  # a folder with the packaged weights
     task = Task(labels=IEMOCAP, embedder={"id": None, "revision": None, "sha256": packaged.sha256})
-    with pytest.raises(EvalError, match=f"local embedder \\(model.safetensors sha256 {packaged.sha256}\\); pass --embedder"):
+    with pytest.raises(
+        EvalError, match=f"local embedder \\(model.safetensors sha256 {packaged.sha256}\\); pass --embedder"
+    ):
         _embedder(task, None)
     assert _embedder(task, packaged.location) == packaged.location
     other = Task(labels=IEMOCAP, embedder={"id": None, "sha256": "0" * 64})

@@ -38,7 +38,9 @@ def test_equals_sklearn_on_random_inputs(seed):
     names = [f"label{i}" for i in range(n)]
     out = metric.compute(pred, gold, names)
     labels = list(range(n))
-    assert out["weighted_f1"] == pytest.approx(f1_score(gold, pred, labels=labels, average="weighted", zero_division=0))
+    assert out["weighted_f1"] == pytest.approx(
+        f1_score(gold, pred, labels=labels, average="weighted", zero_division=0)
+    )
     assert out["macro_f1"] == pytest.approx(f1_score(gold, pred, labels=labels, average="macro", zero_division=0))
     assert out["accuracy"] == pytest.approx(accuracy_score(gold, pred))
     assert out["unparseable_rate"] == pytest.approx(np.mean(pred == -1))
@@ -47,7 +49,9 @@ def test_equals_sklearn_on_random_inputs(seed):
     assert out["macro_f1"] == pytest.approx(expected["macro_f1"])
     p, r, f, s = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
     for i, name in enumerate(names):
-        assert out["per_class"][name] == pytest.approx({"precision": p[i], "recall": r[i], "f1": f[i], "support": s[i]})
+        assert out["per_class"][name] == pytest.approx(
+            {"precision": p[i], "recall": r[i], "f1": f[i], "support": s[i]}
+        )
     assert out["confusion_matrix"] == confusion_matrix(gold, pred, labels=labels).tolist()
     # Every gold utterance is in the matrix or among the unparseable, exactly once.
     assert np.sum(out["confusion_matrix"], axis=1).tolist() == [

@@ -14,6 +14,7 @@ from trl import SFTConfig, SFTTrainer
 from instructerc.builders.labels import LABELS, UNIFIED_LABELS
 from instructerc.eval.scoring import TAIL_CHARS, LabelScorer, completion_ids
 
+
 IEMOCAP = LABELS["iemocap"]
 
 
@@ -22,7 +23,13 @@ def trl_reference(model, tokenizer, prompts, labels, tmp_path) -> np.ndarray:
     rows = [{"prompt": p, "completion": lab} for p in prompts for lab in labels]
     trainer = SFTTrainer(
         model=model,
-        args=SFTConfig(output_dir=str(tmp_path / "ref"), report_to=[], bf16=False, max_length=None, use_cpu=not torch.cuda.is_available()),
+        args=SFTConfig(
+            output_dir=str(tmp_path / "ref"),
+            report_to=[],
+            bf16=False,
+            max_length=None,
+            use_cpu=not torch.cuda.is_available(),
+        ),
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
     )
@@ -88,7 +95,9 @@ def test_tokens_merging_across_the_boundary(tiny, prompts, tmp_path, method):
     model, tok = tiny
     spaced = [p + " " for p in prompts[:3]]
     prompt_ids = tok(spaced[0])["input_ids"]
-    merged = [lab for lab in IEMOCAP if tok(spaced[0] + lab + tok.eos_token)["input_ids"][: len(prompt_ids)] != prompt_ids]
+    merged = [
+        lab for lab in IEMOCAP if tok(spaced[0] + lab + tok.eos_token)["input_ids"][: len(prompt_ids)] != prompt_ids
+    ]
     assert merged  # the merge really happens (" sad" is one token: the label statement has it)
     expected = trl_reference(model, tok, spaced, IEMOCAP, tmp_path)
     np.testing.assert_allclose(scorer(model, tok, 2, method).score(spaced), expected, rtol=1e-4, atol=1e-3)
@@ -163,12 +172,16 @@ def llama2_style_tokenizer(texts):
     raw = Tokenizer(models.BPE(unk_token="<unk>"))
     raw.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=True)
     alphabet = sorted(set("".join(texts)) | {"\u2581"})
-    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<unk>", "<s>", "</s>"], initial_alphabet=alphabet, show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=600, special_tokens=["<unk>", "<s>", "</s>"], initial_alphabet=alphabet, show_progress=False
+    )
     raw.train_from_iterator(texts, trainer)
     raw.pre_tokenizer = None
     raw.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
     raw.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.Fuse(), decoders.Strip(" ", 1, 0)])
-    raw.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", raw.token_to_id("<s>"))])
+    raw.post_processor = processors.TemplateProcessing(
+        single="<s> $A", special_tokens=[("<s>", raw.token_to_id("<s>"))]
+    )
     return PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
 
 
@@ -178,7 +191,9 @@ def test_encode_with_a_llama2_style_tokenizer(tiny, small_build):
     train = load_dataset(str(small_build["iemocap"]), "default", split="train")
     tok = llama2_style_tokenizer([p + c for p, c in zip(train["prompt"], train["completion"])])
     prompts = list(load_dataset(str(small_build["iemocap"]), "default", split="test")["prompt"])
-    assert tok(" Answer:", add_special_tokens=False)["input_ids"] != tok("Answer:", add_special_tokens=False)["input_ids"]
+    assert (
+        tok(" Answer:", add_special_tokens=False)["input_ids"] != tok("Answer:", add_special_tokens=False)["input_ids"]
+    )
     scorer = LabelScorer(model, tok, IEMOCAP)
     tails = scorer._tails(prompts, tok(prompts)["input_ids"])
     assert all(t is not None and not t[0].startswith(" ") for t in tails)

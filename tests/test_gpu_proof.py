@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "tests" / "benchmarks"
 NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?(x|%)?$")
@@ -25,21 +26,51 @@ NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?(x|%)?$")
 @pytest.fixture(scope="module")
 def dry_run(small_build, tmp_path_factory):
     from gpu_bundle import make_bundle  # tests/benchmarks is on pytest's pythonpath (pyproject.toml)
+
     root = tmp_path_factory.mktemp("gpu-proof")
     bundle = root / "bundle"
     make_bundle(small_build["iemocap"].parents[1], bundle, names=("iemocap", "meld"), wheels=False, vocab=2000)
     out = root / "out"
-    cmd = [sys.executable, str(BENCH / "gpu_proof.py"), "--dry-run", "--part", "all", "--bundle", str(bundle), "--out",
-           str(out), "--warmup", "1", "--steps", "2", "--full-steps", "1", "--eval-rows", "4", "--eval-max-samples", "8",
-           "--memfit-recipes", "iemocap-lora.yaml", "meld-lora.yaml", "iemocap-speaker-stage1-lora.yaml",
-           "iemocap-emotion-stage2-lora.yaml", "--variants", "packing_b2_no_ckpt"]
+    cmd = [
+        sys.executable,
+        str(BENCH / "gpu_proof.py"),
+        "--dry-run",
+        "--part",
+        "all",
+        "--bundle",
+        str(bundle),
+        "--out",
+        str(out),
+        "--warmup",
+        "1",
+        "--steps",
+        "2",
+        "--full-steps",
+        "1",
+        "--eval-rows",
+        "4",
+        "--eval-max-samples",
+        "8",
+        "--memfit-recipes",
+        "iemocap-lora.yaml",
+        "meld-lora.yaml",
+        "iemocap-speaker-stage1-lora.yaml",
+        "iemocap-emotion-stage2-lora.yaml",
+        "--variants",
+        "packing_b2_no_ckpt",
+    ]
     child = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert child.returncode == 0, child.stdout[-3000:] + child.stderr[-3000:]
-    results = {p: json.loads((out / f"proof-{p}.json").read_text())
-               for p in ("train", "full", "sweep", "profile", "speed")}
-    report = subprocess.run([sys.executable, str(BENCH / "gpu_proof.py"), "--report",
-                             *(str(out / f"proof-{p}.json") for p in results)],
-                            cwd=REPO, capture_output=True, text=True, check=True).stdout
+    results = {
+        p: json.loads((out / f"proof-{p}.json").read_text()) for p in ("train", "full", "sweep", "profile", "speed")
+    }
+    report = subprocess.run(
+        [sys.executable, str(BENCH / "gpu_proof.py"), "--report", *(str(out / f"proof-{p}.json") for p in results)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return {"out": out, "work": out / "work", "results": results, "report": report, "bundle": bundle}
 
 
@@ -67,13 +98,19 @@ def test_every_stage_ran(dry_run):
                 continue
             assert stage["ok"], f"{part}/{name}: {stage.get('error') or stage.get('tail', '')[-1500:]}"
     memfit = dry_run["results"]["full"]["stages"]["memfit"]["rows"]
-    assert [r["recipe"] for r in memfit] == ["iemocap-lora.yaml", "iemocap-speaker-stage1-lora.yaml", "meld-lora.yaml",
-                                             "iemocap-emotion-stage2-lora.yaml"]
+    assert [r["recipe"] for r in memfit] == [
+        "iemocap-lora.yaml",
+        "iemocap-speaker-stage1-lora.yaml",
+        "meld-lora.yaml",
+        "iemocap-emotion-stage2-lora.yaml",
+    ]
 
 
 def test_every_table_cell_is_a_number_or_a_recorded_outcome(dry_run):
     found = tables(dry_run["report"])
-    assert len(found) == 7, dry_run["report"]  # train modes, evaluation, all-parameter, memory fit, sweep, profile, speed
+    assert len(found) == 7, dry_run[
+        "report"
+    ]  # train modes, evaluation, all-parameter, memory fit, sweep, profile, speed
     train, evaluation, full, memfit, sweep, profile, speed = found
     for row in train + sweep:
         assert re.match(r"^\d+ x \d+$", row[1]) and row[2] in ("yes", "no"), row
@@ -84,8 +121,16 @@ def test_every_table_cell_is_a_number_or_a_recorded_outcome(dry_run):
         assert all(NUMBER.match(c) for c in row[2:5]) and all(c in ("fits", "no") for c in row[5:]), row
     assert full[0][1] == "yes" and NUMBER.match(full[0][2]) and NUMBER.match(full[0][3]), full[0]
     levers = {row[0].split(":")[0]: row for row in speed}
-    assert list(levers) == ["as_written", "dropout_0", "bf16_adapters", "liger", "packing", "no_checkpointing",
-                            "compile", "all"]
+    assert list(levers) == [
+        "as_written",
+        "dropout_0",
+        "bf16_adapters",
+        "liger",
+        "packing",
+        "no_checkpointing",
+        "compile",
+        "all",
+    ]
     for name, row in levers.items():
         if name in ("liger", "compile"):
             assert row[1].startswith("not run: "), row
@@ -107,7 +152,9 @@ def test_numbers_come_from_this_runs_files(dry_run):
         rates = [e["train_tokens_per_second"] for e in log if "train_tokens_per_second" in e and e["step"] > 1]
         assert len(rates) == 2 and all(r > 0 for r in rates)
         assert train[f"lora_{mode}"]["tokens_per_s"] == pytest.approx(statistics.median(rates))
-        assert train[f"lora_{mode}"]["peak_memory_gib"] == max(e["peak_memory_gib"] for e in log if "peak_memory_gib" in e)
+        assert train[f"lora_{mode}"]["peak_memory_gib"] == max(
+            e["peak_memory_gib"] for e in log if "peak_memory_gib" in e
+        )
     report_rows = {r[0]: r for r in tables(dry_run["report"])[0]}
     assert report_rows["padded"][3] == f"{train['lora_padded']['tokens_per_s']:,.0f}"
     for mode in ("score", "generate"):

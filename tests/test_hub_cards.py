@@ -10,9 +10,9 @@ from huggingface_hub import DatasetCard, ModelCard, metadata_load, metadata_save
 
 from instructerc.hub.adapter_card import make_adapter_card
 from instructerc.hub.card_validation import read_eval_results, validate_card
+from instructerc.hub.errors import CardError
 from instructerc.hub.eval_results import write_eval_results
 from instructerc.hub.scores import EvalScore, as_scores
-from instructerc.hub.errors import CardError
 
 
 FAKE_TOKEN = "hf_" + "Q" * 34
@@ -120,7 +120,9 @@ def test_per_source_metrics_of_a_unified_evaluation(tmp_path):
     """`weighted_f1_<source>` keys (as eval/ reports them) keep their source through both formats."""
     folder = _adapter_folder(tmp_path)
     metrics = {"weighted_f1": 0.6, "accuracy": 0.62, "weighted_f1_meld": 0.55, "weighted_f1_iemocap": 0.7}
-    write_eval_results(folder, [{"dataset_id": "instructerc/unified", "config": "plain", "split": "test", "metrics": metrics}])
+    write_eval_results(
+        folder, [{"dataset_id": "instructerc/unified", "config": "plain", "split": "test", "metrics": metrics}]
+    )
     card = validate_card(folder, "model")
     by_name = {r.metric_name: (r.metric_type, r.metric_args, r.metric_value) for r in card.data.eval_results}
     assert by_name["Weighted F1 (meld)"] == ("f1", {"average": "weighted", "source": "meld"}, 0.55)
@@ -139,20 +141,42 @@ def test_intervals_and_seeds_in_both_formats(tmp_path):
     import statistics
 
     folder = _adapter_folder(tmp_path)
-    boot = {"method": "percentile", "unit": "dialogue", "n_resamples": 1000, "seed": 0, "confidence_level": 0.95, "units": 280}
-    run = {"dataset_id": "instructerc/meld", "config": "plain", "split": "test", "seeds": [43],
-           "metrics": {"weighted_f1": 0.714, "accuracy": 0.7}, "bootstrap": boot,
-           "intervals": {"weighted_f1": {"low": 0.701, "high": 0.726, "standard_error": 0.006}}}
+    boot = {
+        "method": "percentile",
+        "unit": "dialogue",
+        "n_resamples": 1000,
+        "seed": 0,
+        "confidence_level": 0.95,
+        "units": 280,
+    }
+    run = {
+        "dataset_id": "instructerc/meld",
+        "config": "plain",
+        "split": "test",
+        "seeds": [43],
+        "metrics": {"weighted_f1": 0.714, "accuracy": 0.7},
+        "bootstrap": boot,
+        "intervals": {"weighted_f1": {"low": 0.701, "high": 0.726, "standard_error": 0.006}},
+    }
     values = [0.704, 0.713, 0.719]
     mean = statistics.fmean(values)
-    seeds = {"dataset_id": "instructerc/meld", "config": "plain", "split": "test", "seeds": [42, 43, 44],
-             "metrics": {"weighted_f1": mean}, "seed_values": {"weighted_f1": values}}
+    seeds = {
+        "dataset_id": "instructerc/meld",
+        "config": "plain",
+        "split": "test",
+        "seeds": [42, 43, 44],
+        "metrics": {"weighted_f1": mean},
+        "seed_values": {"weighted_f1": values},
+    }
     write_eval_results(folder, [run, seeds])
     card = validate_card(folder, "model")
     by_name = {r.metric_name: r for r in card.data.eval_results}
     single, over = by_name["Weighted F1"], by_name["Weighted F1 (mean of 3 seeds)"]
     assert single.metric_value == 0.714 and single.metric_args == {
-        "average": "weighted", "confidence_interval": {"low": 0.701, "high": 0.726, **boot}, "seeds": [43]}
+        "average": "weighted",
+        "confidence_interval": {"low": 0.701, "high": 0.726, **boot},
+        "seeds": [43],
+    }
     assert over.metric_value == mean and over.metric_args["seed_values"] == values
     assert over.metric_args["seed_std"] == pytest.approx(statistics.stdev(values))
     assert by_name["Accuracy"].metric_args == {"seeds": [43]}  # no interval given for it
@@ -162,9 +186,13 @@ def test_intervals_and_seeds_in_both_formats(tmp_path):
     assert f"| instructerc/meld | plain | test | {100 * mean:.2f} ± {std:.2f} (70.40, 71.30, 71.90) |  | " in text
     assert "Brackets: 95% percentile bootstrap interval over 280 dialogues; 1000 resamples, seed 0." in text
     notes = {e.task_id: e.notes for e in read_eval_results(folder)}
-    assert "71.40 [70.10, 72.60], 95% percentile bootstrap interval over 280 dialogues" in notes["plain_test_weighted_f1"]
-    assert f"{100 * mean:.2f} ± {std:.2f} (70.40, 71.30, 71.90); mean ± standard deviation of 3 training seeds (42, 43, 44)" in notes[
-        "plain_test_weighted_f1_mean_over_seeds"]
+    assert (
+        "71.40 [70.10, 72.60], 95% percentile bootstrap interval over 280 dialogues" in notes["plain_test_weighted_f1"]
+    )
+    assert (
+        f"{100 * mean:.2f} ± {std:.2f} (70.40, 71.30, 71.90); "
+        "mean ± standard deviation of 3 training seeds (42, 43, 44)" in notes["plain_test_weighted_f1_mean_over_seeds"]
+    )
     before = {p: p.read_bytes() for p in [folder / "README.md", *(folder / ".eval_results").glob("*.yaml")]}
     write_eval_results(folder, [])  # parsed back from the card: the same card, byte for byte
     assert {p: p.read_bytes() for p in before} == before
@@ -177,12 +205,24 @@ def test_intervals_and_seeds_in_both_formats(tmp_path):
 @pytest.mark.parametrize(
     "bad, message",
     [
-        ({"dataset_id": "d/x", "split": "test", "metric": "accuracy", "value": 0.5, "interval": {"low": 0.6, "high": 0.4}},
-         "above high"),
-        ({"dataset_id": "d/x", "split": "test", "metric": "accuracy", "value": 0.5, "interval": [0.4, 0.6]},
-         "`low` and `high`"),
-        ({"dataset_id": "d/x", "split": "test", "metric": "accuracy", "value": 0.5, "seed_values": [0.5, 0.5]},
-         "need `seeds`"),
+        (
+            {
+                "dataset_id": "d/x",
+                "split": "test",
+                "metric": "accuracy",
+                "value": 0.5,
+                "interval": {"low": 0.6, "high": 0.4},
+            },
+            "above high",
+        ),
+        (
+            {"dataset_id": "d/x", "split": "test", "metric": "accuracy", "value": 0.5, "interval": [0.4, 0.6]},
+            "`low` and `high`",
+        ),
+        (
+            {"dataset_id": "d/x", "split": "test", "metric": "accuracy", "value": 0.5, "seed_values": [0.5, 0.5]},
+            "need `seeds`",
+        ),
         ({"dataset_id": "d/x", "split": "test", "accuracy": 0.5, "seeds": ["42"]}, "list of integers"),
         ({"dataset_id": "d/x", "split": "test", "accuracy": float("nan")}, "not a finite number"),
         ({"split": "test", "accuracy": 0.5}, "needs `dataset_id`"),

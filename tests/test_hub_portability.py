@@ -31,7 +31,9 @@ def test_a_push_of_a_folder_holding_a_path_is_refused_before_any_request(hub, tm
     folder = tmp_path / "adapter"
     folder.mkdir()
     (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(tmp_path)}))
-    make_adapter_card(base_model="org/base", datasets=["me/chats"], repo_id="instructerc-bot/pathy").save(folder / "README.md")
+    make_adapter_card(base_model="org/base", datasets=["me/chats"], repo_id="instructerc-bot/pathy").save(
+        folder / "README.md"
+    )
     before = len(hub.requests)
     with pytest.raises(CardError, match=r"adapter_config.json: holds the path .* of this machine") as err:
         push_folder(folder, "instructerc-bot/pathy", repo_type="model", private=True, token=hub.token)
@@ -49,7 +51,10 @@ def test_an_adapter_card_takes_the_repo_id_it_is_pushed_to(hub, tmp_path):
     first = push_folder(folder, "instructerc-bot/tiny-lora", repo_type="model", private=True, token=hub.token)
     card = validate_card(folder, "model")
     assert card.data.model_name == "tiny-lora" and card.text.lstrip().startswith("# tiny-lora")
-    assert 'PeftModel.from_pretrained(base, "instructerc-bot/tiny-lora")' in card.text and "Not on the Hub" not in card.text
+    assert (
+        'PeftModel.from_pretrained(base, "instructerc-bot/tiny-lora")' in card.text
+        and "Not on the Hub" not in card.text
+    )
     assert hub.files("instructerc-bot/tiny-lora")["README.md"] == (folder / "README.md").read_bytes()
     again = push_folder(folder, "instructerc-bot/tiny-lora", repo_type="model", private=True, token=hub.token)
     assert first.changed and not again.changed  # idempotent: the card is not rewritten

@@ -175,13 +175,21 @@ def test_pushed_adapter_loads_with_peft_and_gives_identical_logits(hub, tiny_ada
         recipe={"method": "sft", "lora": {"r": 4, "alpha": 8}},
         repo_id="instructerc/tiny-llama-lora",
     ).save(folder / "README.md")
-    scores = {"dataset_id": "instructerc/meld", "config": "plain", "split": "test", "weighted_f1": 0.5, "accuracy": 0.6}
+    scores = {
+        "dataset_id": "instructerc/meld",
+        "config": "plain",
+        "split": "test",
+        "weighted_f1": 0.5,
+        "accuracy": 0.6,
+    }
     write_eval_results(folder, [scores])
 
     # trained on unified, hence on IEMOCAP: public only with the confirmation
     with pytest.raises(LicenseError):
         push_folder(folder, "instructerc/tiny-llama-lora", repo_type="model", token=hub.token)
-    push_folder(folder, "instructerc/tiny-llama-lora", repo_type="model", token=hub.token, confirm_iemocap_license=True)
+    push_folder(
+        folder, "instructerc/tiny-llama-lora", repo_type="model", token=hub.token, confirm_iemocap_license=True
+    )
 
     base = AutoModelForCausalLM.from_pretrained("instructerc/tiny-llama-base")
     model = PeftModel.from_pretrained(base, "instructerc/tiny-llama-lora")

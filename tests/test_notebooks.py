@@ -9,11 +9,12 @@ import sys
 
 import nbformat
 import pytest
+from conftest import REPO
 from nbclient import NotebookClient
 
-from conftest import REPO
 from instructerc.demo import QUICK, publish_locally
 from instructerc.hub.publish import push_folder
+
 
 # The user namespace of the test token: other tests of the session publish instructerc/* publicly.
 DATASET_ID = "instructerc-bot/unified"
@@ -30,12 +31,37 @@ def published(hub_server, small_build, tiny_model_dir, tmp_path_factory):
     # the base model is published too, so the adapter card names it by repo id
     push_folder(tiny_model_dir, BASE_ID, repo_type="model", private=True, token=hub_server.token)
     subprocess.run(
-        [sys.executable, "train/sft.py", "--config", str(QUICK.recipe), "--model_name_or_path", BASE_ID,
-         "--dataset_name", str(small_build["unified"]), "--dataset_config", "default", "--output_dir", str(run_dir),
-         "--dataset_id", DATASET_ID,  # the local build is published under another id than its folder's
-         "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2", "--max_eval_samples", "16",
-         "--max_test_samples", "16", "--logging_steps", "2"],
-        cwd=REPO, check=True, env={**os.environ, "HF_TOKEN": hub_server.token},
+        [
+            sys.executable,
+            "train/sft.py",
+            "--config",
+            str(QUICK.recipe),
+            "--model_name_or_path",
+            BASE_ID,
+            "--dataset_name",
+            str(small_build["unified"]),
+            "--dataset_config",
+            "default",
+            "--output_dir",
+            str(run_dir),
+            "--dataset_id",
+            DATASET_ID,  # the local build is published under another id than its folder's
+            "--max_steps",
+            "4",
+            "--eval_steps",
+            "2",
+            "--save_steps",
+            "2",
+            "--max_eval_samples",
+            "16",
+            "--max_test_samples",
+            "16",
+            "--logging_steps",
+            "2",
+        ],
+        cwd=REPO,
+        check=True,
+        env={**os.environ, "HF_TOKEN": hub_server.token},
     )
     push_folder(small_build["unified"], DATASET_ID, repo_type="dataset", private=True, token=hub_server.token)
     adapter = publish_locally(run_dir, tmp / "hub" / ADAPTER_ID, "model")
@@ -67,13 +93,17 @@ def _outputs(nb) -> str:
 
 
 def test_demo_notebook(published, hub_server, monkeypatch, tmp_path):
-    nb = _execute("demo.ipynb", {
-        "HF_TOKEN": hub_server.token,
-        "INSTRUCTERC_DATASET": DATASET_ID,
-        "INSTRUCTERC_ADAPTER": ADAPTER_ID,
-        "INSTRUCTERC_EVAL_ROWS": "24",
-        "INSTRUCTERC_FIGURES": str(tmp_path),
-    }, monkeypatch)
+    nb = _execute(
+        "demo.ipynb",
+        {
+            "HF_TOKEN": hub_server.token,
+            "INSTRUCTERC_DATASET": DATASET_ID,
+            "INSTRUCTERC_ADAPTER": ADAPTER_ID,
+            "INSTRUCTERC_EVAL_ROWS": "24",
+            "INSTRUCTERC_FIGURES": str(tmp_path),
+        },
+        monkeypatch,
+    )
     text = _outputs(nb)
     assert "Here is a demonstration" in text  # the default prompt with its demonstration
     assert "weighted-F1" in text and "on 24 test rows" in text
@@ -110,12 +140,29 @@ def test_paper_table_notebook(published, hub_server, monkeypatch, small_build, s
 
     results = tmp_path / "eval"
     subprocess.run(
-        [sys.executable, "eval/run_eval.py", "--adapter", str(published / "hub" / ADAPTER_ID), "--dataset",
-         str(small_build["unified"]), "--split", "test", "--output-dir", str(results / "run")],
-        cwd=REPO, check=True, env={**os.environ, "HF_TOKEN": hub_server.token},
+        [
+            sys.executable,
+            "eval/run_eval.py",
+            "--adapter",
+            str(published / "hub" / ADAPTER_ID),
+            "--dataset",
+            str(small_build["unified"]),
+            "--split",
+            "test",
+            "--output-dir",
+            str(results / "run"),
+        ],
+        cwd=REPO,
+        check=True,
+        env={**os.environ, "HF_TOKEN": hub_server.token},
     )
     for baseline in ("knn", "majority"):
-        assert baseline_main([baseline, "--dataset", str(small_build["unified"]), "--output-dir", str(results / baseline)]) == 0
+        assert (
+            baseline_main(
+                [baseline, "--dataset", str(small_build["unified"]), "--output-dir", str(results / baseline)]
+            )
+            == 0
+        )
     for seed in (1, 2):
         shutil.copytree(seed_runs / "eval" / f"seed-{seed}", results / f"seed-{seed}")
     nb = _execute("paper_table.ipynb", {"INSTRUCTERC_RESULTS": str(results / "*" / "results.json")}, monkeypatch)
@@ -123,8 +170,15 @@ def test_paper_table_notebook(published, hub_server, monkeypatch, small_build, s
     assert "5 results files match" in text
     main = [c for c in nb.cells if c.source.startswith("table = main_table")][0].outputs[0]["data"]["text/plain"]
     lines = main.splitlines()
-    order = [next(i for i, x in enumerate(lines) if x.startswith(name)) for name in (
-        "majority-class baseline (unified)", "10-NN vote baseline (unified)", "tiny-llama-unified-lora", "tiny-meld-seeds")]
+    order = [
+        next(i for i, x in enumerate(lines) if x.startswith(name))
+        for name in (
+            "majority-class baseline (unified)",
+            "10-NN vote baseline (unified)",
+            "tiny-llama-unified-lora",
+            "tiny-meld-seeds",
+        )
+    ]
     assert order == sorted(order)  # baselines first, then the recipes
     # a baseline's cell is its results.json number with its interval
     majority = json.loads((results / "majority" / "results.json").read_text())["by_source"]["iemocap"]["original"]
@@ -132,7 +186,7 @@ def test_paper_table_notebook(published, hub_server, monkeypatch, small_build, s
     assert format_interval(majority["weighted_f1"], majority["confidence_intervals"]["weighted_f1"]) in row
     # the two-seed recipe: mean ± std over its seeds' files, and the seeds it stands on
     values = [json.loads((results / f"seed-{s}" / "results.json").read_text())["weighted_f1"] for s in (1, 2)]
-    mean, std = 100 * sum(values) / 2, 100 * abs(values[0] - values[1]) / 2 ** 0.5
+    mean, std = 100 * sum(values) / 2, 100 * abs(values[0] - values[1]) / 2**0.5
     assert f"{mean:.2f} ± {std:.2f} (n=2)" in lines[order[3]] and "2 (1, 2)" in lines[order[3]]
     seeds = [c for c in nb.cells if c.source.startswith("seed_table")][0].outputs[0]["data"]["text/plain"]
     assert f"{100 * values[0]:.2f}" in seeds and f"{100 * values[1]:.2f}" in seeds

@@ -8,12 +8,13 @@ import sys
 from fractions import Fraction
 
 import pytest
+from conftest import REPO
 from PIL import Image
 
-from conftest import REPO
 from instructerc.builders.naming import folder_name, parse_folder_name
 from instructerc.eval.errors import EvalError
 from instructerc.eval.reports import collect, make_figure
+
 
 FRACTIONS = [Fraction(1), Fraction(1, 4), Fraction(1, 64)]
 
@@ -81,7 +82,9 @@ def test_script_writes_png_and_table(results_files, tmp_path):
     out = tmp_path / "scaling.png"
     proc = subprocess.run(
         [sys.executable, str(REPO / "eval" / "plot_scaling.py"), *map(str, paths), "--out", str(out)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert f"| meld | ratio | {100 * expected[('meld', 'ratio', Fraction(1))]:.2f} |" in proc.stdout
     with Image.open(out) as img:

@@ -10,11 +10,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO
 from huggingface_hub import ModelCard
 
-from conftest import REPO
 from instructerc.hub.card_validation import validate_card
 from instructerc.train.smollm2 import GGUF_SHA256, ORIGINAL, make_base_model, packaged_gguf
+
 
 RECIPE = REPO / "train" / "recipes" / "smollm2-135m" / "iemocap-lora-cpu.yaml"
 ENV = {**os.environ, "OMP_NUM_THREADS": "2"}
@@ -33,7 +34,12 @@ def test_the_base_model_is_a_plain_checkpoint_with_an_honest_card(smollm2):
     from transformers import AutoConfig, AutoTokenizer
 
     config = AutoConfig.from_pretrained(smollm2)
-    assert (config.model_type, config.num_hidden_layers, config.hidden_size, config.vocab_size) == ("llama", 30, 576, 49152)
+    assert (config.model_type, config.num_hidden_layers, config.hidden_size, config.vocab_size) == (
+        "llama",
+        30,
+        576,
+        49152,
+    )
     assert not hasattr(config, "quantization_config")
     tokenizer = AutoTokenizer.from_pretrained(smollm2)
     assert tokenizer.eos_token == "<|im_end|>" and "<|im_start|>" in tokenizer.chat_template
@@ -66,17 +72,40 @@ def test_train_score_compare_and_predict_with_the_real_model(smollm2, small_buil
     # the run beside its base model, as OUT/<org>/<name> lays out Hub ids: its task file names the base model by
     # id, found there as on the Hub
     data, run, out = small_build["iemocap"], smollm2.parent / "smollm2-135m-test-lora", tmp_path / "eval"
-    trained = script("train/sft.py", "--config", RECIPE, "--model_name_or_path", smollm2, "--dataset_name", data,
-                     "--base_model_id", "instructerc/smollm2-135m-instruct", "--output_dir", run, "--max_steps", "2",
-                     "--save_steps", "2")
+    trained = script(
+        "train/sft.py",
+        "--config",
+        RECIPE,
+        "--model_name_or_path",
+        smollm2,
+        "--dataset_name",
+        data,
+        "--base_model_id",
+        "instructerc/smollm2-135m-instruct",
+        "--output_dir",
+        run,
+        "--max_steps",
+        "2",
+        "--save_steps",
+        "2",
+    )
     assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
     state = json.loads((run / "trainer_state.json").read_text())
     assert state["global_step"] == 2 and all(e["loss"] > 0 for e in state["log_history"] if "loss" in e)
     card = ModelCard.load(run / "README.md")
     assert card.data.base_model == "instructerc/smollm2-135m-instruct"
     subset = ["--dataset", data, "--split", "test", "--subset-rows", "12", "--no-progress"]
-    zero = script("eval/run_eval.py", "--model", smollm2, "--config", "plain", "--chat-template", *subset,
-                  "--output-dir", out / "zero-shot")
+    zero = script(
+        "eval/run_eval.py",
+        "--model",
+        smollm2,
+        "--config",
+        "plain",
+        "--chat-template",
+        *subset,
+        "--output-dir",
+        out / "zero-shot",
+    )
     tuned = script("eval/run_eval.py", "--adapter", run, *subset, "--output-dir", out / "test")
     for proc in (zero, tuned):
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -87,8 +116,16 @@ def test_train_score_compare_and_predict_with_the_real_model(smollm2, small_buil
     # one whole dialogue (the shortest has 23 rows): pairs are resampled by utterance here
     compared = script("eval/compare.py", out / "zero-shot", out / "test", "--ci-unit", "utterance")
     assert compared.returncode == 0 and "Δ" in compared.stdout, compared.stderr[-3000:]
-    predicted = script("eval/predict.py", "--adapter", run, "--conversation", REPO / "examples" / "sample_conversation.json",
-                       "--json")
+    predicted = script(
+        "eval/predict.py", "--adapter", run, "--conversation", REPO / "examples" / "sample_conversation.json", "--json"
+    )
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     rows = json.loads(predicted.stdout)
-    assert len(rows) == 12 and {r["emotion"] for r in rows} <= {"happy", "sad", "neutral", "angry", "excited", "frustrated"}
+    assert len(rows) == 12 and {r["emotion"] for r in rows} <= {
+        "happy",
+        "sad",
+        "neutral",
+        "angry",
+        "excited",
+        "frustrated",
+    }

@@ -11,8 +11,10 @@ import sys
 import time
 
 from conftest import REPO
+
 from instructerc.builders.pipeline import build_datasets
 from instructerc.hub.publish import push_folder
+
 
 COUNTS = re.compile(r"(\d+) distinct texts, (\d+) from the cache .*, (\d+) encoded")
 
@@ -30,12 +32,15 @@ def counts(text: str) -> tuple[int, int, int]:
 def test_iemocap_alone_cold_equals_iemocap_among_four_warm(raw_dir, small_build, tmp_path, caplog, hub):
     caplog.set_level(logging.INFO, logger="instructerc.builders")
     opts = dict(max_dialogues=4, progress=False)  # small_build's options
-    alone = build_datasets(raw_dir, tmp_path / "alone", ["iemocap"], embed_cache=tmp_path / "cold",
-                           embed_checkpoint=50, **opts)["iemocap"]
+    alone = build_datasets(
+        raw_dir, tmp_path / "alone", ["iemocap"], embed_cache=tmp_path / "cold", embed_checkpoint=50, **opts
+    )["iemocap"]
     total, cached, encoded = counts(caplog.text)
     assert cached == 0 and encoded == total  # a cold cache
     # a cache warmed by another composition: unified encodes every source's texts together
-    build_datasets(raw_dir, tmp_path / "warm-up", ["unified"], configs=("default",), embed_cache=tmp_path / "warm", **opts)
+    build_datasets(
+        raw_dir, tmp_path / "warm-up", ["unified"], configs=("default",), embed_cache=tmp_path / "warm", **opts
+    )
     caplog.clear()
     together = build_datasets(raw_dir, tmp_path / "together", embed_cache=tmp_path / "warm", **opts)
     total, cached, encoded = counts(caplog.text)
@@ -50,8 +55,22 @@ def test_iemocap_alone_cold_equals_iemocap_among_four_warm(raw_dir, small_build,
 
 def test_a_killed_build_resumes_its_encoding_and_gives_the_same_bytes(raw_dir, small_build, tmp_path):
     cache, out = tmp_path / "cache", tmp_path / "out"
-    cmd = [sys.executable, "builders/build.py", "--raw-dir", str(raw_dir), "--out", str(out), "--datasets", "iemocap",
-           "--max-dialogues", "4", "--embed-cache", str(cache), "--embed-checkpoint", "64"]
+    cmd = [
+        sys.executable,
+        "builders/build.py",
+        "--raw-dir",
+        str(raw_dir),
+        "--out",
+        str(out),
+        "--datasets",
+        "iemocap",
+        "--max-dialogues",
+        "4",
+        "--embed-cache",
+        str(cache),
+        "--embed-checkpoint",
+        "64",
+    ]
     killed = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
     while not list(cache.rglob("*.keys.npy")):  # the first chunk of vectors reached the cache

@@ -18,13 +18,14 @@ from datasets.table import InMemoryTable
 from huggingface_hub import DatasetCard
 
 from instructerc.builders.build import main
-from instructerc.builders.embedder import DEFAULT_EMBEDDER, PACKAGED, Embedder, packaged_archive, cache_root
+from instructerc.builders.embedder import DEFAULT_EMBEDDER, PACKAGED, Embedder, cache_root, packaged_archive
 from instructerc.builders.errors import DataError
 from instructerc.builders.pipeline import build_datasets, read_corpora, split_file
 from instructerc.builders.retrieval import retrieve, retrieve_corpus
-from instructerc.builders.search import search
 from instructerc.builders.retrieval_report import REFERENCE, measure
+from instructerc.builders.search import search
 from instructerc.builders.templates import demonstration_section
+
 
 SPLITS = ("train", "validation", "test")
 
@@ -106,7 +107,9 @@ def test_demonstrations_are_leak_free_and_rendered(full_build, name):
                 assert (d["source"], d["dialogue_id"]) in train_dialogues
                 source_row = train[key]
                 assert d["label"] == names[source_row["label"]]
-                shown.append({"speaker": source_row["speaker"], "utterance": source_row["utterance"], "label": d["label"]})
+                shown.append(
+                    {"speaker": source_row["speaker"], "utterance": source_row["utterance"], "label": d["label"]}
+                )
                 sources.add(d["source"])
             # identical to plain except for the demonstration section
             assert r["prompt"] == p["prompt"] + demonstration_section(shown)
@@ -158,7 +161,15 @@ def test_chosen_default_beats_the_reference_setting_on_validation(full_build, ra
 def test_second_build_encodes_zero_sentences(raw_dir, tmp_path, caplog):
     cache = tmp_path / "emb"
     caplog.set_level(logging.INFO, logger="instructerc.builders")
-    first = build_datasets(raw_dir, tmp_path / "a", ["emorynlp", "unified"], max_dialogues=2, configs=("default",), embed_cache=cache, progress=False)
+    first = build_datasets(
+        raw_dir,
+        tmp_path / "a",
+        ["emorynlp", "unified"],
+        max_dialogues=2,
+        configs=("default",),
+        embed_cache=cache,
+        progress=False,
+    )
     encoded = [int(m) for m in re.findall(r"(\d+) encoded", caplog.text)]
     assert encoded and encoded[0] > 0
     shards = sorted(cache.rglob("*.npy"))
@@ -166,7 +177,17 @@ def test_second_build_encodes_zero_sentences(raw_dir, tmp_path, caplog):
     assert searches  # the neighbours are memoised beside the vectors
     caplog.clear()
     # a different window and top-k: every text is in the cache
-    second = build_datasets(raw_dir, tmp_path / "b", ["emorynlp", "unified"], max_dialogues=2, configs=("default",), embed_cache=cache, window=3, top_k=2, progress=False)
+    second = build_datasets(
+        raw_dir,
+        tmp_path / "b",
+        ["emorynlp", "unified"],
+        max_dialogues=2,
+        configs=("default",),
+        embed_cache=cache,
+        window=3,
+        top_k=2,
+        progress=False,
+    )
     assert re.findall(r"(\d+) encoded", caplog.text) == ["0"]
     assert sorted(cache.rglob("*.npy")) == shards
     assert sorted(cache.rglob("searches/*.npz")) == searches  # and nothing was searched again
@@ -209,14 +230,44 @@ def test_wrong_embedder_hash_fails_with_no_output(private_cache, raw_dir, tmp_pa
     data[-1] ^= 0xFF
     weights.write_bytes(bytes(data))
     out = tmp_path / "out"
-    code = main(["--raw-dir", str(raw_dir), "--out", str(out), "--datasets", "iemocap", "--max-dialogues", "1",
-                 "--embed-cache", str(private_cache / "emb")])
+    code = main(
+        [
+            "--raw-dir",
+            str(raw_dir),
+            "--out",
+            str(out),
+            "--datasets",
+            "iemocap",
+            "--max-dialogues",
+            "1",
+            "--embed-cache",
+            str(private_cache / "emb"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
-    assert err.startswith(f"error: {weights}: sha256 ") and "does not match sentence-transformers/all-MiniLM-L6-v2" in err
+    assert (
+        err.startswith(f"error: {weights}: sha256 ") and "does not match sentence-transformers/all-MiniLM-L6-v2" in err
+    )
     assert not out.exists()
     # a plain-only build needs no embedder
-    assert main(["--raw-dir", str(raw_dir), "--out", str(out), "--datasets", "iemocap", "--max-dialogues", "1", "--configs", "plain"]) == 0
+    assert (
+        main(
+            [
+                "--raw-dir",
+                str(raw_dir),
+                "--out",
+                str(out),
+                "--datasets",
+                "iemocap",
+                "--max-dialogues",
+                "1",
+                "--configs",
+                "plain",
+            ]
+        )
+        == 0
+    )
 
 
 def test_local_embedder_path_is_used_as_is(private_cache, tmp_path):

@@ -16,16 +16,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 
 SAMPLE = REPO / "examples" / "sample_conversation.json"
 ADAPTER = "tiny-llama-iemocap-lora"
 ARTIFACTS = REPO / "output" / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Chromium without its own calls home (each would be refused by a closed network, or leave the machine).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-default-apps"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+]
 
 
 def free_port() -> int:
@@ -79,9 +87,14 @@ def serve(cmd: list[str], cwd: Path, env: dict, timeout: float = 240) -> tuple[s
 
 def offline_env(recorder: str) -> dict:
     """The test session's environment, with every off-machine HTTP(S) request sent to the recorder."""
-    proxies = {k: recorder for k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")}
-    return {**os.environ, **proxies, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-            "OMP_NUM_THREADS": "1"}
+    proxies = dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"), recorder)
+    return {
+        **os.environ,
+        **proxies,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "OMP_NUM_THREADS": "1",
+    }
 
 
 def lines_of(conversation: Path) -> str:
@@ -92,8 +105,13 @@ def lines_of(conversation: Path) -> str:
 @pytest.fixture(scope="module")
 def app(quick_demo, recorder):
     adapter = quick_demo / "output" / "hub" / "instructerc" / ADAPTER
-    predicted = subprocess.run([sys.executable, "eval/predict.py", "--adapter", str(adapter), "--conversation",
-                                str(SAMPLE), "--json"], cwd=REPO, capture_output=True, text=True, check=True)
+    predicted = subprocess.run(
+        [sys.executable, "eval/predict.py", "--adapter", str(adapter), "--conversation", str(SAMPLE), "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     Recorder.seen.clear()
     proc, url = serve([sys.executable, "hub/space/app.py", "--adapter", str(adapter)], REPO, offline_env(recorder))
     yield {"url": url, "expected": [r["emotion"] for r in json.loads(predicted.stdout)], "adapter": adapter}
@@ -117,11 +135,14 @@ def test_the_api_gives_what_predict_gives(app):
     assert [r["emotion"] for r in uploaded] == app["expected"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "no turns"),
-    ("Ann: hello\nthis line has no speaker", "line 2: expected 'Speaker: text'"),
-    ("Ann: " + "very long words " * 3000, "does not fit the model's context"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "no turns"),
+        ("Ann: hello\nthis line has no speaker", "line 2: expected 'Speaker: text'"),
+        ("Ann: " + "very long words " * 3000, "does not fit the model's context"),
+    ],
+)
 def test_bad_input_is_one_message(app, text, message):
     from gradio_client import Client
 
@@ -169,11 +190,21 @@ def space(quick_demo, hub_server, tmp_path_factory):
     from instructerc.hub.publish import push_folder
 
     hub_dir = quick_demo / "output" / "hub" / "instructerc"
-    push_folder(hub_dir / "tiny-llama", "instructerc/tiny-llama", repo_type="model", private=True,
-                token=hub_server.token)
+    push_folder(
+        hub_dir / "tiny-llama", "instructerc/tiny-llama", repo_type="model", private=True, token=hub_server.token
+    )
     adapter = shutil.copytree(hub_dir / ADAPTER, tmp_path_factory.mktemp("space") / ADAPTER)
     ids = {"adapter": "instructerc/space-test-lora", "space": "instructerc/space-test-demo", "folder": adapter}
-    argv = [sys.executable, "hub/push.py", str(adapter), "--repo-id", ids["adapter"], "--private", "--space", ids["space"]]
+    argv = [
+        sys.executable,
+        "hub/push.py",
+        str(adapter),
+        "--repo-id",
+        ids["adapter"],
+        "--private",
+        "--space",
+        ids["space"],
+    ]
     env = {**os.environ, "HF_TOKEN": hub_server.token}
     first = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
     again = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
@@ -229,9 +260,21 @@ def test_the_pushed_space_installs_in_a_fresh_venv_and_serves(hub, space, app, t
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         f"gradio=={importlib.metadata.version('gradio')}", "-r", "requirements.txt"],
-        cwd=folder, capture_output=True, text=True)
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            f"gradio=={importlib.metadata.version('gradio')}",
+            "-r",
+            "requirements.txt",
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
     assert install.returncode == 0, install.stderr[-3000:]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH"))}
     env.update(HF_TOKEN=hub.token, HF_HOME=str(tmp_path / "hf-home"), OMP_NUM_THREADS="1")

@@ -13,7 +13,7 @@ def test_tiny_model_loads_and_tokenizes_prompts(tiny_model_dir):
     assert (tok.unk_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 1, 2)
     assert model.config.vocab_size == len(tok) <= 400
     assert model.config.initializer_range == 0.3
-    text = "Please select the emotional label of < Speaker_0:\"Guess what?\"> from <happy, sad>:"
+    text = 'Please select the emotional label of < Speaker_0:"Guess what?"> from <happy, sad>:'
     ids = tok(text)["input_ids"]
     assert ids[0] == tok.bos_token_id and tok.unk_token_id not in ids
     assert tok.decode(ids, skip_special_tokens=True) == text

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 from peft import PeftModel
+from test_train_sft import tiny_argv
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from instructerc.builders.reading import load_split
 from instructerc.eval.scoring import LabelScorer
 from instructerc.train.data import sample_rows
-from test_train_sft import tiny_argv
+
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,20 +36,50 @@ def free_port() -> int:
 
 def launch(argv: list[str]) -> subprocess.CompletedProcess:
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
-    cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
-           str(REPO / "train" / "sft.py"), *argv]
+    cmd = [
+        accelerate,
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        str(REPO / "train" / "sft.py"),
+        *argv,
+    ]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
 
 
 @pytest.mark.slow
 def test_two_cpu_ranks_train_one_model(small_build, tiny_model_dir, tmp_path):
     out = tmp_path / "ddp"
-    run = launch(tiny_argv(
-        small_build, tiny_model_dir, out,
-        "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2", "--logging_steps", "2",
-        "--max_eval_samples", "7", "--max_test_samples", "7", "--per_device_train_batch_size", "2",
-    ))
+    run = launch(
+        tiny_argv(
+            small_build,
+            tiny_model_dir,
+            out,
+            "--max_steps",
+            "4",
+            "--eval_steps",
+            "2",
+            "--save_steps",
+            "2",
+            "--logging_steps",
+            "2",
+            "--max_eval_samples",
+            "7",
+            "--max_test_samples",
+            "7",
+            "--per_device_train_batch_size",
+            "2",
+        )
+    )
     assert run.returncode == 0, run.stderr[-4000:]
     metrics = json.loads((out / "train_results.json").read_text())
     assert metrics["world_size"] == 2

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+import trl.trainer.utils as trl_utils
 from peft import LoraConfig, get_peft_model
+from test_train_sft import tiny_argv
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-import trl.trainer.utils as trl_utils
 from instructerc.builders.reading import load_split
 from instructerc.train.config import RecipeError, parse_recipe
 from instructerc.train.model import add_adapter, load_model, score_labelled_positions_only
 from instructerc.train.sft import main
-from test_train_sft import TINY_RECIPE, tiny_argv
+
 
 LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -64,8 +65,10 @@ def test_lora_in_the_top_layers_only_trains_those_layers(small_build, tiny_model
     """``lora_layers_to_transform``: adapters in the named layers alone, and no gradient reaches
     the layers below them (backpropagation stops at the lowest adapted layer)."""
     args, training_args, model_args = parse_recipe(
-        tiny_argv(small_build, tiny_model_dir, "unused", "--lora_target_modules", *LINEAR,
-                  "--lora_layers_to_transform", "1"))
+        tiny_argv(
+            small_build, tiny_model_dir, "unused", "--lora_target_modules", *LINEAR, "--lora_layers_to_transform", "1"
+        )
+    )
     model = add_adapter(load_model(model_args, training_args), model_args, training_args)
     adapted = {n.split(".layers.")[1].split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
     assert adapted == {"1"}
@@ -73,8 +76,9 @@ def test_lora_in_the_top_layers_only_trains_those_layers(small_build, tiny_model
     enc, labels = batch_of(small_build, tokenizer, 2)
     seen = []
     layer0 = model.get_base_model().model.layers[0]
-    layer0.register_forward_hook(lambda module, inputs, output: seen.append(
-        (output[0] if isinstance(output, tuple) else output).requires_grad))
+    layer0.register_forward_hook(
+        lambda module, inputs, output: seen.append((output[0] if isinstance(output, tuple) else output).requires_grad)
+    )
     model(**enc, labels=labels).loss.backward()
     assert seen == [False]  # no graph is kept through layer 0: its activations are not stored
 
@@ -90,8 +94,10 @@ def test_bf16_adapters_stay_bf16_without_autocast(small_build, tiny_model_dir):
     dtypes = {}
     for autocast in ("true", "false"):
         args, training_args, model_args = parse_recipe(
-            tiny_argv(small_build, tiny_model_dir, "unused", "--dtype", "bfloat16",
-                      "--lora_autocast_adapter_dtype", autocast))
+            tiny_argv(
+                small_build, tiny_model_dir, "unused", "--dtype", "bfloat16", "--lora_autocast_adapter_dtype", autocast
+            )
+        )
         model = add_adapter(load_model(model_args, training_args), model_args, training_args)
         dtypes[autocast] = {p.dtype for n, p in model.named_parameters() if p.requires_grad}
     assert dtypes == {"true": {torch.float32}, "false": {torch.bfloat16}}

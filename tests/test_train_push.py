@@ -10,14 +10,15 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO
 from peft import PeftModel
+from test_train_sft import TINY_RECIPE
 from transformers import AutoModelForCausalLM
 
-from conftest import REPO
 from instructerc.eval.loading import parse_task
 from instructerc.hub.publish import push_folder
 from instructerc.train.sft import main
-from test_train_sft import TINY_RECIPE
+
 
 NS = "instructerc-bot"
 
@@ -26,16 +27,33 @@ NS = "instructerc-bot"
 def on_hub(hub_server, small_build, tiny_model_dir):
     """The tiny model and the small IEMOCAP build, published under Hub ids."""
     push_folder(tiny_model_dir, f"{NS}/tiny-llama", repo_type="model", token=hub_server.token)
-    push_folder(small_build["iemocap"], f"{NS}/iemocap-train-tests", repo_type="dataset", private=True,
-                token=hub_server.token)
+    push_folder(
+        small_build["iemocap"], f"{NS}/iemocap-train-tests", repo_type="dataset", private=True, token=hub_server.token
+    )
     return {"model": f"{NS}/tiny-llama", "dataset": f"{NS}/iemocap-train-tests"}
 
 
 def hub_argv(on_hub, out, *extra) -> list[str]:
     return [
-        "--config", str(TINY_RECIPE), "--model_name_or_path", on_hub["model"], "--dataset_name", on_hub["dataset"],
-        "--output_dir", str(out), "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2",
-        "--max_eval_samples", "6", "--max_test_samples", "6", *extra,
+        "--config",
+        str(TINY_RECIPE),
+        "--model_name_or_path",
+        on_hub["model"],
+        "--dataset_name",
+        on_hub["dataset"],
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "4",
+        "--eval_steps",
+        "2",
+        "--save_steps",
+        "2",
+        "--max_eval_samples",
+        "6",
+        "--max_test_samples",
+        "6",
+        *extra,
     ]
 
 
@@ -45,8 +63,20 @@ def pushed(hub_server, on_hub, tmp_path_factory):
     pushed by the run itself."""
     repo = f"{NS}/tiny-iemocap-lora"
     out = tmp_path_factory.mktemp("pushed") / "run"
-    argv = hub_argv(on_hub, out, "--dataset_config", "default", "--push_to_hub", "true", "--hub_model_id", repo,
-                    "--hub_private_repo", "true", "--hub_token", hub_server.token)
+    argv = hub_argv(
+        on_hub,
+        out,
+        "--dataset_config",
+        "default",
+        "--push_to_hub",
+        "true",
+        "--hub_model_id",
+        repo,
+        "--hub_private_repo",
+        "true",
+        "--hub_token",
+        hub_server.token,
+    )
     os.environ["HF_TOKEN"] = hub_server.token  # the private dataset is read with the login token
     try:
         assert main(argv) == 0
@@ -59,8 +89,15 @@ def test_adapter_is_pushed_without_checkpoints_or_token(hub, on_hub, pushed, mon
     monkeypatch.setenv("HF_TOKEN", hub.token)  # other tests may have made the base model repo private
     repo, out = pushed["repo"], pushed["out"]
     files = hub.files(repo, "model")
-    assert {"adapter_model.safetensors", "adapter_config.json", "README.md", "erc_task.json", "recipe.yaml",
-            "tokenizer.json", "test_results.json"} <= set(files)
+    assert {
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "README.md",
+        "erc_task.json",
+        "recipe.yaml",
+        "tokenizer.json",
+        "test_results.json",
+    } <= set(files)
     assert not [f for f in files if f.startswith("checkpoint-") or f == "training_args.bin"]
     assert all(hub.token.encode() not in content for content in files.values())
     task = parse_task(files["erc_task.json"])
@@ -79,17 +116,53 @@ def test_a_fresh_machine_serves_the_adapter_from_repo_ids_alone(hub, on_hub, pus
     evaluate find the base model, the dataset at its commit, and its settings from the adapter's id."""
     home, cwd = tmp_path / "hf-home", tmp_path / "elsewhere"
     cwd.mkdir()
-    env = {**os.environ, "HF_TOKEN": hub.token, "HF_HOME": str(home), "HF_DATASETS_CACHE": str(home / "datasets"),
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "HF_TOKEN": hub.token,
+        "HF_HOME": str(home),
+        "HF_DATASETS_CACHE": str(home / "datasets"),
+        "OMP_NUM_THREADS": "1",
+    }
     sample = REPO / "examples" / "sample_conversation.json"
-    predict = subprocess.run([sys.executable, str(REPO / "eval" / "predict.py"), "--adapter", pushed["repo"],
-                              "--conversation", str(sample), "--json"], cwd=cwd, env=env, capture_output=True, text=True)
+    predict = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "eval" / "predict.py"),
+            "--adapter",
+            pushed["repo"],
+            "--conversation",
+            str(sample),
+            "--json",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert predict.returncode == 0, predict.stderr[-3000:]
     rows = json.loads(predict.stdout)
-    assert len(rows) == 12 and all(r["emotion"] in ("happy", "sad", "neutral", "angry", "excited", "frustrated") for r in rows)
-    evaluate = subprocess.run([sys.executable, str(REPO / "eval" / "run_eval.py"), "--adapter", pushed["repo"],
-                               "--split", "validation", "--max-samples", "6", "--output-dir", "results", "--no-progress"],
-                              cwd=cwd, env=env, capture_output=True, text=True)
+    assert len(rows) == 12 and all(
+        r["emotion"] in ("happy", "sad", "neutral", "angry", "excited", "frustrated") for r in rows
+    )
+    evaluate = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "eval" / "run_eval.py"),
+            "--adapter",
+            pushed["repo"],
+            "--split",
+            "validation",
+            "--max-samples",
+            "6",
+            "--output-dir",
+            "results",
+            "--no-progress",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     results = json.loads((cwd / "results" / "results.json").read_text())
     assert (results["model"], results["dataset"], results["config"]) == (on_hub["model"], on_hub["dataset"], "default")
@@ -101,8 +174,18 @@ def test_public_iemocap_adapter_is_refused_before_training(hub, on_hub, tmp_path
     monkeypatch.setenv("HF_TOKEN", hub.token)
     repo = f"{NS}/public-iemocap-lora"
     out = tmp_path / "run"
-    argv = hub_argv(on_hub, out, "--push_to_hub", "true", "--hub_model_id", repo, "--hub_private_repo", "false",
-                    "--hub_token", hub.token)
+    argv = hub_argv(
+        on_hub,
+        out,
+        "--push_to_hub",
+        "true",
+        "--hub_model_id",
+        repo,
+        "--hub_private_repo",
+        "false",
+        "--hub_token",
+        hub.token,
+    )
     assert main(argv) == 2  # a refused push exits like any other `error:` line
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("error: ") and "IEMOCAP" in last.upper()
@@ -110,30 +193,61 @@ def test_public_iemocap_adapter_is_refused_before_training(hub, on_hub, tmp_path
     assert not out.exists() and not hub.has_repo(repo, "model")
 
 
-def test_a_run_folder_pushed_with_hub_push_leaves_its_checkpoints_out(hub, small_build, tiny_model_dir, tmp_path,
-                                                                      monkeypatch):
+def test_a_run_folder_pushed_with_hub_push_leaves_its_checkpoints_out(
+    hub, small_build, tiny_model_dir, tmp_path, monkeypatch
+):
     """The sequence of docs/hub.md: train from a local base model with base_model_id, then
     `python hub/push.py RUN --repo-id ... --private`: the repo gets the adapter, its card and task
     file, none of the run's checkpoints, logs or pickled arguments, and no path of this machine."""
     run = tmp_path / "run"
-    assert main(["--config", str(TINY_RECIPE), "--model_name_or_path", str(tiny_model_dir), "--dataset_name",
-                 str(small_build["iemocap"]), "--output_dir", str(run), "--base_model_id", f"{NS}/tiny-llama",
-                 "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2", "--max_eval_samples", "6",
-                 "--max_test_samples", "6"]) == 0
+    assert (
+        main(
+            [
+                "--config",
+                str(TINY_RECIPE),
+                "--model_name_or_path",
+                str(tiny_model_dir),
+                "--dataset_name",
+                str(small_build["iemocap"]),
+                "--output_dir",
+                str(run),
+                "--base_model_id",
+                f"{NS}/tiny-llama",
+                "--max_steps",
+                "4",
+                "--eval_steps",
+                "2",
+                "--save_steps",
+                "2",
+                "--max_eval_samples",
+                "6",
+                "--max_test_samples",
+                "6",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in run.glob("checkpoint-*")) and (run / "training_args.bin").is_file()
     repo = f"{NS}/pushed-run-folder"
     env = {**os.environ, "HF_TOKEN": hub.token}
-    proc = subprocess.run([sys.executable, str(REPO / "hub" / "push.py"), str(run), "--repo-id", repo, "--private"],
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "hub" / "push.py"), str(run), "--repo-id", repo, "--private"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     monkeypatch.setenv("HF_TOKEN", hub.token)
     files = hub.files(repo, "model")
-    assert {"adapter_model.safetensors", "adapter_config.json", "README.md", "erc_task.json", "recipe.yaml"} <= set(files)
+    assert {"adapter_model.safetensors", "adapter_config.json", "README.md", "erc_task.json", "recipe.yaml"} <= set(
+        files
+    )
     assert not [f for f in files if f.startswith(("checkpoint-", "runs/")) or f == "training_args.bin"]
     here = [str(REPO).encode(), str(tmp_path).encode(), str(tiny_model_dir).encode()]
     assert not [name for name, content in files.items() for path in here if path in content]
-    help_text = subprocess.run([sys.executable, str(REPO / "hub" / "push.py"), "--help"], capture_output=True,
-                               text=True).stdout
+    help_text = subprocess.run(
+        [sys.executable, str(REPO / "hub" / "push.py"), "--help"], capture_output=True, text=True
+    ).stdout
     assert "checkpoint-*" in help_text and "training_args.bin" in help_text
 
 

@@ -17,6 +17,7 @@ from instructerc.train.config import ERCScriptArguments, RecipeError, parse_reci
 from instructerc.train.data import fit_max_length, load_erc_data, sample_weighted, token_lengths
 from instructerc.train.sft import main
 
+
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "train" / "recipes"
 MODEL_RECIPES = sorted(p for p in RECIPES.rglob("*.yaml") if "accelerate_configs" not in p.parts)
@@ -31,7 +32,9 @@ def test_every_recipe_parses_and_says_what_it_reproduces(path):
     assert script_args.dataset_name and model_args.model_name_or_path and training_args.output_dir
     assert script_args.recipe_keys[: len(yaml.safe_load(path.read_text()))] == list(yaml.safe_load(path.read_text()))
     assert path.read_text().startswith(("# Reproduces", "# Tiny LLaMA", "# SmolLM2-135M-Instruct"))
-    assert "eproduces" in path.read_text().split("\n\n")[0]  # the header says what it reproduces, or that it reproduces none
+    assert (
+        "eproduces" in path.read_text().split("\n\n")[0]
+    )  # the header says what it reproduces, or that it reproduces none
     if training_args.load_best_model_at_end:
         assert training_args.metric_for_best_model == "weighted_f1"
 
@@ -107,8 +110,9 @@ def test_bad_recipe_fails_before_any_model_is_loaded(tmp_path, small_build, caps
 
 
 def test_overlong_rows_with_overlong_error_stop_before_the_model_loads(tmp_path, small_build, tiny_model_dir, capsys):
-    recipe = write_recipe(tmp_path, small_build, model_name_or_path=str(tiny_model_dir), max_length=64,
-                          overlong="error")
+    recipe = write_recipe(
+        tmp_path, small_build, model_name_or_path=str(tiny_model_dir), max_length=64, overlong="error"
+    )
     n = len(load_split(str(small_build["iemocap"]), "plain", "train"))  # every IEMOCAP prompt is > 64 tokens
     assert main(["--config", str(recipe)]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]

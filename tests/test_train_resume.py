@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-
 from test_train_sft import tiny_argv
+
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,9 +41,22 @@ def sft(argv: list[str], *, kill_at: int | None = None) -> subprocess.CompletedP
 @pytest.mark.slow
 def test_kill_and_resume_matches_an_uninterrupted_run(small_build, tiny_model_dir, tmp_path):
     quick = [
-        "--max_steps", "8", "--save_steps", "4", "--logging_steps", "4", "--eval_strategy", "no",
-        "--load_best_model_at_end", "false", "--do_test", "false", "--save_total_limit", "3",
-        "--lora_dropout", "0.1",  # dropout draws random numbers: the RNG state must be restored too
+        "--max_steps",
+        "8",
+        "--save_steps",
+        "4",
+        "--logging_steps",
+        "4",
+        "--eval_strategy",
+        "no",
+        "--load_best_model_at_end",
+        "false",
+        "--do_test",
+        "false",
+        "--save_total_limit",
+        "3",
+        "--lora_dropout",
+        "0.1",  # dropout draws random numbers: the RNG state must be restored too
     ]
     whole = sft(tiny_argv(small_build, tiny_model_dir, tmp_path / "whole", *quick))
     assert whole.returncode == 0, whole.stderr[-3000:]

@@ -6,12 +6,13 @@ import json
 import statistics
 
 import pytest
+from conftest import REPO
 from huggingface_hub import ModelCard
 
-from conftest import REPO
 from instructerc.eval.baseline import main as baseline_main
 from instructerc.eval.compare import main as compare_main
 from instructerc.train.seeds import main
+
 
 SEEDS = (1, 2)
 RECIPE = str(REPO / "train" / "recipes" / "tiny" / "iemocap-lora-cpu.yaml")
@@ -48,18 +49,26 @@ def test_each_card_says_how_many_seeds_its_numbers_stand_on(seed_runs):
         results = evaluation(seed_runs, seed)
         assert own.metric_value == results["weighted_f1"] and own.metric_args["seeds"] == [seed]
         ci = results["confidence_intervals"]["weighted_f1"]
-        assert (own.metric_args["confidence_interval"]["low"], own.metric_args["confidence_interval"]["high"]) == (ci["low"], ci["high"])
+        assert (own.metric_args["confidence_interval"]["low"], own.metric_args["confidence_interval"]["high"]) == (
+            ci["low"],
+            ci["high"],
+        )
         assert mean.metric_value == summary["metrics"]["weighted_f1"]["mean"]
         assert mean.metric_args["seeds"] == list(SEEDS)
         assert mean.metric_args["seed_values"] == [evaluation(seed_runs, s)["weighted_f1"] for s in SEEDS]
-        assert f"1 training seed ({seed})" in card.text and "mean ± standard deviation of 2 training seeds (1, 2)" in card.text
+        assert (
+            f"1 training seed ({seed})" in card.text
+            and "mean ± standard deviation of 2 training seeds (1, 2)" in card.text
+        )
         # the validation score train/sft.py wrote at the end of training says its seed too
         selected = [r for r in card.data.eval_results if r.dataset_split == "validation"]
         assert selected and all(r.metric_args.get("seeds") == [seed] for r in selected)
 
 
 def test_a_rerun_repeats_nothing(seed_runs, capsys):
-    before = {p: p.read_bytes() for p in [seed_runs / "seeds.json", *(seed_runs / f"seed-{s}" / "README.md" for s in SEEDS)]}
+    before = {
+        p: p.read_bytes() for p in [seed_runs / "seeds.json", *(seed_runs / f"seed-{s}" / "README.md" for s in SEEDS)]
+    }
     argv = ["--config", RECIPE, "--seeds", *map(str, SEEDS), "--output_dir", str(seed_runs)]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -68,11 +77,14 @@ def test_a_rerun_repeats_nothing(seed_runs, capsys):
     assert {p: p.read_bytes() for p in before} == before
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--seeds", "1", "1"], "distinct"),
-    (["--seeds", "1", "--seed", "3"], "--seed: set by train/seeds.py"),
-    (["--seeds", "1", "--run_name", "y"], "--run_name: set by train/seeds.py"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--seeds", "1", "1"], "distinct"),
+        (["--seeds", "1", "--seed", "3"], "--seed: set by train/seeds.py"),
+        (["--seeds", "1", "--run_name", "y"], "--run_name: set by train/seeds.py"),
+    ],
+)
 def test_bad_flags_stop_before_training(tmp_path, capsys, extra, message):
     argv = ["--config", RECIPE, "--output_dir", str(tmp_path / "out"), *extra]
     assert main(argv) == 2
@@ -89,12 +101,19 @@ def test_missing_recipe_is_refused(tmp_path, capsys):
 def test_compare_the_demo_recipe_with_the_majority_baseline(seed_runs, small_build, tmp_path, capsys):
     """eval/compare.py on an adapter of make demo's recipe and the majority baseline: a table."""
     majority = tmp_path / "majority"
-    assert baseline_main(["majority", "--dataset", str(small_build["meld"]), "--config", "plain",
-                          "--output-dir", str(majority)]) == 0
+    assert (
+        baseline_main(
+            ["majority", "--dataset", str(small_build["meld"]), "--config", "plain", "--output-dir", str(majority)]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert compare_main([str(majority), str(seed_runs / "eval" / "seed-1")]) == 0
     table = capsys.readouterr().out
     assert "B = tiny-meld-seeds (seed 1) vs A = majority-class baseline" in table
     line = next(x for x in table.splitlines() if x.startswith("| all |"))
-    a, b = (evaluation(seed_runs, 1)["weighted_f1"], json.loads((majority / "results.json").read_text())["weighted_f1"])
+    a, b = (
+        evaluation(seed_runs, 1)["weighted_f1"],
+        json.loads((majority / "results.json").read_text())["weighted_f1"],
+    )
     assert f"| {100 * b:.2f} | {100 * a:.2f} | {100 * (a - b):+.2f} [" in line

@@ -7,17 +7,30 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import REPO
-from instructerc.builders.pipeline import build_datasets
-from instructerc.eval.prediction import Predictor, read_conversation
-from instructerc.eval.loading import read_task
-from instructerc.train.sft import main
 from test_train_sft import TINY_RECIPE
 
+from instructerc.builders.pipeline import build_datasets
+from instructerc.eval.loading import read_task
+from instructerc.eval.prediction import Predictor, read_conversation
+from instructerc.train.sft import main
+
+
 SAMPLE = REPO / "examples" / "sample_conversation.json"
-QUICK = ["--max_steps", "2", "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
-         "--max_test_samples", "4", "--logging_steps", "1"]
+QUICK = [
+    "--max_steps",
+    "2",
+    "--eval_strategy",
+    "no",
+    "--save_strategy",
+    "no",
+    "--load_best_model_at_end",
+    "false",
+    "--max_test_samples",
+    "4",
+    "--logging_steps",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +41,20 @@ def top3(raw_dir, tmp_path_factory):
 
 
 def argv(recipe, dataset, model, out, *extra) -> list[str]:
-    return ["--config", str(recipe), "--model_name_or_path", str(model), "--dataset_name", str(dataset),
-            "--dataset_config", "default", "--output_dir", str(out), *QUICK, *extra]
+    return [
+        "--config",
+        str(recipe),
+        "--model_name_or_path",
+        str(model),
+        "--dataset_name",
+        str(dataset),
+        "--dataset_config",
+        "default",
+        "--output_dir",
+        str(out),
+        *QUICK,
+        *extra,
+    ]
 
 
 def test_top_k_comes_from_the_dataset_into_the_task_and_the_prompts(top3, tiny_model_dir, capsys):

@@ -16,11 +16,12 @@ from sklearn.metrics import f1_score
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
 from instructerc.builders.reading import load_split
-from instructerc.eval.scoring import LabelScorer
 from instructerc.eval.loading import read_task
+from instructerc.eval.scoring import LabelScorer
 from instructerc.train.config import parse_recipe
 from instructerc.train.data import sample_rows
 from instructerc.train.sft import main
+
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_RECIPE = REPO / "train" / "recipes" / "tiny" / "iemocap-lora-cpu.yaml"
@@ -30,10 +31,14 @@ FAKE_TOKEN = "hf_" + "abcdefghijklmnopqrstuvwxyz0123456789"[:34]
 def tiny_argv(small_build, tiny_model_dir, out, *extra: str) -> list[str]:
     """The tiny CPU recipe, pointed at the test build and model, with quick settings."""
     return [
-        "--config", str(TINY_RECIPE),
-        "--model_name_or_path", str(tiny_model_dir),
-        "--dataset_name", str(small_build["iemocap"]),
-        "--output_dir", str(out),
+        "--config",
+        str(TINY_RECIPE),
+        "--model_name_or_path",
+        str(tiny_model_dir),
+        "--dataset_name",
+        str(small_build["iemocap"]),
+        "--output_dir",
+        str(out),
         *extra,
     ]
 
@@ -52,10 +57,27 @@ def run(small_build, tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("sft") / "tiny-iemocap"
     first = FirstBatch()
     argv = tiny_argv(
-        small_build, tiny_model_dir, out,
-        "--max_steps", "12", "--eval_steps", "4", "--save_steps", "4", "--logging_steps", "4",
-        "--save_total_limit", "1", "--max_eval_samples", "24", "--max_test_samples", "24",
-        "--base_model_id", "instructerc/tiny-llama", "--hub_token", FAKE_TOKEN,
+        small_build,
+        tiny_model_dir,
+        out,
+        "--max_steps",
+        "12",
+        "--eval_steps",
+        "4",
+        "--save_steps",
+        "4",
+        "--logging_steps",
+        "4",
+        "--save_total_limit",
+        "1",
+        "--max_eval_samples",
+        "24",
+        "--max_test_samples",
+        "24",
+        "--base_model_id",
+        "instructerc/tiny-llama",
+        "--hub_token",
+        FAKE_TOKEN,
     )
     assert main(argv, callbacks=[first]) == 0
     return {"out": out, "batch": first.batch, "argv": argv}
@@ -163,10 +185,27 @@ def test_lora_learns_32_examples(small_build, tiny_model_dir, tmp_path):
     """Overfitting 32 real IEMOCAP rows drives label accuracy (label scoring) to >= 90%."""
     out = tmp_path / "overfit"
     argv = tiny_argv(
-        small_build, tiny_model_dir, out,
-        "--max_train_samples", "32", "--max_steps", "150", "--warmup_steps", "0", "--lr_scheduler_type", "constant",
-        "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false", "--do_test", "false",
-        "--logging_steps", "50",
+        small_build,
+        tiny_model_dir,
+        out,
+        "--max_train_samples",
+        "32",
+        "--max_steps",
+        "150",
+        "--warmup_steps",
+        "0",
+        "--lr_scheduler_type",
+        "constant",
+        "--eval_strategy",
+        "no",
+        "--save_strategy",
+        "no",
+        "--load_best_model_at_end",
+        "false",
+        "--do_test",
+        "false",
+        "--logging_steps",
+        "50",
     )
     assert main(argv) == 0
     rows = load_split(str(small_build["iemocap"]), "plain", "train").select(range(32))
@@ -184,18 +223,56 @@ def test_lora_learns_32_examples(small_build, tiny_model_dir, tmp_path):
 def test_two_stage_curriculum_continues_the_speaker_adapter(small_build, tiny_model_dir, tmp_path):
     """Stage 1 trains speaker identification; stage 2 starts from that adapter (init_adapter). With a zero
     learning rate stage 2 changes nothing, so its saved adapter must be stage 1's, weight for weight."""
-    quick = ["--max_steps", "4", "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
-             "--max_test_samples", "8"]
+    quick = [
+        "--max_steps",
+        "4",
+        "--eval_strategy",
+        "no",
+        "--save_strategy",
+        "no",
+        "--load_best_model_at_end",
+        "false",
+        "--max_test_samples",
+        "8",
+    ]
     stage1, stage2 = tmp_path / "speaker", tmp_path / "emotion"
     assert main(tiny_argv(small_build, tiny_model_dir, stage1, "--dataset_config", "speaker", *quick)) == 0
     assert read_task(stage1).labels == ["Speaker_0", "Speaker_1"]
-    assert main(tiny_argv(small_build, tiny_model_dir, stage2, "--init_adapter", str(stage1), "--use_peft", "false",
-                          "--learning_rate", "0", *quick)) == 0
+    assert (
+        main(
+            tiny_argv(
+                small_build,
+                tiny_model_dir,
+                stage2,
+                "--init_adapter",
+                str(stage1),
+                "--use_peft",
+                "false",
+                "--learning_rate",
+                "0",
+                *quick,
+            )
+        )
+        == 0
+    )
     assert read_task(stage2).config == "plain"
     a, b = load_file(stage1 / "adapter_model.safetensors"), load_file(stage2 / "adapter_model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # and with the recipe's learning rate, stage 2 does train that adapter further
-    assert main(tiny_argv(small_build, tiny_model_dir, tmp_path / "trained", "--init_adapter", str(stage1),
-                          "--use_peft", "false", *quick)) == 0
+    assert (
+        main(
+            tiny_argv(
+                small_build,
+                tiny_model_dir,
+                tmp_path / "trained",
+                "--init_adapter",
+                str(stage1),
+                "--use_peft",
+                "false",
+                *quick,
+            )
+        )
+        == 0
+    )
     c = load_file(tmp_path / "trained" / "adapter_model.safetensors")
     assert any(not torch.equal(a[k], c[k]) for k in a)

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import yaml
 
-from instructerc.hub.adapter_card import make_adapter_card
-from instructerc.hub.eval_results import write_eval_results
 from instructerc.eval.evaluation import RECIPE_FILE
+from instructerc.hub.adapter_card import make_adapter_card
 from instructerc.hub.errors import redact
+from instructerc.hub.eval_results import write_eval_results
+
 
 STATE_FILE = "trainer_state.json"
 # Fields that hold credentials: never written anywhere.
@@ -134,13 +135,27 @@ def relative_best_checkpoint(folder: str | Path) -> None:
         path.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def write_card(folder: str | Path, *, base_model: str, dataset_id: str, recipe: dict, results: list[dict],
-               repo_id: str | None, sources: list[str]) -> Path:
+def write_card(
+    folder: str | Path,
+    *,
+    base_model: str,
+    dataset_id: str,
+    recipe: dict,
+    results: list[dict],
+    repo_id: str | None,
+    sources: list[str],
+) -> Path:
     """README.md adapter card; the scores go in through ``write_eval_results`` (model-index + .eval_results).
     Without a repo id yet, the card names the adapter by its folder (a push writes the id in)."""
     folder = Path(folder)
-    card = make_adapter_card(base_model=base_model, datasets=[dataset_id], recipe=recipe, repo_id=repo_id,
-                             sources=sources, model_name=None if repo_id else folder.resolve().name)
+    card = make_adapter_card(
+        base_model=base_model,
+        datasets=[dataset_id],
+        recipe=recipe,
+        repo_id=repo_id,
+        sources=sources,
+        model_name=None if repo_id else folder.resolve().name,
+    )
     card.save(str(folder / "README.md"))
     if results:
         write_eval_results(folder, results)
@@ -151,6 +166,12 @@ def push(folder: str | Path, repo_id: str, *, private: bool, token: str | None, 
     """Publish the final adapter files of ``folder`` with ``push_folder``; returns its ``PushResult``."""
     from instructerc.hub.publish import push_folder
 
-    return push_folder(folder, repo_id, repo_type="model", private=private, token=token,
-                       confirm_iemocap_license=confirm_iemocap_license,
-                       commit_message="Upload adapter trained with instructerc train/sft.py")
+    return push_folder(
+        folder,
+        repo_id,
+        repo_type="model",
+        private=private,
+        token=token,
+        confirm_iemocap_license=confirm_iemocap_license,
+        commit_message="Upload adapter trained with instructerc train/sft.py",
+    )

@@ -29,8 +29,16 @@ def split_metrics(gold: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict
     return {"weighted_f1": result["weighted_f1"], "accuracy": result["accuracy"]}
 
 
-def predict_split(model, tokenizer, rows: Dataset, labels: list[str], *, label_column: str = "label",
-                  batch_size: int = 8, accelerator=None) -> tuple[np.ndarray, np.ndarray]:
+def predict_split(
+    model,
+    tokenizer,
+    rows: Dataset,
+    labels: list[str],
+    *,
+    label_column: str = "label",
+    batch_size: int = 8,
+    accelerator=None,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(gold, pred)`` label ids for ``rows``; with several processes each scores a shard and all get all."""
     prompts = rows["prompt"]
     gold = np.asarray(rows[label_column])

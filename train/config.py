@@ -18,6 +18,7 @@ from instructerc.builders.errors import InstructercError
 from instructerc.builders.retrieval import QUERY_VARIANTS
 from instructerc.builders.tasks import CONFIGS, EMOTION_CONFIGS
 
+
 OVERLONG_POLICIES: tuple[str, ...] = ("auto", "drop", "error")
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from datasets import ClassLabel, Dataset, concatenate_datasets, get_dataset_config_names
+
 from instructerc.builders.errors import DataError, one_line
 from instructerc.builders.reading import load_split
 from instructerc.builders.settings import (
@@ -31,6 +32,7 @@ from instructerc.builders.settings import (
 from instructerc.builders.tasks import completion_mismatch
 
 from .config import OVERLONG_POLICIES, ERCScriptArguments, RecipeError
+
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +135,9 @@ def check_labels(ds: Dataset, args: ERCScriptArguments, config: str, split: str)
     column = args.label_column
     where = _where(args, config, split)
     if column not in ds.column_names:
-        raise RecipeError(f"label_column: {column!r} is not a column of {where}; columns: {', '.join(ds.column_names)}")
+        raise RecipeError(
+            f"label_column: {column!r} is not a column of {where}; columns: {', '.join(ds.column_names)}"
+        )
     feature = ds.features[column]
     if not isinstance(feature, ClassLabel):
         raise RecipeError(f"label_column: {column!r} of {where} is a {feature!r}, not a ClassLabel of label names")
@@ -194,12 +198,18 @@ def load_erc_data(args: ERCScriptArguments, *, seed: int = 42, with_validation: 
     validation = test = None
     labels: list[str] | None = None
     if with_validation:
-        validation = sample_rows(_read(args, eval_config, args.dataset_eval_split, "dataset_eval_split", revision),
-                                 args.max_eval_samples, seed)
+        validation = sample_rows(
+            _read(args, eval_config, args.dataset_eval_split, "dataset_eval_split", revision),
+            args.max_eval_samples,
+            seed,
+        )
         labels = check_labels(validation, args, eval_config, args.dataset_eval_split)
     if args.do_test:
-        test = sample_rows(_read(args, eval_config, args.dataset_test_split, "dataset_test_split", revision),
-                           args.max_test_samples, seed)
+        test = sample_rows(
+            _read(args, eval_config, args.dataset_test_split, "dataset_test_split", revision),
+            args.max_test_samples,
+            seed,
+        )
         test_labels = check_labels(test, args, eval_config, args.dataset_test_split)
         if labels is not None and test_labels != labels:
             raise RecipeError(f"dataset_test_split: label names differ from {args.dataset_eval_split}'s")
@@ -208,9 +218,19 @@ def load_erc_data(args: ERCScriptArguments, *, seed: int = 42, with_validation: 
         ds = _read(args, eval_config, args.dataset_train_split, "dataset_train_split", revision)
         labels = check_labels(ds, args, eval_config, args.dataset_train_split)
     if labels != settings.labels.get(eval_config):
-        raise RecipeError(f"dataset_name: the labels of {_where(args, eval_config)} are not its card's {SETTINGS_KEY}.labels")
-    return ERCData(train=train, validation=validation, test=test, labels=labels, eval_config=eval_config,
-                   sources=sorted(sources), settings=settings, revision=revision)
+        raise RecipeError(
+            f"dataset_name: the labels of {_where(args, eval_config)} are not its card's {SETTINGS_KEY}.labels"
+        )
+    return ERCData(
+        train=train,
+        validation=validation,
+        test=test,
+        labels=labels,
+        eval_config=eval_config,
+        sources=sorted(sources),
+        settings=settings,
+        revision=revision,
+    )
 
 
 def token_lengths(ds: Dataset, tokenizer, batch_size: int = 1000) -> np.ndarray:
@@ -249,8 +269,9 @@ def fit_max_length(
     if n_over == 0:
         logger.info("%s: all %d rows fit max_length=%d (longest %d tokens)", name, len(ds), max_length, lengths.max())
         return ds
-    what = (f"{name}: {n_over} of {len(ds)} rows are longer than max_length={max_length} "
-            f"(longest {lengths.max()} tokens)")
+    what = (
+        f"{name}: {n_over} of {len(ds)} rows are longer than max_length={max_length} (longest {lengths.max()} tokens)"
+    )
     keeps_label = truncation_mode == "keep_end" and not packing
     if policy == "error":
         raise RecipeError(f"max_length: {what}; raise max_length or set overlong: auto")

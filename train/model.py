@@ -17,6 +17,7 @@ from trl import get_peft_config, get_quantization_config
 
 from instructerc.eval.loading import load_causal_lm
 
+
 logger = logging.getLogger(__name__)
 
 
@@ -53,8 +54,9 @@ def add_adapter(model, model_args, training_args):
         targets = config.target_modules
         if isinstance(targets, str):  # TRL turns a one-name list into the name, which PEFT reads as a pattern
             targets = [targets]
-        config = dataclasses.replace(config, target_modules=targets,
-                                     layers_to_transform=list(model_args.lora_layers_to_transform))
+        config = dataclasses.replace(
+            config, target_modules=targets, layers_to_transform=list(model_args.lora_layers_to_transform)
+        )
     zero3 = training_args.deepspeed_plugin is not None and training_args.deepspeed_plugin.zero_stage == 3
     autocast = model_args.lora_autocast_adapter_dtype and not (zero3 and get_quantization_config(model_args) is None)
     return get_peft_model(model, config, autocast_adapter_dtype=autocast)

@@ -29,6 +29,7 @@ from instructerc.eval.reports import across_seeds, card_score
 
 from .config import RecipeError
 
+
 REPO = Path(__file__).resolve().parents[1]
 SEEDS_FILE = "seeds.json"
 # sft.py keys the driver sets for each seed; a forwarded override of them would be ignored or clash.
@@ -69,8 +70,19 @@ def check(run: SeedRuns) -> Path:
 
 def train_command(run: SeedRuns, seed: int, out: Path) -> list[str]:
     launcher = shlex.split(run.launcher) if run.launcher else [sys.executable]
-    return [*launcher, str(REPO / "train" / "sft.py"), "--config", run.config, *run.overrides,
-            "--seed", str(seed), "--output_dir", str(out / f"seed-{seed}"), "--run_name", out.name]
+    return [
+        *launcher,
+        str(REPO / "train" / "sft.py"),
+        "--config",
+        run.config,
+        *run.overrides,
+        "--seed",
+        str(seed),
+        "--output_dir",
+        str(out / f"seed-{seed}"),
+        "--run_name",
+        out.name,
+    ]
 
 
 def local_dataset(run: SeedRuns) -> str | None:
@@ -86,9 +98,19 @@ def local_dataset(run: SeedRuns) -> str | None:
 
 
 def eval_command(run: SeedRuns, seed: int, out: Path, dataset: str | None = None) -> list[str]:
-    return [sys.executable, str(REPO / "eval" / "run_eval.py"), "--adapter", str(out / f"seed-{seed}"),
-            *(["--dataset", dataset] if dataset else []),
-            "--split", run.split, "--output-dir", str(out / "eval" / f"seed-{seed}"), "--no-progress", *run.eval_args]
+    return [
+        sys.executable,
+        str(REPO / "eval" / "run_eval.py"),
+        "--adapter",
+        str(out / f"seed-{seed}"),
+        *(["--dataset", dataset] if dataset else []),
+        "--split",
+        run.split,
+        "--output-dir",
+        str(out / "eval" / f"seed-{seed}"),
+        "--no-progress",
+        *run.eval_args,
+    ]
 
 
 def _step(what: str, cmd: list[str]) -> None:
@@ -131,8 +153,11 @@ def aggregate(out: Path, seeds: list[int]) -> dict:
     groups = across_seeds(runs)
     if len(groups) != 1 or groups[0]["seeds"] != sorted(seeds):
         raise SeedRunError(f"{out}: the seeds' evaluations do not form one recipe group ({len(groups)} groups)", 1)
-    summary = {**groups[0], "runs": {str(s): str(out / f"seed-{s}") for s in seeds},
-               "evaluations": {str(s): str(out / "eval" / f"seed-{s}") for s in seeds}}
+    summary = {
+        **groups[0],
+        "runs": {str(s): str(out / f"seed-{s}") for s in seeds},
+        "evaluations": {str(s): str(out / "eval" / f"seed-{s}") for s in seeds},
+    }
     (out / SEEDS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     for s in seeds:
         write_eval_results(out / f"seed-{s}", [card_score(groups[0])])

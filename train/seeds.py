@@ -10,7 +10,8 @@ Usage:
         --output_dir output/runs/tiny-seeds --max_steps 100
 
     # each seed through accelerate (one GPU, DDP, DeepSpeed...), intervals over utterances
-    python train/seeds.py --config RECIPE --seeds 42 43 --launcher "accelerate launch" --eval-args "--ci-unit utterance"
+    python train/seeds.py --config RECIPE --seeds 42 43 --launcher "accelerate launch" \\
+        --eval-args "--ci-unit utterance"
 
 Prints each seed's weighted-F1 and the mean ± standard deviation, writes OUTPUT_DIR/seeds.json,
 and adds the recipe's mean over the seeds (with each seed's value) to every seed's adapter card.
@@ -32,24 +33,38 @@ from instructerc.train.seed_runs import SEEDS_FILE, SeedRuns, check, run_seeds
 @command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="train/seeds.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="train/seeds.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
     p.add_argument("--config", required=True, help="the recipe YAML (as for train/sft.py)")
     p.add_argument("--seeds", type=int, nargs="+", required=True, help="training seeds, e.g. 42 43 44")
     p.add_argument("--output_dir", help="folder of the runs (default: the recipe's output_dir)")
-    p.add_argument("--launcher", default="", help='command that starts train/sft.py, e.g. "accelerate launch" (default: python)')
+    p.add_argument(
+        "--launcher", default="", help='command that starts train/sft.py, e.g. "accelerate launch" (default: python)'
+    )
     p.add_argument("--no-evaluate", dest="evaluate", action="store_false", help="train only")
     p.add_argument("--eval-split", default="test", help="split evaluated for the aggregate (default: test)")
     p.add_argument("--eval-args", default="", help='extra eval/run_eval.py flags, e.g. "--batch-size 16"')
     args, overrides = p.parse_known_args(argv)
-    run = SeedRuns(args.config, args.seeds, args.output_dir, overrides, args.launcher, args.evaluate,
-                   args.eval_split, shlex.split(args.eval_args))
+    run = SeedRuns(
+        args.config,
+        args.seeds,
+        args.output_dir,
+        overrides,
+        args.launcher,
+        args.evaluate,
+        args.eval_split,
+        shlex.split(args.eval_args),
+    )
     out = check(run)
     summary = run_seeds(run)  # a failed step's SeedRunError exits with that step's own status
     if summary:
-        print(f"\n{summary['recipe']} on {summary['dataset_id']} ({summary['config']}/{summary['split']}), "
-              f"{len(summary['seeds'])} seeds:")
+        print(
+            f"\n{summary['recipe']} on {summary['dataset_id']} ({summary['config']}/{summary['split']}), "
+            f"{len(summary['seeds'])} seeds:"
+        )
         for name, s in summary["metrics"].items():
             each = ", ".join(f"{seed}: {100 * v:.2f}" for seed, v in s["values"].items())
             print(f"  {name}: {format_summary(s)}  [{each}]")

@@ -35,6 +35,7 @@ from instructerc.builders.errors import command
 from instructerc.train.config import parse_recipe
 from instructerc.train.finetune import finetune
 
+
 logger = logging.getLogger("instructerc.train")
 
 
@@ -42,8 +43,11 @@ logger = logging.getLogger("instructerc.train")
 def main(argv: list[str] | None = None, callbacks=()) -> int:
     datasets.disable_progress_bars()  # per-file and per-map bars; the Trainer's own progress stays
     script_args, training_args, model_args = parse_recipe(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO,
-                        handlers=[logging.StreamHandler(sys.stdout)])
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO,
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
     log_level = training_args.get_process_log_level()
     datasets.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.set_verbosity(log_level)

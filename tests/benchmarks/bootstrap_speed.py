@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-from instructerc.eval.evaluation import BaselineRun, run_baseline
 from instructerc.eval.bootstrap import Bootstrap, confidence_intervals, unit_index
+from instructerc.eval.evaluation import BaselineRun, run_baseline
 from instructerc.eval.results import compare_runs, read_run
 
 
@@ -67,10 +67,14 @@ def main(argv: list[str] | None = None) -> int:
             run_baseline(BaselineRun(name, args.dataset, f"{tmp}/{name}", "plain", bootstrap=None))
             runs[name] = read_run(Path(tmp) / name)
     knn = runs["knn"]
-    print(f"{date.today()}, {platform.machine()} CPU, {len(knn.ids)} test rows, {args.resamples} resamples, "
-          f"median of {args.runs} runs (each run in s)\n")
-    print("| unit | units | one run's intervals (3 metrics) | paired comparison, overall + 3 benchmarks | "
-          "baseline: sklearn one resample at a time (weighted-F1 only) |")
+    print(
+        f"{date.today()}, {platform.machine()} CPU, {len(knn.ids)} test rows, {args.resamples} resamples, "
+        f"median of {args.runs} runs (each run in s)\n"
+    )
+    print(
+        "| unit | units | one run's intervals (3 metrics) | paired comparison, overall + 3 benchmarks | "
+        "baseline: sklearn one resample at a time (weighted-F1 only) |"
+    )
     print("|---|---:|---:|---:|---:|")
     for unit in ("dialogue", "utterance"):
         boot = Bootstrap(unit, args.resamples, 0)
@@ -81,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         def cell(xs):
             return f"{statistics.median(xs):.3f} ({', '.join(f'{x:.3f}' for x in xs)})"
 
-        print(f"| {unit} | {n_units} | {cell(single)} | {cell(paired)} | {one_by_one(knn, unit, args.resamples):.1f} |")
+        print(
+            f"| {unit} | {n_units} | {cell(single)} | {cell(paired)} | {one_by_one(knn, unit, args.resamples):.1f} |"
+        )
     return 0
 
 

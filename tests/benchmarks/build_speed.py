@@ -30,6 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+
 BUILD = """
 import json, resource, sys, time
 t = time.perf_counter()
@@ -111,11 +112,20 @@ def main(argv: list[str] | None = None) -> int:
         (
             f"(c) baseline: SentenceTransformer.encode of the {runs[0]['encode']['sentences']} distinct texts "
             f"({med('encode', 'per_second'):.0f} sentences/s)",
-            med("encode", "seconds"), med("encode", "rss_mib"), "—",
+            med("encode", "seconds"),
+            med("encode", "rss_mib"),
+            "—",
         ),
     ]
     if search:
-        rows.append((f"search: 1,000 queries x {args.search_base:,} base vectors, top-10", search["seconds"], search["rss_mib"], "—"))
+        rows.append(
+            (
+                f"search: 1,000 queries x {args.search_base:,} base vectors, top-10",
+                search["seconds"],
+                search["rss_mib"],
+                "—",
+            )
+        )
     print(f"\nDevice: {cpu}, no GPU; {date}; median of {args.runs} run(s), each step in a fresh process.\n")
     print("| step | seconds | peak RSS (MiB) | target |")
     print("|---|---|---|---|")

@@ -33,9 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from instructerc.eval.scoring import inference, longest_first, pad
-from instructerc.eval.scoring import run_inference
 from instructerc.eval.loading import label_names, load_model, load_split
+from instructerc.eval.scoring import inference, longest_first, pad, run_inference
 
 
 def prompt_pass(model, tokenizer, prompts, batch_size) -> float:
@@ -62,7 +61,9 @@ def median_runs(model, tokenizer, prompts, labels, args):
         model, tokenizer, prompts, labels, mode, args.batch_size, args.max_new_tokens if mode == "generate" else None
     )
     for mode in ("score", "generate"):
-        run_inference(model, tokenizer, prompts[: args.batch_size * 2], labels, mode, args.batch_size, args.max_new_tokens)
+        run_inference(
+            model, tokenizer, prompts[: args.batch_size * 2], labels, mode, args.batch_size, args.max_new_tokens
+        )
     prompt_pass(model, tokenizer, prompts[: args.batch_size * 2], args.batch_size)
     seconds = {"score": [], "generate": [], "pass": []}
     for _ in range(args.repeats):
@@ -86,13 +87,15 @@ def bench(name, model, tokenizer, prompts, labels, args) -> str:
         f"| {date.today()} | {device} | {name} | {len(prompts)} | {args.batch_size} "
         f"| {rate['score']:.2f} | {rate['generate']:.2f} | {rate['score'] / rate['generate']:.2f}x "
         f"| {rate['pass']:.2f} | {rate['pass'] / rate['generate']:.2f}x "
-        f"| {float((score.pred_ids < 0).mean()) * 100:.1f}% | {float((~valid).mean()) * 100:.1f}% | {agree * 100:.1f}% |"
+        f"| {float((score.pred_ids < 0).mean()) * 100:.1f}% | {float((~valid).mean()) * 100:.1f}% "
+        f"| {agree * 100:.1f}% |"
     )
 
 
 def llama7b_shaped(texts):
-    from instructerc.train.tiny_model import train_tokenizer
     from shapes import llama_2_7b_config, random_model
+
+    from instructerc.train.tiny_model import train_tokenizer
 
     tokenizer = train_tokenizer(texts, vocab_size=32000)
     model = random_model(llama_2_7b_config(tokenizer), device="cuda", dtype=torch.bfloat16)
@@ -123,7 +126,9 @@ def main(argv=None):
 
         if not args.raw_dir:
             p.error("pass --dataset or --raw-dir")
-        dataset = str(build_datasets(args.raw_dir, work, ["iemocap"], configs=(args.config,), progress=False)["iemocap"])
+        dataset = str(
+            build_datasets(args.raw_dir, work, ["iemocap"], configs=(args.config,), progress=False)["iemocap"]
+        )
     ds = load_split(dataset, args.config, args.split)
     labels = label_names(ds)
     rng = np.random.default_rng(0)

@@ -35,14 +35,36 @@ from pathlib import Path
 
 import numpy as np
 
+
 LIMIT_BYTES = 64 * 2**20
 # What the project needs at run time that the GPU image lacks or holds at another version (its image:
 # Python 3.12, torch 2.11, transformers 5.17, huggingface_hub 1.33, accelerate 1.15, no trl/datasets/
 # evaluate). Compiled ones are fetched for cp312.
 WHEELS = (
-    "trl", "datasets", "evaluate", "dill", "multiprocess", "transformers", "tokenizers", "huggingface_hub",
-    "hf-xet", "httpx2", "httpcore2", "peft", "accelerate", "sentence-transformers", "safetensors", "fsspec",
-    "click", "typer", "regex", "filelock", "truststore", "anyio", "idna", "h11",
+    "trl",
+    "datasets",
+    "evaluate",
+    "dill",
+    "multiprocess",
+    "transformers",
+    "tokenizers",
+    "huggingface_hub",
+    "hf-xet",
+    "httpx2",
+    "httpcore2",
+    "peft",
+    "accelerate",
+    "sentence-transformers",
+    "safetensors",
+    "fsspec",
+    "click",
+    "typer",
+    "regex",
+    "filelock",
+    "truststore",
+    "anyio",
+    "idna",
+    "h11",
 )
 # DeepSpeed for the ZeRO-3 row: PyPI has only its sdist, so it is built here into a pure-Python wheel
 # (DS_BUILD_OPS=0: its CUDA ops compile on first use, and ZeRO-3 without offload needs none); with the
@@ -51,8 +73,13 @@ DEEPSPEED = "0.19.8"
 DEEPSPEED_DEPS = ("hjson", "pydantic", "pydantic-core", "annotated-types", "typing-inspection")
 # Liger's Triton kernels for the `speed` part (pure Python; the GPU image has Triton). Not installed here: no Triton.
 LIGER = "0.8.5"
-PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
-             "manylinux1_x86_64")
+PLATFORMS = (
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+)
 DATASETS = ("iemocap", "meld", "emorynlp", "unified")
 # The configs the LLaMA-2-7B recipes train on: all of IEMOCAP's (speaker, plain, multi-task recipes), only
 # `default` of the others, so all four fit the 64 MiB beside the wheels.
@@ -70,11 +97,39 @@ def download_wheels(dest: Path, deepspeed: bool = True) -> dict[str, str]:
     pins = {name: metadata.version(name) for name in WHEELS}
     if deepspeed:
         pins.update({name: _version_or(name, "hjson", "3.1.0") for name in DEEPSPEED_DEPS})
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
-                        "--no-build-isolation", f"deepspeed=={DEEPSPEED}", "-w", str(dest)], check=True,
-                       env={**os.environ, "DS_BUILD_OPS": "0"})
-    cmd = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
-           "--only-binary=:all:", "--python-version", "3.12", "--implementation", "cp", "-d", str(dest)]
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "-q",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--no-build-isolation",
+                f"deepspeed=={DEEPSPEED}",
+                "-w",
+                str(dest),
+            ],
+            check=True,
+            env={**os.environ, "DS_BUILD_OPS": "0"},
+        )
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "-q",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.12",
+        "--implementation",
+        "cp",
+        "-d",
+        str(dest),
+    ]
     for platform in PLATFORMS:
         cmd += ["--platform", platform]
     subprocess.run(cmd + [f"{n}=={v}" for n, v in pins.items()] + [f"liger-kernel=={LIGER}"], check=True)
@@ -87,8 +142,13 @@ def copy_dataset(folder: Path, dest: Path, configs: tuple[str, ...] | None) -> l
 
     card = DatasetCard.load(folder / "README.md")
     kept = [c for c in card.data.configs if configs is None or c["config_name"] in configs]
-    shutil.copytree(folder, dest, ignore=lambda d, names: [n for n in names if Path(d).name == "data"
-                                                           and n not in {c["config_name"] for c in kept}])
+    shutil.copytree(
+        folder,
+        dest,
+        ignore=lambda d, names: [
+            n for n in names if Path(d).name == "data" and n not in {c["config_name"] for c in kept}
+        ],
+    )
     card.data.configs = kept
     card.save(str(dest / "README.md"))
     return [c["config_name"] for c in kept]
@@ -127,8 +187,12 @@ def length_stats(folder: Path, tokenizer) -> dict:
         for split in ("train", "validation", "test"):
             n = token_lengths(load_split(str(folder), config, split), tokenizer)
             stats[f"{config}/{split}"] = {
-                "rows": int(len(n)), "tokens": int(n.sum()), "mean": round(float(n.mean()), 1),
-                "median": float(np.median(n)), "p99": float(np.percentile(n, 99)), "max": int(n.max()),
+                "rows": int(len(n)),
+                "tokens": int(n.sum()),
+                "mean": round(float(n.mean()), 1),
+                "median": float(np.median(n)),
+                "p99": float(np.percentile(n, 99)),
+                "max": int(n.max()),
                 # E[len^2] / E[len]: what the attention FLOPs per token scale with
                 "attention_length": round(float((n.astype(np.float64) ** 2).sum() / n.sum()), 1),
             }
@@ -152,8 +216,11 @@ def make_bundle(datasets_dir: Path, out: Path, *, names=DATASETS, wheels: bool =
         folders = [source / n for n in names if (source / n / "README.md").is_file()]
         tokenizer = train_tokenizer(tokenizer_texts(folders), vocab_size=vocab)
         tokenizer.save_pretrained(str(staging / "tokenizer"))
-        manifest["tokenizer"] = {"vocab": len(tokenizer), "trained_on": [f.name for f in folders],
-                                 "configs": list(TOKENIZER_CONFIGS)}
+        manifest["tokenizer"] = {
+            "vocab": len(tokenizer),
+            "trained_on": [f.name for f in folders],
+            "configs": list(TOKENIZER_CONFIGS),
+        }
         budget = LIMIT_BYTES - folder_bytes(staging) - 2**20  # a MiB for the manifest and slack
         for folder in folders:
             dest = staging / "data" / "instructerc" / folder.name
@@ -166,8 +233,11 @@ def make_bundle(datasets_dir: Path, out: Path, *, names=DATASETS, wheels: bool =
                 manifest["datasets"][folder.name] = {"skipped": f"{size / 2**20:.1f} MiB does not fit"}
                 continue
             budget -= size
-            manifest["datasets"][folder.name] = {"bytes": size, "configs": configs,
-                                                 "lengths": length_stats(dest, tokenizer)}
+            manifest["datasets"][folder.name] = {
+                "bytes": size,
+                "configs": configs,
+                "lengths": length_stats(dest, tokenizer),
+            }
         manifest["bytes"] = folder_bytes(staging)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         if out.exists():
@@ -193,15 +263,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-wheels", dest="wheels", action="store_false", help="skip the wheels (CPU dry run)")
     p.add_argument("--vocab", type=int, default=VOCAB)
     args = p.parse_args(argv)
-    manifest = make_bundle(Path(args.datasets_dir), Path(args.out), names=args.datasets, wheels=args.wheels,
-                           vocab=args.vocab)
-    print(f"{args.out}: {manifest['bytes'] / 2**20:.1f} MiB (limit 64 MiB); tokenizer {manifest['tokenizer']['vocab']} "
-          f"tokens; datasets {', '.join(manifest['datasets'])}")
+    manifest = make_bundle(
+        Path(args.datasets_dir), Path(args.out), names=args.datasets, wheels=args.wheels, vocab=args.vocab
+    )
+    print(
+        f"{args.out}: {manifest['bytes'] / 2**20:.1f} MiB (limit 64 MiB); tokenizer {manifest['tokenizer']['vocab']} "
+        f"tokens; datasets {', '.join(manifest['datasets'])}"
+    )
     for name, info in manifest["datasets"].items():
         if "lengths" in info:
             d = info["lengths"]["default/train"]
-            print(f"  {name} default/train: {d['rows']} rows, tokens per row mean {d['mean']}, median {d['median']}, "
-                  f"p99 {d['p99']}, max {d['max']}")
+            print(
+                f"  {name} default/train: {d['rows']} rows, tokens per row mean {d['mean']}, median {d['median']}, "
+                f"p99 {d['p99']}, max {d['max']}"
+            )
         else:
             print(f"  {name}: {info['skipped']}")
     return 0

@@ -7,7 +7,8 @@ Usage:
     bash tests/benchmarks/gpu_proof.sh train           # run 1: LoRA padded / padding-free / packing, evaluation
     bash tests/benchmarks/gpu_proof.sh full            # run 2: all-parameter (FSDP, DeepSpeed), memory fit
     bash tests/benchmarks/gpu_proof.sh speed           # the LoRA recipe as written vs each speed lever vs all of them
-    python tests/benchmarks/gpu_proof.py --report OUT1/proof-train.json OUT2/proof-full.json   # the tables of docs/benchmarks.md
+    # the tables of docs/benchmarks.md
+    python tests/benchmarks/gpu_proof.py --report OUT1/proof-train.json OUT2/proof-full.json
     make gpu-proof-dry                                 # all of it on CPU with a tiny model (in make test)
 
 Each part first saves a LLaMA-2-7B-shaped model (LLaMA-2-7B's config, random bf16 weights made on the
@@ -56,8 +57,11 @@ ACCELERATE = RECIPES / "accelerate_configs"
 # Dense bf16 FLOP/s by device name (datasheet, SXM parts, no sparsity).
 CARDS_GIB = {"24 GB": 22.0, "40 GB": 39.0, "80 GB": 79.0}  # usable after the CUDA context, conservatively
 # Fractional builds are not bundled: their recipes run on the whole dataset (an upper bound on memory).
-FRACTIONS = {"instructerc/iemocap-frac1_4": "iemocap", "instructerc/unified-total-frac1_4": "unified",
-             "instructerc/unified-ratio-frac1_4": "unified"}
+FRACTIONS = {
+    "instructerc/iemocap-frac1_4": "iemocap",
+    "instructerc/unified-total-frac1_4": "unified",
+    "instructerc/unified-ratio-frac1_4": "unified",
+}
 TRAIN_MODES = ("padded", "padding_free", "packing")
 
 
@@ -73,11 +77,23 @@ class Proof:
         self.model_dir = self.work / "model"
         self.manifest = json.loads((self.bundle / "manifest.json").read_text())
         self.results_path = self.out / f"proof-{args.part}.json"
-        self.results: dict = {"part": args.part, "dry_run": self.dry, "date": date.today().isoformat(),
-                              "warmup": args.warmup, "test_rows": self.lengths("iemocap", "default/test")["rows"],
-                              "bundle": {k: self.manifest[k] for k in ("commit", "wheels", "tokenizer")}, "stages": {}}
-        self.env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                    "PYTHONUNBUFFERED": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+        self.results: dict = {
+            "part": args.part,
+            "dry_run": self.dry,
+            "date": date.today().isoformat(),
+            "warmup": args.warmup,
+            "test_rows": self.lengths("iemocap", "default/test")["rows"],
+            "bundle": {k: self.manifest[k] for k in ("commit", "wheels", "tokenizer")},
+            "stages": {},
+        }
+        self.env = {
+            **os.environ,
+            "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        }
         # On the GPU machine's 16 cores, TRL's tokenization of a split in parallel (the recipes leave it serial).
         self.num_proc = [] if self.dry else ["--dataset_num_proc", "8"]
 
@@ -108,6 +124,7 @@ class Proof:
 
 # ---------------------------------------------------------------- environment and model
 
+
 def environment() -> dict:
     import importlib.metadata as md
 
@@ -121,8 +138,12 @@ def environment() -> dict:
             info[name] = None
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        info.update(device=torch.cuda.get_device_name(0), memory_gib=round(props.total_memory / 2**30, 1),
-                    cuda=torch.version.cuda, sms=props.multi_processor_count)
+        info.update(
+            device=torch.cuda.get_device_name(0),
+            memory_gib=round(props.total_memory / 2**30, 1),
+            cuda=torch.version.cuda,
+            sms=props.multi_processor_count,
+        )
     else:
         import platform
 
@@ -152,8 +173,12 @@ def gemm_peak(dry: bool) -> dict:
     measured = 2 * n**3 / statistics.median(times)
     name = torch.cuda.get_device_name(0) if gpu else "cpu"
     datasheet = next((v for k, v in GPU_PEAK_BF16.items() if k in name), None)
-    return {"measured_flops": measured, "datasheet_flops": datasheet, "peak_flops": datasheet or measured,
-            "peak_source": "datasheet bf16 dense" if datasheet else "measured matmul"}
+    return {
+        "measured_flops": measured,
+        "datasheet_flops": datasheet,
+        "peak_flops": datasheet or measured,
+        "peak_source": "datasheet bf16 dense" if datasheet else "measured matmul",
+    }
 
 
 _MADE: dict[str, dict] = {}  # model folder -> what make_model recorded: `--part all` makes and saves it once
@@ -165,9 +190,8 @@ def make_model(proof: Proof) -> dict:
     if str(proof.model_dir) in _MADE and proof.model_dir.is_dir():
         return {**_MADE[str(proof.model_dir)], "made_by_an_earlier_part": True}
     import torch
-    from transformers import AutoTokenizer
-
     from shapes import llama_2_7b_config, non_embedding_params, random_model
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(proof.bundle / "tokenizer"))
     if proof.dry:
@@ -185,9 +209,17 @@ def make_model(proof: Proof) -> dict:
     model.save_pretrained(str(proof.model_dir))
     tokenizer.save_pretrained(str(proof.model_dir))
     c = model.config
-    info = {"ok": True, "params": sum(p.numel() for p in model.parameters()), "non_embedding_params": non_embedding_params(model),
-            "layers": c.num_hidden_layers, "hidden": c.hidden_size, "vocab": c.vocab_size, "tokenizer_vocab": len(tokenizer),
-            "make_seconds": round(made, 1), "save_seconds": round(time.perf_counter() - start - made, 1)}
+    info = {
+        "ok": True,
+        "params": sum(p.numel() for p in model.parameters()),
+        "non_embedding_params": non_embedding_params(model),
+        "layers": c.num_hidden_layers,
+        "hidden": c.hidden_size,
+        "vocab": c.vocab_size,
+        "tokenizer_vocab": len(tokenizer),
+        "make_seconds": round(made, 1),
+        "save_seconds": round(time.perf_counter() - start - made, 1),
+    }
     del model
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -196,6 +228,7 @@ def make_model(proof: Proof) -> dict:
 
 
 # ---------------------------------------------------------------- the real entry points
+
 
 def run(cmd: list[str], proof: Proof, log_name: str, timeout: float) -> dict:
     """Run a command from the repository root; keep its output in the work folder."""
@@ -208,8 +241,12 @@ def run(cmd: list[str], proof: Proof, log_name: str, timeout: float) -> dict:
     seconds = time.perf_counter() - start
     proof.work.mkdir(parents=True, exist_ok=True)
     (proof.work / f"{log_name}.log").write_text(" ".join(cmd) + "\n\n" + output)
-    return {"rc": rc, "seconds": round(seconds, 1), "command": " ".join(_short(c, proof) for c in cmd),
-            "tail": output[-3000:] if rc != 0 else ""}
+    return {
+        "rc": rc,
+        "seconds": round(seconds, 1),
+        "command": " ".join(_short(c, proof) for c in cmd),
+        "tail": output[-3000:] if rc != 0 else "",
+    }
 
 
 def _short(arg: str, proof: Proof) -> str:
@@ -218,13 +255,34 @@ def _short(arg: str, proof: Proof) -> str:
     return arg
 
 
-def launch_sft(proof: Proof, name: str, recipe: Path, overrides: list[str], *, accelerate_config: Path,
-               timeout: float = 540) -> dict:
+def launch_sft(
+    proof: Proof, name: str, recipe: Path, overrides: list[str], *, accelerate_config: Path, timeout: float = 540
+) -> dict:
     out_dir = proof.work / "runs" / name
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_config),
-           "--num_processes", "1", str(REPO / "train" / "sft.py"), "--config", str(recipe),
-           "--model_name_or_path", str(proof.model_dir), "--output_dir", str(out_dir), "--logging_steps", "1",
-           "--report_to", "none", "--disable_tqdm", "true", *proof.num_proc, *overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(accelerate_config),
+        "--num_processes",
+        "1",
+        str(REPO / "train" / "sft.py"),
+        "--config",
+        str(recipe),
+        "--model_name_or_path",
+        str(proof.model_dir),
+        "--output_dir",
+        str(out_dir),
+        "--logging_steps",
+        "1",
+        "--report_to",
+        "none",
+        "--disable_tqdm",
+        "true",
+        *proof.num_proc,
+        *overrides,
+    ]
     if proof.dry:  # the same recipe on a CPU: fp32 (bf16 matmuls are slow there), no checkpointing
         cmd += ["--dtype", "float32", "--bf16", "false", "--activation_checkpointing", "false"]
     result = run(cmd, proof, name, timeout)
@@ -242,11 +300,17 @@ def train_measures(log: list[dict], warmup: int) -> dict:
     if not rows:
         raise RuntimeError(f"no throughput rows after step {warmup} in trainer_state.json")
     rates = [e["train_tokens_per_second"] for e in rows]
-    return {"tokens_per_s": statistics.median(rates), "tokens_per_s_each": rates, "timed_steps": len(rows),
-            "tokens_per_step": statistics.median([b["num_tokens"] - a["num_tokens"] for a, b in zip(rows, rows[1:])])
-            if len(rows) > 1 else None,
-            "peak_memory_gib": max(e["peak_memory_gib"] for e in log if "peak_memory_gib" in e),
-            "loss_first": next(e["loss"] for e in log if "loss" in e), "loss_last": rows[-1].get("loss")}
+    return {
+        "tokens_per_s": statistics.median(rates),
+        "tokens_per_s_each": rates,
+        "timed_steps": len(rows),
+        "tokens_per_step": statistics.median([b["num_tokens"] - a["num_tokens"] for a, b in zip(rows, rows[1:])])
+        if len(rows) > 1
+        else None,
+        "peak_memory_gib": max(e["peak_memory_gib"] for e in log if "peak_memory_gib" in e),
+        "loss_first": next(e["loss"] for e in log if "loss" in e),
+        "loss_last": rows[-1].get("loss"),
+    }
 
 
 def flops_per_token(model: dict, s: float, *, lora: bool, recompute: bool) -> float:
@@ -265,8 +329,17 @@ VARIANTS = {
 }
 
 
-def stage_train(proof: Proof, mode: str, peak: dict, model: dict, *, micro_batch: int = 8, accumulation: int = 4,
-                checkpointing: bool = True, variant_name: str | None = None) -> dict:
+def stage_train(
+    proof: Proof,
+    mode: str,
+    peak: dict,
+    model: dict,
+    *,
+    micro_batch: int = 8,
+    accumulation: int = 4,
+    checkpointing: bool = True,
+    variant_name: str | None = None,
+) -> dict:
     args = proof.args
     steps = args.warmup + args.steps
     overrides = ["--dataset_name", str(proof.dataset()), "--max_steps", str(steps)]
@@ -274,15 +347,42 @@ def stage_train(proof: Proof, mode: str, peak: dict, model: dict, *, micro_batch
     name = variant_name
     variant = name is not None
     if variant:
-        overrides += ["--per_device_train_batch_size", str(micro_batch), "--gradient_accumulation_steps",
-                      str(accumulation), "--activation_checkpointing", str(checkpointing).lower()]
-    if mode == "padded" and not variant:  # the whole path: validation scoring, selection, test scoring, saving, the card
-        overrides += ["--eval_strategy", "steps", "--eval_steps", str(steps), "--save_strategy", "steps",
-                      "--save_steps", str(steps), "--max_eval_samples", str(args.eval_rows),
-                      "--max_test_samples", str(args.eval_rows)]
+        overrides += [
+            "--per_device_train_batch_size",
+            str(micro_batch),
+            "--gradient_accumulation_steps",
+            str(accumulation),
+            "--activation_checkpointing",
+            str(checkpointing).lower(),
+        ]
+    if (
+        mode == "padded" and not variant
+    ):  # the whole path: validation scoring, selection, test scoring, saving, the card
+        overrides += [
+            "--eval_strategy",
+            "steps",
+            "--eval_steps",
+            str(steps),
+            "--save_strategy",
+            "steps",
+            "--save_steps",
+            str(steps),
+            "--max_eval_samples",
+            str(args.eval_rows),
+            "--max_test_samples",
+            str(args.eval_rows),
+        ]
     else:
-        overrides += ["--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
-                      "--do_test", "false"]
+        overrides += [
+            "--eval_strategy",
+            "no",
+            "--save_strategy",
+            "no",
+            "--load_best_model_at_end",
+            "false",
+            "--do_test",
+            "false",
+        ]
     if mode == "padding_free":
         overrides += ["--padding_free", "true"]
     if mode == "packing":  # as many real tokens per micro-batch as the padded batch holds, in 2048-token rows
@@ -290,8 +390,9 @@ def stage_train(proof: Proof, mode: str, peak: dict, model: dict, *, micro_batch
             mean = proof.lengths("iemocap", "default/train")["mean"]
             batch = max(1, round(8 * mean / 2048))
         overrides += ["--packing", "true", "--packing_strategy", "bfd", "--per_device_train_batch_size", str(batch)]
-    result = launch_sft(proof, f"lora-{name or mode}", LORA_RECIPE, overrides,
-                        accelerate_config=ACCELERATE / "single_gpu.yaml")
+    result = launch_sft(
+        proof, f"lora-{name or mode}", LORA_RECIPE, overrides, accelerate_config=ACCELERATE / "single_gpu.yaml"
+    )
     if not result["ok"]:
         return result
     m = train_measures(result["log"], args.warmup)
@@ -318,8 +419,20 @@ def stage_train(proof: Proof, mode: str, peak: dict, model: dict, *, micro_batch
 # activation checkpointing, LoRA dropout 0.05, fp32 adapters, padded rows: AS_WRITTEN pins them whatever the
 # recipe now says), then all together; the seed and the rows are the same, so the numerics-neutral levers must
 # give the recipe's loss at every step.
-AS_WRITTEN = ["--per_device_train_batch_size", "8", "--gradient_accumulation_steps", "4", "--activation_checkpointing",
-              "true", "--lora_dropout", "0.05", "--lora_autocast_adapter_dtype", "true", "--packing", "false"]
+AS_WRITTEN = [
+    "--per_device_train_batch_size",
+    "8",
+    "--gradient_accumulation_steps",
+    "4",
+    "--activation_checkpointing",
+    "true",
+    "--lora_dropout",
+    "0.05",
+    "--lora_autocast_adapter_dtype",
+    "true",
+    "--packing",
+    "false",
+]
 LEVERS = {
     "as_written": [],
     "dropout_0": ["--lora_dropout", "0"],
@@ -356,14 +469,29 @@ def stage_lever(proof: Proof, name: str, peak: dict, model: dict) -> dict:
         return {"ok": False, "ran": False, "error": why}
     together = [lever for lever in TOGETHER if not missing_for(lever, proof.dry)]
     flags = [f for lever in (together if name == "all" else (name,)) for f in LEVERS[lever]]
-    overrides = ["--dataset_name", str(proof.dataset()), "--max_steps", str(args.warmup + args.steps),
-                 "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
-                 "--do_test", "false", *AS_WRITTEN, *flags]
+    overrides = [
+        "--dataset_name",
+        str(proof.dataset()),
+        "--max_steps",
+        str(args.warmup + args.steps),
+        "--eval_strategy",
+        "no",
+        "--save_strategy",
+        "no",
+        "--load_best_model_at_end",
+        "false",
+        "--do_test",
+        "false",
+        *AS_WRITTEN,
+        *flags,
+    ]
     batch = 8
     if "--packing" in flags:  # as many real tokens per micro-batch as the padded batch holds, in 2048-token rows
         batch = max(1, round(8 * proof.lengths("iemocap", "default/train")["mean"] / 2048))
         overrides += ["--per_device_train_batch_size", str(batch)]
-    result = launch_sft(proof, f"speed-{name}", LORA_RECIPE, overrides, accelerate_config=ACCELERATE / "single_gpu.yaml")
+    result = launch_sft(
+        proof, f"speed-{name}", LORA_RECIPE, overrides, accelerate_config=ACCELERATE / "single_gpu.yaml"
+    )
     if not result["ok"]:
         return result
     m = train_measures(result["log"], args.warmup)
@@ -373,7 +501,9 @@ def stage_lever(proof: Proof, name: str, peak: dict, model: dict) -> dict:
     m["hfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=checkpointing) / peak["peak_flops"]
     m["mfu_vs_measured_gemm"] = m["mfu"] * peak["peak_flops"] / peak["measured_flops"]
     m["losses"] = [e["loss"] for e in result["log"] if "loss" in e]
-    m.update(micro_batch=batch, accumulation=4, checkpointing=checkpointing, levers=together if name == "all" else [name])
+    m.update(
+        micro_batch=batch, accumulation=4, checkpointing=checkpointing, levers=together if name == "all" else [name]
+    )
     m["projected_6_epochs_train_s"] = 6 * proof.lengths("iemocap", "default/train")["tokens"] / m["tokens_per_s"]
     return {**result, **m}
 
@@ -395,10 +525,13 @@ def part_speed(proof: Proof) -> None:
 
 def _speed_table(stages: dict) -> list[str]:
     base = stages.get("speed_as_written", {})
-    lines = ["", "| lever (alone on `iemocap-lora.yaml`) | micro-batch x accumulation | checkpointing | tokens/s "
-             "(median of steps) | vs as written | peak memory (GiB) | MFU | HFU | MFU vs measured matmul "
-             "| loss, last step (max Δ vs as written) | projected 6 epochs (train only) |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+    lines = [
+        "",
+        "| lever (alone on `iemocap-lora.yaml`) | micro-batch x accumulation | checkpointing | tokens/s "
+        "(median of steps) | vs as written | peak memory (GiB) | MFU | HFU | MFU vs measured matmul "
+        "| loss, last step (max Δ vs as written) | projected 6 epochs (train only) |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
     for key in [k for k in stages if k.startswith("speed_")]:
         s, label = stages[key], key.removeprefix("speed_")
         if not s.get("ok"):
@@ -408,40 +541,76 @@ def _speed_table(stages: dict) -> list[str]:
             delta = max(abs(a - b) for a, b in zip(s["losses"], base["losses"]))
             loss = f"{s['losses'][-1]:.4f} ({delta:.4f})"
         else:
-            loss = f"{s['losses'][-1]:.4f} (not numerics-neutral)" if label in NOT_NEUTRAL else f"{s['losses'][-1]:.4f}"
+            loss = (
+                f"{s['losses'][-1]:.4f} (not numerics-neutral)" if label in NOT_NEUTRAL else f"{s['losses'][-1]:.4f}"
+            )
         if label == "all":
             label = "all: " + " + ".join(s.get("levers", []))
         speed = _n(s["tokens_per_s"] / base["tokens_per_s"], "{:.2f}x") if base.get("ok") else "—"
-        lines.append(f"| {label} | {s['micro_batch']} x {s['accumulation']} | {'yes' if s['checkpointing'] else 'no'} | "
-                     f"{_n(s['tokens_per_s'])} | {speed} | {_n(s['peak_memory_gib'], '{:.1f}')} | "
-                     f"{_n(100 * s['mfu'], '{:.1f}%')} | {_n(100 * s['hfu'], '{:.1f}%')} | "
-                     f"{_n(100 * s['mfu_vs_measured_gemm'], '{:.1f}%')} | {loss} | {_hms(s['projected_6_epochs_train_s'])} |")
+        lines.append(
+            f"| {label} | {s['micro_batch']} x {s['accumulation']} | {'yes' if s['checkpointing'] else 'no'} | "
+            f"{_n(s['tokens_per_s'])} | {speed} | {_n(s['peak_memory_gib'], '{:.1f}')} | "
+            f"{_n(100 * s['mfu'], '{:.1f}%')} | {_n(100 * s['hfu'], '{:.1f}%')} | "
+            f"{_n(100 * s['mfu_vs_measured_gemm'], '{:.1f}%')} | {loss} | {_hms(s['projected_6_epochs_train_s'])} |"
+        )
     return lines
 
 
 def stage_eval(proof: Proof, mode: str) -> dict:
     adapter = proof.work / "runs" / "lora-padded"
     out = proof.work / "eval" / mode
-    cmd = [sys.executable, str(REPO / "eval" / "run_eval.py"), "--adapter", str(adapter), "--model", str(proof.model_dir),
-           "--dataset", str(proof.dataset()), "--split", "test", "--mode", mode, "--batch-size",
-           str(proof.args.eval_batch_size), "--output-dir", str(out), "--no-progress"]
+    cmd = [
+        sys.executable,
+        str(REPO / "eval" / "run_eval.py"),
+        "--adapter",
+        str(adapter),
+        "--model",
+        str(proof.model_dir),
+        "--dataset",
+        str(proof.dataset()),
+        "--split",
+        "test",
+        "--mode",
+        mode,
+        "--batch-size",
+        str(proof.args.eval_batch_size),
+        "--output-dir",
+        str(out),
+        "--no-progress",
+    ]
     if proof.args.eval_max_samples:
         cmd += ["--max-samples", str(proof.args.eval_max_samples)]
     result = run(cmd, proof, f"eval-{mode}", 540)
     result["ok"] = result["rc"] == 0
     if result["ok"]:
         r = json.loads((out / "results.json").read_text())
-        result.update(utterances=r["num_examples"], utterances_per_s=r["runtime"]["utterances_per_s"],
-                      inference_seconds=r["runtime"]["seconds"], weighted_f1=r["weighted_f1"],
-                      unparseable_rate=r["unparseable_rate"], environment=r["environment"])
+        result.update(
+            utterances=r["num_examples"],
+            utterances_per_s=r["runtime"]["utterances_per_s"],
+            inference_seconds=r["runtime"]["seconds"],
+            weighted_f1=r["weighted_f1"],
+            unparseable_rate=r["unparseable_rate"],
+            environment=r["environment"],
+        )
     return result
 
 
 def stage_prompt_pass(proof: Proof) -> dict:
     """A bare forward pass over the same prompts (the floor of any method that reads them), in its own
     process with the product's model loading."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--prompt-pass", "--bundle", str(proof.bundle),
-           "--out", str(proof.out), "--work", str(proof.work), "--eval-batch-size", str(proof.args.eval_batch_size)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--prompt-pass",
+        "--bundle",
+        str(proof.bundle),
+        "--out",
+        str(proof.out),
+        "--work",
+        str(proof.work),
+        "--eval-batch-size",
+        str(proof.args.eval_batch_size),
+    ]
     if proof.args.eval_max_samples:
         cmd += ["--eval-max-samples", str(proof.args.eval_max_samples)]
     result = run(cmd, proof, "prompt-pass", 540)
@@ -453,8 +622,8 @@ def stage_prompt_pass(proof: Proof) -> dict:
 
 def prompt_pass_child(proof: Proof) -> int:
     import torch
-
     from eval_throughput import prompt_pass
+
     from instructerc.builders.reading import load_split
     from instructerc.eval.loading import load_model
 
@@ -464,22 +633,43 @@ def prompt_pass_child(proof: Proof) -> int:
         prompts = prompts[: proof.args.eval_max_samples]
     prompt_pass(model, tokenizer, prompts[: proof.args.eval_batch_size * 2], proof.args.eval_batch_size)  # warm-up
     seconds = prompt_pass(model, tokenizer, prompts, proof.args.eval_batch_size)
-    (proof.work / "prompt_pass.json").write_text(json.dumps({
-        "utterances": len(prompts), "inference_seconds": round(seconds, 3),
-        "utterances_per_s": round(len(prompts) / seconds, 3),
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}))
+    (proof.work / "prompt_pass.json").write_text(
+        json.dumps(
+            {
+                "utterances": len(prompts),
+                "inference_seconds": round(seconds, 3),
+                "utterances_per_s": round(len(prompts) / seconds, 3),
+                "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+            }
+        )
+    )
     return 0
 
 
-OOM = re.compile(r"Tried to allocate ([\d.]+) ([GM]iB)\. GPU \d+ has a total capacity of ([\d.]+) GiB of which "
-                 r"([\d.]+) ([GM]iB) is free.*?([\d.]+) GiB is allocated by PyTorch", re.S)
+OOM = re.compile(
+    r"Tried to allocate ([\d.]+) ([GM]iB)\. GPU \d+ has a total capacity of ([\d.]+) GiB of which "
+    r"([\d.]+) ([GM]iB) is free.*?([\d.]+) GiB is allocated by PyTorch",
+    re.S,
+)
 
 
 def stage_full(proof: Proof, engine: str) -> dict:
     args = proof.args
     steps = args.full_warmup + args.full_steps
-    overrides = ["--dataset_name", str(proof.dataset()), "--max_steps", str(steps), "--eval_strategy", "no",
-                 "--save_strategy", "no", "--load_best_model_at_end", "false", "--do_test", "false"]
+    overrides = [
+        "--dataset_name",
+        str(proof.dataset()),
+        "--max_steps",
+        str(steps),
+        "--eval_strategy",
+        "no",
+        "--save_strategy",
+        "no",
+        "--load_best_model_at_end",
+        "false",
+        "--do_test",
+        "false",
+    ]
     config = ACCELERATE / ("fsdp.yaml" if engine == "fsdp" else "deepspeed_zero3.yaml")
     if engine == "deepspeed":
         import importlib.util
@@ -497,20 +687,30 @@ def stage_full(proof: Proof, engine: str) -> dict:
         oom = OOM.search(result["tail"])
         if oom:
             unit = 1 if oom.group(2) == "GiB" else 1 / 1024
-            result.update(out_of_memory=True, asked_gib=float(oom.group(1)) * unit, capacity_gib=float(oom.group(3)),
-                          allocated_gib=float(oom.group(6)))
-        result["error_line"] = next((line for line in reversed(result["tail"].splitlines())
-                                     if "Error" in line or "error" in line), result["tail"][-300:])
+            result.update(
+                out_of_memory=True,
+                asked_gib=float(oom.group(1)) * unit,
+                capacity_gib=float(oom.group(3)),
+                allocated_gib=float(oom.group(6)),
+            )
+        result["error_line"] = next(
+            (line for line in reversed(result["tail"].splitlines()) if "Error" in line or "error" in line),
+            result["tail"][-300:],
+        )
     return result
 
 
 # ---------------------------------------------------------------- memory fit of the LoRA recipes
 
+
 def lora_recipes() -> list[Path]:
     import yaml
 
-    return [p for p in sorted((RECIPES / "llama-2-7b").glob("*.yaml"))
-            if yaml.safe_load(p.read_text()).get("use_peft") or yaml.safe_load(p.read_text()).get("init_adapter")]
+    return [
+        p
+        for p in sorted((RECIPES / "llama-2-7b").glob("*.yaml"))
+        if yaml.safe_load(p.read_text()).get("use_peft") or yaml.safe_load(p.read_text()).get("init_adapter")
+    ]
 
 
 def memfit_child(proof: Proof) -> int:
@@ -539,19 +739,48 @@ def memfit_child(proof: Proof) -> int:
         spec = yaml.safe_load(recipe.read_text())
         name = spec["dataset_name"].removeprefix("instructerc/")
         bundled = FRACTIONS.get(spec["dataset_name"], name)
-        row = {"recipe": recipe.name, "dataset": spec["dataset_name"], "measured_on": bundled,
-               "batch": spec["per_device_train_batch_size"], "max_length": spec["max_length"]}
+        row = {
+            "recipe": recipe.name,
+            "dataset": spec["dataset_name"],
+            "measured_on": bundled,
+            "batch": spec["per_device_train_batch_size"],
+            "max_length": spec["max_length"],
+        }
         configs = list(spec["dataset_mixture"]) if spec.get("dataset_mixture") else [spec["dataset_config"]]
         lengths = proof.manifest["datasets"].get(bundled, {}).get("lengths")
         if not lengths:
             rows.append({**row, "error": f"{bundled} is not in the bundle"})
             continue
         row["longest_row"] = max(lengths[f"{c}/train"]["max"] for c in configs if f"{c}/train" in lengths)
-        argv = ["--config", str(recipe), "--model_name_or_path", str(proof.model_dir), "--dataset_name",
-                str(proof.dataset(bundled)), "--output_dir", str(proof.work / "memfit" / recipe.stem),
-                "--max_steps", "1", "--train_sampling_strategy", "group_by_length", "--eval_strategy", "no",
-                "--save_strategy", "no", "--load_best_model_at_end", "false", "--do_test", "false",
-                "--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "1", *proof.num_proc]
+        argv = [
+            "--config",
+            str(recipe),
+            "--model_name_or_path",
+            str(proof.model_dir),
+            "--dataset_name",
+            str(proof.dataset(bundled)),
+            "--output_dir",
+            str(proof.work / "memfit" / recipe.stem),
+            "--max_steps",
+            "1",
+            "--train_sampling_strategy",
+            "group_by_length",
+            "--eval_strategy",
+            "no",
+            "--save_strategy",
+            "no",
+            "--load_best_model_at_end",
+            "false",
+            "--do_test",
+            "false",
+            "--report_to",
+            "none",
+            "--disable_tqdm",
+            "true",
+            "--logging_steps",
+            "1",
+            *proof.num_proc,
+        ]
         if spec.get("init_adapter"):
             argv += ["--init_adapter", str(stage1)]
         if proof.dry:
@@ -591,8 +820,17 @@ def memfit_child(proof: Proof) -> int:
 
 
 def stage_memfit(proof: Proof) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--memfit", "--bundle", str(proof.bundle), "--out",
-           str(proof.out), "--work", str(proof.work)] + (["--dry-run"] if proof.dry else [])
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--memfit",
+        "--bundle",
+        str(proof.bundle),
+        "--out",
+        str(proof.out),
+        "--work",
+        str(proof.work),
+    ] + (["--dry-run"] if proof.dry else [])
     if proof.args.memfit_recipes:
         cmd += ["--memfit-recipes", *proof.args.memfit_recipes]
     result = run(cmd, proof, "memfit", 540)
@@ -603,6 +841,7 @@ def stage_memfit(proof: Proof) -> dict:
 
 
 # ---------------------------------------------------------------- parts
+
 
 def part_train(proof: Proof) -> None:
     peak, model = measured_peak_and_model(proof)
@@ -624,13 +863,24 @@ def part_sweep(proof: Proof) -> None:
     for name, (mode, micro, accumulation, checkpointing) in VARIANTS.items():
         if proof.args.variants and name not in proof.args.variants:
             continue
-        proof.stage(f"lora_{name}", stage_train, proof, mode, peak, model, micro_batch=micro,
-                    accumulation=accumulation, checkpointing=checkpointing, variant_name=name)
+        proof.stage(
+            f"lora_{name}",
+            stage_train,
+            proof,
+            mode,
+            peak,
+            model,
+            micro_batch=micro,
+            accumulation=accumulation,
+            checkpointing=checkpointing,
+            variant_name=name,
+        )
 
 
-KERNEL_KINDS = (("attention", ("flash", "fmha", "attention", "sdpa", "scaled_dot_product")),
-                ("matmul", ("gemm", "nvjet", "cutlass", "sm90_", "matmul", "cublas", "aten::mm", "aten::addmm",
-                            "aten::bmm")))
+KERNEL_KINDS = (
+    ("attention", ("flash", "fmha", "attention", "sdpa", "scaled_dot_product")),
+    ("matmul", ("gemm", "nvjet", "cutlass", "sm90_", "matmul", "cublas", "aten::mm", "aten::addmm", "aten::bmm")),
+)
 
 
 def profile_child(proof: Proof) -> int:
@@ -684,11 +934,33 @@ def profile_child(proof: Proof) -> int:
                 found["kernel_s"] = {k: round(v, 4) for k, v in kinds.items()}
                 found["top"] = [list(r) for r in sorted(rows, reverse=True)[:25]]
 
-    argv = ["--config", str(LORA_RECIPE), "--model_name_or_path", str(proof.model_dir), "--dataset_name",
-            str(proof.dataset()), "--output_dir", str(proof.work / "runs" / "profile"), "--max_steps",
-            str(proof.args.warmup + 1), "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end",
-            "false", "--do_test", "false", "--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "1",
-            *proof.num_proc]
+    argv = [
+        "--config",
+        str(LORA_RECIPE),
+        "--model_name_or_path",
+        str(proof.model_dir),
+        "--dataset_name",
+        str(proof.dataset()),
+        "--output_dir",
+        str(proof.work / "runs" / "profile"),
+        "--max_steps",
+        str(proof.args.warmup + 1),
+        "--eval_strategy",
+        "no",
+        "--save_strategy",
+        "no",
+        "--load_best_model_at_end",
+        "false",
+        "--do_test",
+        "false",
+        "--report_to",
+        "none",
+        "--disable_tqdm",
+        "true",
+        "--logging_steps",
+        "1",
+        *proof.num_proc,
+    ]
     if proof.dry:
         argv += ["--dtype", "float32", "--bf16", "false", "--activation_checkpointing", "false"]
     script_args, training_args, model_args = parse_recipe(argv)
@@ -698,8 +970,19 @@ def profile_child(proof: Proof) -> int:
 
 
 def stage_profile(proof: Proof) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--profile", "--bundle", str(proof.bundle), "--out",
-           str(proof.out), "--work", str(proof.work), "--warmup", str(proof.args.warmup)] + (["--dry-run"] if proof.dry else [])
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--profile",
+        "--bundle",
+        str(proof.bundle),
+        "--out",
+        str(proof.out),
+        "--work",
+        str(proof.work),
+        "--warmup",
+        str(proof.args.warmup),
+    ] + (["--dry-run"] if proof.dry else [])
     result = run(cmd, proof, "profile", 400)
     path = proof.work / "profile.json"
     result.update(json.loads(path.read_text()) if path.is_file() else {})
@@ -728,6 +1011,7 @@ def part_full(proof: Proof) -> None:
 
 # ---------------------------------------------------------------- report
 
+
 def _n(x, fmt="{:,.0f}") -> str:
     return fmt.format(x) if isinstance(x, (int, float)) and not (isinstance(x, float) and math.isnan(x)) else "—"
 
@@ -742,76 +1026,121 @@ def report(paths: list[Path]) -> str:
     lines = []
     for r in parts.values():
         e = r.get("environment", {})
-        lines.append(f"Part `{r['part']}`{' (CPU dry run)' if r['dry_run'] else ''}: {e.get('device')}, {r['date']}; "
-                     f"torch {e.get('torch')}, transformers {e.get('transformers')}, trl {e.get('trl')}, "
-                     f"peft {e.get('peft')}, accelerate {e.get('accelerate')}, datasets {e.get('datasets')}"
-                     + (f", deepspeed {e['deepspeed']}" if e.get("deepspeed") else "") + ".")
+        lines.append(
+            f"Part `{r['part']}`{' (CPU dry run)' if r['dry_run'] else ''}: {e.get('device')}, {r['date']}; "
+            f"torch {e.get('torch')}, transformers {e.get('transformers')}, trl {e.get('trl')}, "
+            f"peft {e.get('peft')}, accelerate {e.get('accelerate')}, datasets {e.get('datasets')}"
+            + (f", deepspeed {e['deepspeed']}" if e.get("deepspeed") else "")
+            + "."
+        )
     t = parts.get("train")
     if t:
         st = t["stages"]
         peak, model = st["gemm_peak"], st["model"]
-        lines += ["", f"Model: {model.get('params', 0) / 1e9:.2f}B parameters ({model.get('layers')} layers, hidden "
-                  f"{model.get('hidden')}, vocabulary {model.get('vocab')}), made in {_n(model.get('make_seconds'), '{:.1f}')} s "
-                  f"and saved in {_n(model.get('save_seconds'), '{:.1f}')} s. Peak for MFU: {peak['peak_source']} "
-                  f"{peak['peak_flops'] / 1e12:.1f} TFLOP/s; measured matmul {peak['measured_flops'] / 1e12:.1f} TFLOP/s."]
+        lines += [
+            "",
+            f"Model: {model.get('params', 0) / 1e9:.2f}B parameters ({model.get('layers')} layers, hidden "
+            f"{model.get('hidden')}, vocabulary {model.get('vocab')}), "
+            f"made in {_n(model.get('make_seconds'), '{:.1f}')} s "
+            f"and saved in {_n(model.get('save_seconds'), '{:.1f}')} s. Peak for MFU: {peak['peak_source']} "
+            f"{peak['peak_flops'] / 1e12:.1f} TFLOP/s; measured matmul {peak['measured_flops'] / 1e12:.1f} TFLOP/s.",
+        ]
         lines += _train_table(st, [f"lora_{m}" for m in TRAIN_MODES], st.get("lora_padded", {}).get("tokens_per_s"))
         test_rows = t.get("test_rows") or _bundle_test_rows()
-        lines += ["", "| evaluation (IEMOCAP test rows) | utterances | utt/s | seconds | vs generate "
-                  f"| projected whole test split ({test_rows} rows), s |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "| evaluation (IEMOCAP test rows) | utterances | utt/s | seconds | vs generate "
+            f"| projected whole test split ({test_rows} rows), s |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         gen = st.get("eval_generate", {}).get("utterances_per_s")
-        for key, label in (("eval_score", "`score` (run_eval.py)"), ("eval_generate", "`generate` (run_eval.py)"),
-                           ("eval_prompt_pass", "bare prompt pass")):
+        for key, label in (
+            ("eval_score", "`score` (run_eval.py)"),
+            ("eval_generate", "`generate` (run_eval.py)"),
+            ("eval_prompt_pass", "bare prompt pass"),
+        ):
             s = st.get(key, {})
             if not s.get("ok"):
                 lines.append(f"| {label} | failed: {s.get('error') or _last_error(s)} | | | | |")
                 continue
-            lines.append(f"| {label} | {s['utterances']} | {_n(s['utterances_per_s'], '{:.1f}')} | "
-                         f"{_n(s['inference_seconds'], '{:.1f}')} | "
-                         f"{_n(s['utterances_per_s'] / gen, '{:.2f}x') if gen else '—'} | "
-                         f"{_n(test_rows / s['utterances_per_s'], '{:.1f}') if test_rows else '—'} |")
+            lines.append(
+                f"| {label} | {s['utterances']} | {_n(s['utterances_per_s'], '{:.1f}')} | "
+                f"{_n(s['inference_seconds'], '{:.1f}')} | "
+                f"{_n(s['utterances_per_s'] / gen, '{:.2f}x') if gen else '—'} | "
+                f"{_n(test_rows / s['utterances_per_s'], '{:.1f}') if test_rows else '—'} |"
+            )
     f = parts.get("full")
     if f:
         st = f["stages"]
-        lines += ["", "| all-parameter (`iemocap-full.yaml`, 1 GPU) | ran | tokens/s | peak memory (GiB) | what happened |",
-                  "|---|---|---:|---:|---|"]
+        lines += [
+            "",
+            "| all-parameter (`iemocap-full.yaml`, 1 GPU) | ran | tokens/s | peak memory (GiB) | what happened |",
+            "|---|---|---:|---:|---|",
+        ]
         for key, label in (("full_fsdp", "`fsdp.yaml`"), ("full_deepspeed", "`deepspeed_zero3.yaml`")):
             s = st.get(key, {})
             if s.get("ran"):
-                lines.append(f"| {label} | yes | {_n(s['tokens_per_s'])} | {_n(s['peak_memory_gib'], '{:.1f}')} | "
-                             f"{s['timed_steps']} timed steps |")
+                lines.append(
+                    f"| {label} | yes | {_n(s['tokens_per_s'])} | {_n(s['peak_memory_gib'], '{:.1f}')} | "
+                    f"{s['timed_steps']} timed steps |"
+                )
             elif s.get("out_of_memory"):
-                lines.append(f"| {label} | no: out of memory | — | {_n(s['allocated_gib'], '{:.1f}')} allocated | asked "
-                             f"{_n(s['asked_gib'], '{:.2f}')} GiB more of {_n(s['capacity_gib'], '{:.1f}')} GiB |")
+                lines.append(
+                    f"| {label} | no: out of memory | — | {_n(s['allocated_gib'], '{:.1f}')} allocated | asked "
+                    f"{_n(s['asked_gib'], '{:.2f}')} GiB more of {_n(s['capacity_gib'], '{:.1f}')} GiB |"
+                )
             else:
                 lines.append(f"| {label} | no | — | — | {s.get('error') or s.get('error_line', '')[:200]} |")
         mem = st.get("memfit", {})
-        lines += ["", "| recipe | trained on | longest row (tokens) | peak allocated (GiB) | peak reserved (GiB) | "
-                  + " | ".join(CARDS_GIB) + " |", "|---|---|---:|---:|---:|" + "---|" * len(CARDS_GIB)]
+        lines += [
+            "",
+            "| recipe | trained on | longest row (tokens) | peak allocated (GiB) | peak reserved (GiB) | "
+            + " | ".join(CARDS_GIB)
+            + " |",
+            "|---|---|---:|---:|---:|" + "---|" * len(CARDS_GIB),
+        ]
         for row in mem.get("rows", []):
             if "error" in row:
-                lines.append(f"| `{row['recipe']}` | {row['measured_on']} | {row.get('longest_row', '—')} | failed: "
-                             f"{row['error'][:150]} | | " + " | ".join("" for _ in CARDS_GIB) + " |")
+                lines.append(
+                    f"| `{row['recipe']}` | {row['measured_on']} | {row.get('longest_row', '—')} | failed: "
+                    f"{row['error'][:150]} | | " + " | ".join("" for _ in CARDS_GIB) + " |"
+                )
                 continue
             fits = ["fits" if row["peak_reserved_gib"] <= cap else "no" for cap in CARDS_GIB.values()]
-            lines.append(f"| `{row['recipe']}` | {row['measured_on']} | {row['longest_row']} | "
-                         f"{row['peak_allocated_gib']:.1f} | {row['peak_reserved_gib']:.1f} | " + " | ".join(fits) + " |")
+            lines.append(
+                f"| `{row['recipe']}` | {row['measured_on']} | {row['longest_row']} | "
+                f"{row['peak_allocated_gib']:.1f} | {row['peak_reserved_gib']:.1f} | " + " | ".join(fits) + " |"
+            )
     sw = parts.get("sweep")
     if sw:
         base = (t or {}).get("stages", {}).get("lora_padded", {}).get("tokens_per_s")
-        lines += _train_table(sw["stages"], [k for k in sw["stages"] if k.startswith("lora_")], base,
-                              first="variant (global batch 32)", against="vs recipe (padded, run `train`)")
+        lines += _train_table(
+            sw["stages"],
+            [k for k in sw["stages"] if k.startswith("lora_")],
+            base,
+            first="variant (global batch 32)",
+            against="vs recipe (padded, run `train`)",
+        )
     pr = parts.get("profile")
     if pr:
         s = pr["stages"].get("profile", {})
         words = s.get("command", "").split()
         step = pr.get("warmup", words[words.index("--warmup") + 1] if "--warmup" in words else "?")
-        kind = s.get("device", "CPU operators" if "CPU" in str(pr.get("environment", {}).get("device")) else "GPU kernels")
-        lines += ["", f"| one step of `iemocap-lora.yaml` under torch.profiler ({kind}) | wall s | busy s "
-                  "| busy share | matmul s | attention s | other s |", "|---|---:|---:|---:|---:|---:|---:|"]
+        kind = s.get(
+            "device", "CPU operators" if "CPU" in str(pr.get("environment", {}).get("device")) else "GPU kernels"
+        )
+        lines += [
+            "",
+            f"| one step of `iemocap-lora.yaml` under torch.profiler ({kind}) | wall s | busy s "
+            "| busy share | matmul s | attention s | other s |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         if s.get("ok") and s.get("kernel_s"):
             k = s["kernel_s"]
-            lines.append(f"| step {int(step) + 1} | {s['wall_s']:.2f} | {sum(k.values()):.2f} | "
-                         f"{100 * s['gpu_busy_fraction']:.0f}% | {k['matmul']:.2f} | {k['attention']:.2f} | {k['other']:.2f} |")
+            lines.append(
+                f"| step {int(step) + 1} | {s['wall_s']:.2f} | {sum(k.values()):.2f} | "
+                f"{100 * s['gpu_busy_fraction']:.0f}% | {k['matmul']:.2f} | {k['attention']:.2f} | {k['other']:.2f} |"
+            )
         else:
             lines.append(f"| failed: {s.get('error') or _last_error(s)} | | | | | | |")
     sp = parts.get("speed")
@@ -820,11 +1149,15 @@ def report(paths: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def _train_table(stages: dict, keys: list[str], base: float | None, first: str = "mode",
-                 against: str = "vs padded") -> list[str]:
-    lines = ["", f"| {first} | micro-batch x accumulation | checkpointing | tokens/s (median of steps) | {against} "
-             "| peak memory (GiB) | MFU | HFU | MFU vs measured matmul | projected 6 epochs (train only) |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+def _train_table(
+    stages: dict, keys: list[str], base: float | None, first: str = "mode", against: str = "vs padded"
+) -> list[str]:
+    lines = [
+        "",
+        f"| {first} | micro-batch x accumulation | checkpointing | tokens/s (median of steps) | {against} "
+        "| peak memory (GiB) | MFU | HFU | MFU vs measured matmul | projected 6 epochs (train only) |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for key in keys:
         s = stages.get(key, {})
         label = key.removeprefix("lora_")
@@ -832,11 +1165,13 @@ def _train_table(stages: dict, keys: list[str], base: float | None, first: str =
             lines.append(f"| {label} | failed: {s.get('error') or _last_error(s)} | | | | | | | | |")
             continue
         accumulation, checkpointing = _settings(s)
-        lines.append(f"| {label} | {s['micro_batch']} x {accumulation} | {'yes' if checkpointing else 'no'} | "
-                     f"{_n(s['tokens_per_s'])} | {_n(s['tokens_per_s'] / base, '{:.2f}x') if base else '—'} | "
-                     f"{_n(s['peak_memory_gib'], '{:.1f}')} | {_n(100 * s['mfu'], '{:.1f}%')} | "
-                     f"{_n(100 * s['hfu'], '{:.1f}%')} | {_n(100 * s['mfu_vs_measured_gemm'], '{:.1f}%')} | "
-                     f"{_hms(s['projected_6_epochs_train_s'])} |")
+        lines.append(
+            f"| {label} | {s['micro_batch']} x {accumulation} | {'yes' if checkpointing else 'no'} | "
+            f"{_n(s['tokens_per_s'])} | {_n(s['tokens_per_s'] / base, '{:.2f}x') if base else '—'} | "
+            f"{_n(s['peak_memory_gib'], '{:.1f}')} | {_n(100 * s['mfu'], '{:.1f}%')} | "
+            f"{_n(100 * s['hfu'], '{:.1f}%')} | {_n(100 * s['mfu_vs_measured_gemm'], '{:.1f}%')} | "
+            f"{_hms(s['projected_6_epochs_train_s'])} |"
+        )
     return lines
 
 
@@ -888,11 +1223,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full-steps", type=int, default=3)
     p.add_argument("--eval-rows", type=int, default=64, help="validation and test rows scored inside the padded run")
     p.add_argument("--eval-batch-size", type=int, default=8, help="run_eval.py --batch-size")
-    p.add_argument("--eval-max-samples", type=int, default=512,
-                   help="run_eval.py --max-samples; the whole test split's time is projected from them (0: all)")
+    p.add_argument(
+        "--eval-max-samples",
+        type=int,
+        default=512,
+        help="run_eval.py --max-samples; the whole test split's time is projected from them (0: all)",
+    )
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), help="sweep part: these variants only")
     p.add_argument("--memfit-recipes", nargs="+", metavar="NAME.yaml", help="memory fit of these recipes only")
-    p.add_argument("--report", nargs="+", metavar="PROOF_JSON", help="print the tables of docs/benchmarks.md from finished parts")
+    p.add_argument(
+        "--report", nargs="+", metavar="PROOF_JSON", help="print the tables of docs/benchmarks.md from finished parts"
+    )
     p.add_argument("--prompt-pass", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--memfit", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
@@ -912,8 +1253,9 @@ def main(argv: list[str] | None = None) -> int:
     for part in parts:
         args.part = part
         proof = Proof(args)
-        {"train": part_train, "full": part_full, "sweep": part_sweep, "profile": part_profile,
-         "speed": part_speed}[part](proof)
+        {"train": part_train, "full": part_full, "sweep": part_sweep, "profile": part_profile, "speed": part_speed}[
+            part
+        ](proof)
         paths.append(proof.results_path)
     print("\n" + report(paths))
     return 0

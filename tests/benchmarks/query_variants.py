@@ -21,15 +21,21 @@ import sys
 
 import numpy as np
 
+from instructerc.builders.candidates import Groups, labelled_turns, make_base
 from instructerc.builders.embedder import DEFAULT_EMBEDDER, Embedder
 from instructerc.builders.labels import BENCHMARKS
 from instructerc.builders.pipeline import read_corpora
-from instructerc.builders.candidates import Groups, labelled_turns, make_base
 from instructerc.builders.retrieval import (
-    DEFAULT_QUERY, PREVIOUS_WEIGHT, REPORT_NEIGHBOURS, embed_queries, retrieve_corpus, texts_to_embed,
+    DEFAULT_QUERY,
+    PREVIOUS_WEIGHT,
+    REPORT_NEIGHBOURS,
+    embed_queries,
+    retrieve_corpus,
+    texts_to_embed,
 )
-from instructerc.builders.search import search
 from instructerc.builders.retrieval_report import demonstration_coverage, knn_weighted_f1, label_agreement
+from instructerc.builders.search import search
+
 
 VARIANTS = [  # (name, query, weight, distinct base)
     ("utterance, every train turn (reference setting)", "utterance", 0.0, False),
@@ -80,14 +86,21 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|" + "---|---|" * len(DATASETS))
     for v, r in results.items():
         cells = " | ".join(
-            f"{r[d]['validation'][0]:.1f} / {r[d]['validation'][1]:.1f} | {r[d]['test'][0]:.1f} / {r[d]['test'][1]:.1f}"
+            f"{r[d]['validation'][0]:.1f} / {r[d]['validation'][1]:.1f} | "
+            f"{r[d]['test'][0]:.1f} / {r[d]['test'][1]:.1f}"
             for d in DATASETS
         )
         mark = " **(chosen)**" if v == chosen else ""
         print(f"| {v}{mark} | {mean_val[v]:.2f} | {cells} |")
-    print(f"\nchosen on validation: {chosen}; the code's default: query={DEFAULT_QUERY}, weight={PREVIOUS_WEIGHT}, identical texts merged")
+    print(
+        f"\nchosen on validation: {chosen}; the code's default: query={DEFAULT_QUERY}, weight={PREVIOUS_WEIGHT}, "
+        "identical texts merged"
+    )
 
-    print("\nBalancing, k=3, chosen variant, validation: gold label among the 3 demonstrations / share of demonstrations with the gold label (%):\n")
+    print(
+        "\nBalancing, k=3, chosen variant, validation: gold label among the 3 demonstrations / "
+        "share of demonstrations with the gold label (%):\n"
+    )
     print("| balance | " + " | ".join(DATASETS) + " |")
     print("|---|" + "---|" * len(DATASETS))
     for balance in ("none", "label", "mmr"):
@@ -98,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             labels = np.array(r.base.label, dtype=object)
             cover = demonstration_coverage(split.queries.label, labels, split.demo_turns)
             valid = split.demo_turns >= 0
-            hits = (labels[np.maximum(split.demo_turns, 0)] == np.array(split.queries.label, dtype=object)[:, None]) & valid
+            hits = (
+                labels[np.maximum(split.demo_turns, 0)] == np.array(split.queries.label, dtype=object)[:, None]
+            ) & valid
             cells.append(f"{100 * cover:.1f} / {100 * hits.sum() / valid.sum():.1f}")
         print(f"| {balance} | " + " | ".join(cells) + " |")
     return 0

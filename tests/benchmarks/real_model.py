@@ -33,16 +33,28 @@ import sys
 import time
 from pathlib import Path
 
+
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "train" / "recipes" / "smollm2-135m" / "iemocap-lora-cpu.yaml"
 ORG = "instructerc"
 BASE = "smollm2-135m-instruct"
 FRACTIONS = ("1/64", "1/32", "1/16")
 # (name, train fraction or None for zero-shot, config), in the order they run
-CELLS = [("lora-1_32", "1/32", "plain"), ("lora-1_32-default", "1/32", "default"), ("lora-1_16", "1/16", "plain"),
-         ("lora-1_64", "1/64", "plain"), ("zero-shot", None, "plain")]
-COMPARISONS = [("zero-shot", "lora-1_64"), ("zero-shot", "lora-1_32"), ("zero-shot", "lora-1_16"),
-               ("lora-1_64", "lora-1_32"), ("lora-1_32", "lora-1_16"), ("lora-1_32", "lora-1_32-default")]
+CELLS = [
+    ("lora-1_32", "1/32", "plain"),
+    ("lora-1_32-default", "1/32", "default"),
+    ("lora-1_16", "1/16", "plain"),
+    ("lora-1_64", "1/64", "plain"),
+    ("zero-shot", None, "plain"),
+]
+COMPARISONS = [
+    ("zero-shot", "lora-1_64"),
+    ("zero-shot", "lora-1_32"),
+    ("zero-shot", "lora-1_16"),
+    ("lora-1_64", "lora-1_32"),
+    ("lora-1_32", "lora-1_16"),
+    ("lora-1_32", "lora-1_32-default"),
+]
 # InstructERC, Table 5 (data scaling), LLaMA-2-7B on IEMOCAP alone: test weighted-F1.
 PAPER = {"1/64": 30.34, "1/32": 54.76, "1/16": 60.42}
 
@@ -69,8 +81,23 @@ def prepare(work: Path, raw_dir: str, log: Path) -> None:
     for fraction in (None, *FRACTIONS):
         if not (dataset(work, fraction) / "README.md").is_file():
             extra = ["--train-fraction", fraction] if fraction else []
-            run([sys.executable, "builders/build.py", "--raw-dir", raw_dir, "--out", work, "--datasets", "iemocap",
-                 "--configs", "plain", "default", *extra], log)
+            run(
+                [
+                    sys.executable,
+                    "builders/build.py",
+                    "--raw-dir",
+                    raw_dir,
+                    "--out",
+                    work,
+                    "--datasets",
+                    "iemocap",
+                    "--configs",
+                    "plain",
+                    "default",
+                    *extra,
+                ],
+                log,
+            )
     run([sys.executable, "train/make_smollm2.py", work / ORG / BASE], log)
 
 
@@ -85,17 +112,49 @@ def run_cell(work: Path, name: str, fraction: str | None, config: str, log: Path
         evaluate = ["--model", base, "--config", config, "--chat-template"]
     else:
         run_dir = work / "runs" / name
-        timing["train_s"] = run([
-            sys.executable, "train/sft.py", "--config", RECIPE, "--model_name_or_path", base,
-            "--base_model_id", f"{ORG}/{BASE}", "--dataset_name", dataset(work, fraction), "--dataset_config", config,
-            "--max_steps", "-1", "--num_train_epochs", "1", "--output_dir", run_dir], log)
+        timing["train_s"] = run(
+            [
+                sys.executable,
+                "train/sft.py",
+                "--config",
+                RECIPE,
+                "--model_name_or_path",
+                base,
+                "--base_model_id",
+                f"{ORG}/{BASE}",
+                "--dataset_name",
+                dataset(work, fraction),
+                "--dataset_config",
+                config,
+                "--max_steps",
+                "-1",
+                "--num_train_epochs",
+                "1",
+                "--output_dir",
+                run_dir,
+            ],
+            log,
+        )
         state = json.loads((run_dir / "trainer_state.json").read_text())
         timing["train_tokens"] = max((e.get("num_tokens", 0) for e in state["log_history"]), default=None)
         timing["train_rows"] = json.loads((run_dir / "train_results.json").read_text()).get("train_samples")
         timing["peak_rss_gib"] = max((e.get("peak_memory_gib", 0) for e in state["log_history"]), default=None)
         evaluate = ["--adapter", run_dir]
-    timing["eval_s"] = run([sys.executable, "eval/run_eval.py", *evaluate, "--dataset", dataset(work, None),
-                            "--split", "test", "--output-dir", cell, "--no-progress"], log)
+    timing["eval_s"] = run(
+        [
+            sys.executable,
+            "eval/run_eval.py",
+            *evaluate,
+            "--dataset",
+            dataset(work, None),
+            "--split",
+            "test",
+            "--output-dir",
+            cell,
+            "--no-progress",
+        ],
+        log,
+    )
     (cell / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
 
 
@@ -114,11 +173,12 @@ def report(work: Path) -> str:
 
     lines = [
         f"SmolLM2-135M-Instruct (dequantized Q4_1, train/make_smollm2.py) on IEMOCAP, whole test split "
-        f"(1,623 rows, 31 dialogues; 95% intervals, dialogues resampled); {platform.processor() or platform.machine()}, "
+        f"(1,623 rows, 31 dialogues; 95% intervals, dialogues resampled); "
+        f"{platform.processor() or platform.machine()}, "
         f"{datetime.date.today().isoformat()}",
         "",
-        "| cell | train rows | train tokens | train time | scoring time | peak RSS (train) | test W-F1 [95% CI] | accuracy "
-        "| paper, LLaMA-2-7B |",
+        "| cell | train rows | train tokens | train time | scoring time | peak RSS (train) | test W-F1 [95% CI] "
+        "| accuracy | paper, LLaMA-2-7B |",
         "|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     done = {}
@@ -134,13 +194,17 @@ def report(work: Path) -> str:
         lines.append(
             f"| {name} ({config}{', chat template' if fraction is None else ''}) | {timing.get('train_rows') or 0} | "
             f"{timing.get('train_tokens') or 0:,.0f} | {train} | {timing['eval_s'] / 60:.1f} min | "
-            f"{timing.get('peak_rss_gib') or 0:.1f} GiB | {scored(results)} | {100 * results['accuracy']:.2f} | {paper} |")
+            f"{timing.get('peak_rss_gib') or 0:.1f} GiB | {scored(results)} | {100 * results['accuracy']:.2f} "
+            f"| {paper} |"
+        )
     lines += ["", "| B vs A | ΔW-F1 [95% CI] | p |", "|---|---|---:|"]
     for a, b in COMPARISONS:
         if a in done and b in done:
             d = compare(work, a, b, work / "bench.log")
-            lines.append(f"| {b} vs {a} | {100 * d['delta']:+.2f} [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] "
-                         f"| {d['p_value']:.3g} |")
+            lines.append(
+                f"| {b} vs {a} | {100 * d['delta']:+.2f} [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] "
+                f"| {d['p_value']:.3g} |"
+            )
     text = "\n".join(lines) + "\n"
     (work / "report.md").write_text(text)
     return text
@@ -148,7 +212,9 @@ def report(work: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     summary, _, details = __doc__.partition("\n\n")
-    p = argparse.ArgumentParser(description=summary, epilog=details, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=summary, epilog=details, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--raw-dir", default=str(REPO.parent / "shared" / "data" / "cosmic"))
     p.add_argument("--work", default="output/bench/real-model")
     p.add_argument("--cells", nargs="*", default=[c[0] for c in CELLS], help="run only these cells")

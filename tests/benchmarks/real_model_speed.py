@@ -9,7 +9,8 @@ Training, through train/sft.py with the main job's CPU recipe (train/recipes/smo
 on the same rows (the same seed), LoRA on every projection, IEMOCAP `plain`:
 
 - `before`: TRL's fused LM head projecting every position on a CPU, 4 rows padded into one micro-batch;
-- `labelled-only`: the LM head on the labelled positions only (`train.model.score_labelled_positions_only`), same batches;
+- `labelled-only`: the LM head on the labelled positions only (`train.model.score_labelled_positions_only`),
+  same batches;
 - `recipe`: that, and the recipe's 4 micro-batches of one row (nothing padded).
 
 Scoring, eval/run_eval.py's label scoring of the first `--score-rows` IEMOCAP test rows at batch 8, with an
@@ -34,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
+
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "train" / "recipes" / "smollm2-135m" / "iemocap-lora-cpu.yaml"
 TRAIN_MODES = ("before", "labelled-only", "recipe")
@@ -53,16 +55,37 @@ def train_child(args, mode: str) -> dict:
         finetune.score_labelled_positions_only = lambda: None
     batches = ["--per_device_train_batch_size", "4", "--gradient_accumulation_steps", "1"] if mode != "recipe" else []
     with tempfile.TemporaryDirectory() as out:
-        argv = ["--config", str(RECIPE), "--model_name_or_path", args.model, "--dataset_name", args.dataset,
-                "--output_dir", out, "--max_steps", str(args.warmup + args.steps), "--max_train_samples",
-                str(4 * (args.warmup + args.steps)), "--logging_steps", "1", "--save_strategy", "no",
-                "--disable_tqdm", "true", *batches]
+        argv = [
+            "--config",
+            str(RECIPE),
+            "--model_name_or_path",
+            args.model,
+            "--dataset_name",
+            args.dataset,
+            "--output_dir",
+            out,
+            "--max_steps",
+            str(args.warmup + args.steps),
+            "--max_train_samples",
+            str(4 * (args.warmup + args.steps)),
+            "--logging_steps",
+            "1",
+            "--save_strategy",
+            "no",
+            "--disable_tqdm",
+            "true",
+            *batches,
+        ]
         if main(argv) != 0:
             raise SystemExit(f"train/sft.py failed in mode {mode}")
         log = json.loads((Path(out) / "trainer_state.json").read_text())["log_history"]
     rows = [e for e in log if "train_tokens_per_second" in e and e["step"] > args.warmup]
-    return {"mode": mode, "tokens_per_s": statistics.median(e["train_tokens_per_second"] for e in rows),
-            "loss": [e["loss"] for e in log if "loss" in e], "peak_rss_gib": peak_rss_gib()}
+    return {
+        "mode": mode,
+        "tokens_per_s": statistics.median(e["train_tokens_per_second"] for e in rows),
+        "loss": [e["loss"] for e in log if "loss" in e],
+        "peak_rss_gib": peak_rss_gib(),
+    }
 
 
 def score_child(args, mode: str) -> dict:
@@ -77,8 +100,12 @@ def score_child(args, mode: str) -> dict:
     start = time.perf_counter()
     scores = scorer.score(test["prompt"])
     seconds = time.perf_counter() - start
-    return {"mode": mode, "rows_per_s": len(test) / seconds, "peak_rss_gib": peak_rss_gib(),
-            "predictions": scores.argmax(axis=1).tolist()}
+    return {
+        "mode": mode,
+        "rows_per_s": len(test) / seconds,
+        "peak_rss_gib": peak_rss_gib(),
+        "predictions": scores.argmax(axis=1).tolist(),
+    }
 
 
 def adapter_for_scoring(args, work: Path) -> str:
@@ -89,9 +116,29 @@ def adapter_for_scoring(args, work: Path) -> str:
     if not (out / "adapter_config.json").is_file():
         from instructerc.train.sft import main
 
-        assert main(["--config", str(RECIPE), "--model_name_or_path", args.model, "--dataset_name", args.dataset,
-                     "--output_dir", str(out), "--max_steps", "2", "--max_train_samples", "8",
-                     "--save_strategy", "no", "--disable_tqdm", "true"]) == 0
+        assert (
+            main(
+                [
+                    "--config",
+                    str(RECIPE),
+                    "--model_name_or_path",
+                    args.model,
+                    "--dataset_name",
+                    args.dataset,
+                    "--output_dir",
+                    str(out),
+                    "--max_steps",
+                    "2",
+                    "--max_train_samples",
+                    "8",
+                    "--save_strategy",
+                    "no",
+                    "--disable_tqdm",
+                    "true",
+                ]
+            )
+            == 0
+        )
     return str(out)
 
 
@@ -99,8 +146,12 @@ def rounds(args, kind: str, modes: tuple[str, ...], extra: list[str]) -> dict[st
     runs: dict[str, list[dict]] = {m: [] for m in modes}
     for _ in range(args.repeats):  # round robin, so a busy spell of the machine hits every mode alike
         for mode in modes:
-            child = subprocess.run([sys.executable, __file__, *sys.argv[1:], *extra, f"--{kind}", mode],
-                                   capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+            child = subprocess.run(
+                [sys.executable, __file__, *sys.argv[1:], *extra, f"--{kind}", mode],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+            )
             if child.returncode != 0:
                 raise SystemExit(child.stdout[-2000:] + child.stderr[-3000:])
             runs[mode].append(json.loads(child.stdout.strip().splitlines()[-1]))
@@ -113,7 +164,9 @@ def median_run(runs: list[dict], key: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     summary, _, details = __doc__.partition("\n\n")
-    p = argparse.ArgumentParser(description=summary, epilog=details, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=summary, epilog=details, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--model", default="output/instructerc/smollm2-135m-instruct")
     p.add_argument("--dataset", default="output/instructerc/iemocap")
     p.add_argument("--adapter", help="adapter to score with (default: two steps of the recipe, made once)")
@@ -136,25 +189,42 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     adapter = adapter_for_scoring(args, work)
     train = {m: median_run(r, "tokens_per_s") for m, r in rounds(args, "train", TRAIN_MODES, []).items()}
-    score = {m: median_run(r, "rows_per_s") for m, r in rounds(args, "score", SCORE_MODES, ["--adapter", adapter]).items()}
+    score = {
+        m: median_run(r, "rows_per_s") for m, r in rounds(args, "score", SCORE_MODES, ["--adapter", adapter]).items()
+    }
     device = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    lines = [f"SmolLM2-135M-Instruct + LoRA (every projection), IEMOCAP plain; {device}, "
-             f"{datetime.date.today().isoformat()}; median of {args.repeats} rounds (each round's value in brackets)", "",
-             "| training | real tokens/s | vs before | peak RSS (GiB) | loss at each step |", "|---|---:|---:|---:|---|"]
+    lines = [
+        f"SmolLM2-135M-Instruct + LoRA (every projection), IEMOCAP plain; {device}, "
+        f"{datetime.date.today().isoformat()}; median of {args.repeats} rounds (each round's value in brackets)",
+        "",
+        "| training | real tokens/s | vs before | peak RSS (GiB) | loss at each step |",
+        "|---|---:|---:|---:|---|",
+    ]
     for mode, r in train.items():
         each = ", ".join(f"{x:.1f}" for x in r["all_tokens_per_s"])
-        lines.append(f"| {mode} | {r['tokens_per_s']:.1f} ({each}) | {r['tokens_per_s'] / train['before']['tokens_per_s']:.2f}x "
-                     f"| {r['peak_rss_gib']:.2f} | {', '.join(f'{x:.4f}' for x in r['loss'])} |")
-    lines += ["", f"| scoring ({args.score_rows} test rows, batch 8) | rows/s | vs before | peak RSS (GiB) | same predictions |",
-              "|---|---:|---:|---:|---|"]
+        lines.append(
+            f"| {mode} | {r['tokens_per_s']:.1f} ({each}) "
+            f"| {r['tokens_per_s'] / train['before']['tokens_per_s']:.2f}x "
+            f"| {r['peak_rss_gib']:.2f} | {', '.join(f'{x:.4f}' for x in r['loss'])} |"
+        )
+    lines += [
+        "",
+        f"| scoring ({args.score_rows} test rows, batch 8) | rows/s | vs before | peak RSS (GiB) | same predictions |",
+        "|---|---:|---:|---:|---|",
+    ]
     for mode, r in score.items():
         each = ", ".join(f"{x:.2f}" for x in r["all_rows_per_s"])
-        lines.append(f"| {mode} | {r['rows_per_s']:.2f} ({each}) | {r['rows_per_s'] / score['before']['rows_per_s']:.2f}x "
-                     f"| {r['peak_rss_gib']:.2f} | {r['predictions'] == score['before']['predictions']} |")
+        lines.append(
+            f"| {mode} | {r['rows_per_s']:.2f} ({each}) | {r['rows_per_s'] / score['before']['rows_per_s']:.2f}x "
+            f"| {r['peak_rss_gib']:.2f} | {r['predictions'] == score['before']['predictions']} |"
+        )
     print("\n".join(lines))
     if args.json:
-        Path(args.json).write_text(json.dumps({"device": device, "date": datetime.date.today().isoformat(),
-                                               "train": train, "score": score}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {"device": device, "date": datetime.date.today().isoformat(), "train": train, "score": score}, indent=2
+            )
+        )
     return 0
 
 

@@ -8,6 +8,7 @@ when the stand-in tokenizer learnt fewer tokens, so the embedding and head cost 
 
 from __future__ import annotations
 
+
 LLAMA_2_7B = dict(
     vocab_size=32000,
     hidden_size=4096,
@@ -32,8 +33,9 @@ def llama_2_7b_config(tokenizer, **overrides):
 
     cfg = {**LLAMA_2_7B, **overrides}
     cfg["vocab_size"] = max(cfg["vocab_size"], len(tokenizer))
-    return LlamaConfig(**cfg, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                       pad_token_id=None)
+    return LlamaConfig(
+        **cfg, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=None
+    )
 
 
 def random_model(config, *, device: str, dtype):

@@ -45,6 +45,7 @@ import time
 
 from shapes import GPU_PEAK_BF16  # this script's folder (it runs by path)
 
+
 MODES = ("padded", "padding_free", "packing")
 
 
@@ -69,9 +70,10 @@ def build_model(args, gpu: bool):
         tok = AutoTokenizer.from_pretrained(args.tiny_model_dir)
         model = AutoModelForCausalLM.from_pretrained(args.tiny_model_dir, dtype=torch.float32)
         return model, tok, "all-linear"
+    from shapes import llama_2_7b_config, random_model
+
     from instructerc.builders.reading import load_split
     from instructerc.train.tiny_model import train_tokenizer
-    from shapes import llama_2_7b_config, random_model
 
     rows = load_split(args.dataset, "plain", "train")
     tok = train_tokenizer((p + c for p, c in zip(rows["prompt"], rows["completion"])), vocab_size=32000)
@@ -109,15 +111,28 @@ def measure(args, mode: str) -> dict:
 
     with tempfile.TemporaryDirectory() as out:
         config = SFTConfig(
-            output_dir=out, max_steps=args.warmup + args.steps, per_device_train_batch_size=batch,
-            learning_rate=1e-4, logging_steps=1, save_strategy="no", report_to=[], disable_tqdm=True, seed=0,
-            bf16=gpu, use_cpu=not gpu, activation_checkpointing=checkpointing, dataloader_num_workers=0,
-            padding_free=mode == "padding_free", packing=mode == "packing", packing_strategy="bfd",
+            output_dir=out,
+            max_steps=args.warmup + args.steps,
+            per_device_train_batch_size=batch,
+            learning_rate=1e-4,
+            logging_steps=1,
+            save_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            seed=0,
+            bf16=gpu,
+            use_cpu=not gpu,
+            activation_checkpointing=checkpointing,
+            dataloader_num_workers=0,
+            padding_free=mode == "padding_free",
+            packing=mode == "packing",
+            packing_strategy="bfd",
             max_length=None if mode == "padding_free" else args.max_length,
         )
         peft = LoraConfig(r=16, lora_alpha=16, lora_dropout=0.05, target_modules=targets, task_type="CAUSAL_LM")
-        trainer = SFTTrainer(model=model, args=config, train_dataset=rows, processing_class=tok, peft_config=peft,
-                             callbacks=[Clock()])
+        trainer = SFTTrainer(
+            model=model, args=config, train_dataset=rows, processing_class=tok, peft_config=peft, callbacks=[Clock()]
+        )
         if gpu:
             torch.cuda.reset_peak_memory_stats()
         trainer.train()
@@ -133,8 +148,17 @@ def measure(args, mode: str) -> dict:
         peak_mem = torch.cuda.max_memory_allocated() / 2**30
     else:
         peak_mem = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
-    return {"mode": mode, "batch_size": batch, "tokens_per_s": tps, "seconds": seconds, "tokens": n_tokens, "peak_mem_gib": peak_mem,
-            "achieved_flops": tps * flops_per_token, "params": params, "checkpointing": checkpointing}
+    return {
+        "mode": mode,
+        "batch_size": batch,
+        "tokens_per_s": tps,
+        "seconds": seconds,
+        "tokens": n_tokens,
+        "peak_mem_gib": peak_mem,
+        "achieved_flops": tps * flops_per_token,
+        "params": params,
+        "checkpointing": checkpointing,
+    }
 
 
 def device_info() -> tuple[str, float]:
@@ -167,11 +191,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(args, args.mode)))
         return 0
     runs: dict[str, list[dict]] = {m: [] for m in MODES}
-    passthrough = [a for a in (argv if argv is not None else sys.argv[1:])]
+    passthrough = list((argv if argv is not None else sys.argv[1:]))
     for _ in range(args.repeats):  # round robin, so a busy spell of a shared machine hits every mode alike
         for mode in MODES:
-            child = subprocess.run([sys.executable, __file__, *passthrough, "--mode", mode], capture_output=True,
-                                   text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+            child = subprocess.run(
+                [sys.executable, __file__, *passthrough, "--mode", mode],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+            )
             if child.returncode != 0:
                 print(child.stderr[-3000:], file=sys.stderr)
                 return child.returncode
@@ -184,21 +212,34 @@ def main(argv: list[str] | None = None) -> int:
     ]
     device, peak = device_info()
     padded = results[0]["tokens_per_s"]
-    print(f"\n{args.model}, batch {args.batch_size}, {args.steps} timed steps, {device}, "
-          f"{datetime.date.today().isoformat()}; peak {peak / 1e12:.2f} TFLOP/s\n")
+    print(
+        f"\n{args.model}, batch {args.batch_size}, {args.steps} timed steps, {device}, "
+        f"{datetime.date.today().isoformat()}; peak {peak / 1e12:.2f} TFLOP/s\n"
+    )
     print("| mode | batch | tokens/s, median (each run) | vs padded | peak memory (GiB) | MFU |")
     print("|---|---|---|---|---|---|")
     for r in results:
         r["mfu"] = r["achieved_flops"] / peak
         r["speedup"] = r["tokens_per_s"] / padded
         runs_text = ", ".join(f"{x:,.0f}" for x in r["all_tokens_per_s"])
-        print(f"| {r['mode']} | {r['batch_size']} | {r['tokens_per_s']:,.0f} ({runs_text}) | {r['speedup']:.2f}x "
-              f"| {r['peak_mem_gib']:.2f} "
-              f"| {100 * r['mfu']:.1f}% |")
+        print(
+            f"| {r['mode']} | {r['batch_size']} | {r['tokens_per_s']:,.0f} ({runs_text}) | {r['speedup']:.2f}x "
+            f"| {r['peak_mem_gib']:.2f} "
+            f"| {100 * r['mfu']:.1f}% |"
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": device, "peak_flops": peak, "date": datetime.date.today().isoformat(),
-                       "args": {k: v for k, v in vars(args).items() if k != "json"}, "results": results}, f, indent=2)
+            json.dump(
+                {
+                    "device": device,
+                    "peak_flops": peak,
+                    "date": datetime.date.today().isoformat(),
+                    "args": {k: v for k, v in vars(args).items() if k != "json"},
+                    "results": results,
+                },
+                f,
+                indent=2,
+            )
     return 0
 
 

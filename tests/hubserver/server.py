@@ -48,10 +48,41 @@ LFS_POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsiz
 DEFAULT_GITATTRIBUTES = "".join(
     f"{pattern} filter=lfs diff=lfs merge=lfs -text\n"
     for pattern in (
-        "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gz", "*.h5", "*.joblib", "*.lz4", "*.mlmodel",
-        "*.model", "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.ot", "*.parquet", "*.pb", "*.pickle", "*.pkl",
-        "*.pt", "*.pth", "*.rar", "*.safetensors", "saved_model/**/*", "*.tar.*", "*.tar", "*.tflite", "*.tgz",
-        "*.wasm", "*.xz", "*.zip", "*.zst", "*tfevents*",
+        "*.7z",
+        "*.arrow",
+        "*.bin",
+        "*.bz2",
+        "*.ckpt",
+        "*.ftz",
+        "*.gz",
+        "*.h5",
+        "*.joblib",
+        "*.lz4",
+        "*.mlmodel",
+        "*.model",
+        "*.msgpack",
+        "*.npy",
+        "*.npz",
+        "*.onnx",
+        "*.ot",
+        "*.parquet",
+        "*.pb",
+        "*.pickle",
+        "*.pkl",
+        "*.pt",
+        "*.pth",
+        "*.rar",
+        "*.safetensors",
+        "saved_model/**/*",
+        "*.tar.*",
+        "*.tar",
+        "*.tflite",
+        "*.tgz",
+        "*.wasm",
+        "*.xz",
+        "*.zip",
+        "*.zst",
+        "*tfevents*",
     )
 )
 USER = "instructerc-bot"
@@ -121,7 +152,12 @@ class HubError(Exception):
     """An HTTP error answer, with the Hub's `X-Error-Code`/`X-Error-Message` headers."""
 
     def __init__(
-        self, status: int, message: str, code: str | None = None, headers: dict | None = None, extra: dict | None = None
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict | None = None,
+        extra: dict | None = None,
     ):
         super().__init__(message)
         self.status, self.message, self.code, self.headers = status, message, code, headers or {}
@@ -320,7 +356,7 @@ class HubState:
         for candidate in list(commit.tree) + sorted(dirs):
             if not candidate.startswith(prefix) or candidate == path:
                 continue
-            if recursive or "/" not in candidate[len(prefix):]:
+            if recursive or "/" not in candidate[len(prefix) :]:
                 children.add(candidate)
         infos = [self._path_info(repo, commit, child, expand) for child in sorted(children)]
         return sorted(infos, key=lambda info: (info["type"] != "directory", info["path"]))
@@ -396,9 +432,11 @@ class HubState:
             key, value = line["key"], line["value"]
             path = value["path"].lstrip("/")
             if key == "file":
-                data = base64.b64decode(value["content"]) if value.get("encoding") == "base64" else value[
-                    "content"
-                ].encode()
+                data = (
+                    base64.b64decode(value["content"])
+                    if value.get("encoding") == "base64"
+                    else value["content"].encode()
+                )
                 tree[path] = Entry(self._store_blob(data), len(data))
             elif key == "lfsFile":
                 oid = value["oid"]
@@ -719,7 +757,13 @@ class HubServer:
 
     # -- fault injection ----------------------------------------------------------------------------------------
     def inject_fault(
-        self, kind: str, *, status: int | None = 500, times: int = 1, apply_first: bool = False, cut_short: bool = False
+        self,
+        kind: str,
+        *,
+        status: int | None = 500,
+        times: int = 1,
+        apply_first: bool = False,
+        cut_short: bool = False,
     ) -> None:
         """Make the next `times` requests of `kind` fail.
 

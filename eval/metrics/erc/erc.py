@@ -106,7 +106,9 @@ class Erc(evaluate.Metric):
             raise ValueError(f"references must be label ids in [0, {num_labels}), got {sorted(set(gold.tolist()))}")
         bad = pred[(pred < UNPARSEABLE) | (pred >= num_labels)]
         if len(bad):
-            raise ValueError(f"predictions must be label ids in [0, {num_labels}) or -1, got {sorted(set(bad.tolist()))}")
+            raise ValueError(
+                f"predictions must be label ids in [0, {num_labels}) or -1, got {sorted(set(bad.tolist()))}"
+            )
         names = label_names or [str(i) for i in range(num_labels)]
         ids = list(range(num_labels))
         p, r, f, s = precision_recall_fscore_support(gold, pred, labels=ids, zero_division=0)
