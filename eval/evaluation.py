@@ -24,9 +24,9 @@ from instructerc.builders.tasks import completion_mismatch
 from . import loading, metric
 from .bootstrap import Bootstrap, IntervalArgs
 from .errors import EvalError
-from .metric import dialogue_ids, score_predictions
+from .metric import score_predictions
 from .results import environment, prediction_rows, write_outputs
-from .scoring import MODES, run_inference
+from .scoring import MODES, label_room, run_inference
 
 
 def check_rows(ds, labels: Sequence[str]) -> None:
@@ -41,7 +41,7 @@ def check_rows(ds, labels: Sequence[str]) -> None:
 
 def check_context(tokenizer, prompts: Sequence[str], labels: Sequence[str], limit: int) -> None:
     """Refuse, before any inference, a prompt that with its longest label does not fit the model."""
-    longest = max(len(tokenizer(x + tokenizer.eos_token, add_special_tokens=False)["input_ids"]) for x in labels)
+    longest = label_room(tokenizer, labels)
     for i, prompt in enumerate(prompts):
         n = len(tokenizer(prompt)["input_ids"]) + longest
         if n > limit:
@@ -49,30 +49,6 @@ def check_context(tokenizer, prompts: Sequence[str], labels: Sequence[str], limi
                 f"row {i}: prompt + label is {n} tokens, longer than the model's context ({limit}); "
                 "rebuild the dataset with a smaller --window"
             )
-
-
-def whole_dialogues(ds, min_rows: int):
-    """The rows of the shortest whole dialogues of ``ds`` (ties by id) that hold at least ``min_rows``
-    rows, in the split's own order.
-
-    Shortest first gives the most dialogues for the rows scored: dialogues are the resampling units
-    of the intervals and of the paired test, whose p-value cannot go below 2 / 2^k over k dialogues
-    (7 dialogues can never reach p < 0.01). Every run asked for the same ``min_rows`` of a split
-    scores the same rows, so runs stay comparable.
-    """
-    if min_rows < 1:
-        raise EvalError(f"--subset-rows must be >= 1, got {min_rows}")
-    units = dialogue_ids(ds)
-    sizes: dict[str, int] = {}
-    for unit in units:
-        sizes[unit] = sizes.get(unit, 0) + 1
-    chosen, rows = set(), 0
-    for unit in sorted(sizes, key=lambda u: (sizes[u], u)):
-        if rows >= min_rows:
-            break
-        chosen.add(unit)
-        rows += sizes[unit]
-    return ds.select([i for i, unit in enumerate(units) if unit in chosen])
 
 
 def chat_prompts(tokenizer, prompts: Sequence[str]) -> list[str]:
@@ -235,7 +211,20 @@ class EvalRun(IntervalArgs):
     progress: bool = field(default=True, metadata=_help("progress bars (--no-progress: none)"))
 
 
-def _prepare(run: EvalRun):
+@dataclass
+class Target:
+    """What one evaluation scores, resolved from its flags and the adapter's task file."""
+
+    adapter_dir: Path | None
+    base: str  # the base model (Hub id or folder)
+    dataset: str
+    config: str
+    rows: object  # the split's rows scored (a datasets.Dataset)
+    labels: list[str]
+    hub_model_id: str | None  # where --push-to-hub publishes the adapter
+
+
+def _prepare(run: EvalRun) -> Target:
     run.bootstrap()  # bad interval settings fail before anything loads
     if run.mode not in MODES:
         raise EvalError(f"--mode must be one of {', '.join(MODES)}, got {run.mode!r}")
@@ -285,19 +274,25 @@ def _prepare(run: EvalRun):
     if run.max_samples:
         ds = ds.select(range(min(run.max_samples, len(ds))))
     if run.subset_rows:
-        ds = whole_dialogues(ds, run.subset_rows)
-    return adapter_dir, base, dataset, config, ds, labels, hub_model_id
+        ds = loading.whole_dialogues(ds, run.subset_rows)
+    return Target(adapter_dir, base, dataset, config, ds, labels, hub_model_id)
+
+
+def results_header(*, model: str, dataset: str, dataset_id: str, config: str, split: str, mode: str, **more) -> dict:
+    """The fields every ``results.json`` opens with, a model's or a baseline's: what was scored, on what."""
+    fields = {"model": model, "adapter": None, "dataset": dataset, "dataset_id": dataset_id, "config": config}
+    return {**fields, "split": split, "mode": mode, "max_samples": None, "subset_rows": None, "training": None, **more}
 
 
 def run_evaluation(run: EvalRun) -> dict:
     """Evaluate, write the result files, update the card, push when asked; returns results."""
-    adapter_dir, base, dataset, config, ds, labels, hub_model_id = _prepare(run)
-    model, tokenizer = loading.load_model(base, adapter_dir, device=run.device, dtype=run.dtype)
-    results, rows = evaluate_split(
+    target = _prepare(run)
+    model, tokenizer = loading.load_model(target.base, target.adapter_dir, device=run.device, dtype=run.dtype)
+    scores, rows = evaluate_split(
         model,
         tokenizer,
-        ds,
-        labels,
+        target.rows,
+        target.labels,
         mode=run.mode,
         batch_size=run.batch_size,
         max_new_tokens=run.max_new_tokens,
@@ -306,53 +301,50 @@ def run_evaluation(run: EvalRun) -> dict:
         bootstrap=run.bootstrap(),
         chat_template=run.chat_template,
     )
-    cited = loading.dataset_id(dataset, run.dataset_id)
-    results = {
-        "model": base,
-        "adapter": run.adapter,
-        "dataset": dataset,
-        "dataset_id": cited,
-        "config": config,
-        "split": run.split,
-        "mode": run.mode,
-        "max_samples": run.max_samples,
-        "subset_rows": run.subset_rows,
-        "chat_template": run.chat_template,
-        "training": training_of(adapter_dir, run.adapter),
-        **results,
-        "environment": environment(),
-    }
-    title = f"{loading.display_name(run.adapter or base)} on {cited} ({config}/{run.split}, {run.mode})"
+    cited = loading.dataset_id(target.dataset, run.dataset_id)
+    results = results_header(
+        model=target.base,
+        adapter=run.adapter,
+        dataset=target.dataset,
+        dataset_id=cited,
+        config=target.config,
+        split=run.split,
+        mode=run.mode,
+        max_samples=run.max_samples,
+        subset_rows=run.subset_rows,
+        chat_template=run.chat_template,
+        training=training_of(target.adapter_dir, run.adapter),
+    )
+    results = {**results, **scores, "environment": environment()}
+    title = f"{loading.display_name(run.adapter or target.base)} on {cited} ({target.config}/{run.split}, {run.mode})"
     out = write_outputs(run.output_dir, results, rows, title)
     results["output_dir"] = str(out)
-
-    if adapter_dir is not None and (run.update_card or run.push_to_hub) and not (run.max_samples or run.subset_rows):
-        folder = adapter_dir if loading.is_local(run.adapter) else _local_copy(adapter_dir, out / "adapter")
-        recorded = loading.recorded_base_model(adapter_dir)  # its Hub id, where a local copy was loaded
-        _write_card(
-            folder,
-            recorded if recorded and not loading.is_local(recorded) else base,
-            cited,
-            results,
-            config,
-            run.split,
-        )
-        results["card"] = str(folder / "README.md")
-        if run.push_to_hub:
-            from instructerc.hub.publish import push_folder
-
-            pushed = push_folder(
-                folder,
-                hub_model_id,
-                repo_type="model",
-                private=run.private,
-                commit_message=(
-                    f"Evaluation on {cited} ({config}/{run.split}): weighted-F1 {results['weighted_f1'] * 100:.2f}"
-                ),
-                confirm_iemocap_license=run.confirm_iemocap_license,
-            )
-            results["pushed"] = str(pushed)
+    if target.adapter_dir is not None and (run.update_card or run.push_to_hub):
+        if not (run.max_samples or run.subset_rows):  # a subset's numbers never reach a card
+            _publish_scores(run, target, results, cited, out)
     return results
+
+
+def _publish_scores(run: EvalRun, target: Target, results: dict, cited: str, out: Path) -> None:
+    """Write the scores into the adapter's card (model-index, .eval_results), and push it when asked."""
+    folder = target.adapter_dir if loading.is_local(run.adapter) else _local_copy(target.adapter_dir, out / "adapter")
+    recorded = loading.recorded_base_model(target.adapter_dir)  # its Hub id, where a local copy was loaded
+    base = recorded if recorded and not loading.is_local(recorded) else target.base
+    _write_card(folder, base, cited, results, target.config, run.split)
+    results["card"] = str(folder / "README.md")
+    if run.push_to_hub:
+        from instructerc.hub.publish import push_folder
+
+        score = f"weighted-F1 {results['weighted_f1'] * 100:.2f}"
+        pushed = push_folder(
+            folder,
+            target.hub_model_id,
+            repo_type="model",
+            private=run.private,
+            commit_message=f"Evaluation on {cited} ({target.config}/{run.split}): {score}",
+            confirm_iemocap_license=run.confirm_iemocap_license,
+        )
+        results["pushed"] = str(pushed)
 
 
 def _local_copy(snapshot: Path, dest: Path) -> Path:
@@ -391,7 +383,7 @@ class BaselineRun:
     embedder: str | None = None  # knn: default the build's default embedder
     query: str | None = None  # knn: default the build's default query variant
     bootstrap: Bootstrap | None = None
-    subset_rows: int | None = None  # whole dialogues holding at least this many rows (whole_dialogues)
+    subset_rows: int | None = None  # whole dialogues holding at least this many rows (loading.whole_dialogues)
 
 
 def label_names_of(ds) -> list[str]:
@@ -456,7 +448,7 @@ def run_baseline(run: BaselineRun) -> dict:
     train = loading.load_split(run.dataset, run.config, "train", run.dataset_revision)
     labels = loading.label_names(ds)
     if run.subset_rows:
-        ds = whole_dialogues(ds, run.subset_rows)
+        ds = loading.whole_dialogues(ds, run.subset_rows)
     if len(ds) == 0 or len(train) == 0:
         raise EvalError(f"--dataset {run.dataset}: the {run.split if len(ds) == 0 else 'train'} split has no rows")
     start = time.perf_counter()
@@ -466,25 +458,20 @@ def run_baseline(run: BaselineRun) -> dict:
     else:
         pred, scores, details = knn(train, ds, labels, run.embedder, run.query)
     seconds = time.perf_counter() - start
-    results = metric.score_predictions(ds, labels, pred, run.bootstrap)
+    judged = metric.score_predictions(ds, labels, pred, run.bootstrap)
     cited = loading.dataset_id(run.dataset, run.dataset_id)
-    results = {
-        "model": NAMES[run.baseline],
-        "adapter": None,
-        "baseline": run.baseline,
-        "baseline_details": details,
-        "dataset": run.dataset,
-        "dataset_id": cited,
-        "config": run.config,
-        "split": run.split,
-        "mode": "baseline",
-        "max_samples": None,
-        "subset_rows": run.subset_rows,
-        "training": None,
-        **results,
-        "runtime": {"seconds": round(seconds, 3)},
-        "environment": environment(),
-    }
+    results = results_header(
+        model=NAMES[run.baseline],
+        dataset=run.dataset,
+        dataset_id=cited,
+        config=run.config,
+        split=run.split,
+        mode="baseline",
+        baseline=run.baseline,
+        baseline_details=details,
+        subset_rows=run.subset_rows,
+    )
+    results = {**results, **judged, "runtime": {"seconds": round(seconds, 3)}, "environment": environment()}
     title = f"{NAMES[run.baseline]} on {cited} ({run.config}/{run.split})"
     out = write_outputs(run.output_dir, results, prediction_rows(ds, labels, pred, scores), title)
     results["output_dir"] = str(out)

@@ -1,5 +1,5 @@
-"""What evaluation and prediction load: an adapter's task file (``erc_task.json``), a dataset split,
-a base model with an optional LoRA adapter, and the repos the task file names.
+"""What evaluation and prediction load: an adapter's task file (``erc_task.json``), a dataset split (or
+its shortest whole dialogues), a base model with an optional LoRA adapter, and the repos the task file names.
 
 The task file is the adapter's copy of its dataset's prompt settings: serving reads them from it, and
 checks them against the dataset's card, so no setting is repeated by hand.
@@ -22,6 +22,7 @@ from instructerc.builders.settings import BuildSettings, describe, mismatches
 from instructerc.builders.tasks import DEFAULT_WINDOW
 
 from .errors import EvalError, parse_json
+from .metric import dialogue_ids
 
 
 TASK_FILE = "erc_task.json"
@@ -200,6 +201,30 @@ def label_names(ds, column: str = "label") -> list[str]:
     if not names:
         raise EvalError(f"dataset column {column!r} is not a ClassLabel: the label set is unknown")
     return list(names)
+
+
+def whole_dialogues(ds, min_rows: int):
+    """The rows of the shortest whole dialogues of ``ds`` (ties by id) that hold at least ``min_rows``
+    rows, in the split's own order.
+
+    Shortest first gives the most dialogues for the rows scored: dialogues are the resampling units
+    of the intervals and of the paired test, whose p-value cannot go below 2 / 2^k over k dialogues
+    (7 dialogues can never reach p < 0.01). Every run asked for the same ``min_rows`` of a split
+    scores the same rows, so runs stay comparable.
+    """
+    if min_rows < 1:
+        raise EvalError(f"--subset-rows must be >= 1, got {min_rows}")
+    units = dialogue_ids(ds)
+    sizes: dict[str, int] = {}
+    for unit in units:
+        sizes[unit] = sizes.get(unit, 0) + 1
+    chosen, rows = set(), 0
+    for unit in sorted(sizes, key=lambda u: (sizes[u], u)):
+        if rows >= min_rows:
+            break
+        chosen.add(unit)
+        rows += sizes[unit]
+    return ds.select([i for i, unit in enumerate(units) if unit in chosen])
 
 
 def resolve_adapter(adapter: str | None, revision: str | None = None) -> Path | None:

@@ -38,7 +38,7 @@ from instructerc.builders.templates import default_prompt, plain_prompt
 from . import loading
 from .errors import EvalError, parse_json
 from .loading import TASK_FILE, Task
-from .scoring import LabelScorer
+from .scoring import LabelScorer, label_room
 
 
 DESCRIPTION_MARK = "|"
@@ -150,10 +150,7 @@ class Predictor:
                 balance=task.retrieval_balance,
             )
         limit = loading.context_length(self.model, self.tokenizer)
-        longest = max(
-            len(self.tokenizer(x + self.tokenizer.eos_token, add_special_tokens=False)["input_ids"])
-            for x in self.labels
-        )
+        longest = label_room(self.tokenizer, self.labels)
         labels = label_text(self.labels)
         out = []
         for t in range(len(turns)):

@@ -69,6 +69,21 @@ class Encoded:
     n_completion: list[int]
 
 
+@dataclass
+class PrefixPass:
+    """The prompts' shared prefixes, run once: next-token log-probs after each, its cache, lengths and mask."""
+
+    last: torch.Tensor  # [n, vocab]
+    cache: object  # the model's past_key_values
+    lengths: list[int]
+    mask: torch.Tensor  # [n, longest prefix]
+
+
+def label_room(tokenizer, labels: Sequence[str]) -> int:
+    """Tokens a prompt must leave free for its answer: the longest label with its EOS, as scored."""
+    return max(len(tokenizer(x + tokenizer.eos_token, add_special_tokens=False)["input_ids"]) for x in labels)
+
+
 def completion_ids(tokenizer, prompt: str, completion: str) -> tuple[list[int], int]:
     """``(input_ids, completion_start)`` of a prompt-completion row, as TRL's SFTTrainer makes them."""
     eos = tokenizer.eos_token
@@ -187,10 +202,10 @@ class LabelScorer:
     def _device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _prefix_pass(self, batch: list[Encoded]):
+    def _prefix_pass(self, batch: list[Encoded]) -> PrefixPass:
         """Run the prefixes right-padded, with no mask (causal attention never looks ahead at the
         padding, so attention takes its fastest path); only each prefix's last position goes
-        through the LM head. Returns (log-probs of the next token [n, vocab], cache, lengths, 2D mask)."""
+        through the LM head."""
         device = self._device()
         n = len(batch)
         plen = [len(e.prefix) for e in batch]
@@ -199,7 +214,7 @@ class LabelScorer:
         out = self.model(input_ids=ids.to(device), use_cache=True, logits_to_keep=torch.tensor(keep, device=device))
         column = torch.tensor([keep.index(p - 1) for p in plen], device=device)
         last = torch.log_softmax(out.logits[torch.arange(n, device=device), column].float(), dim=-1)
-        return last, out.past_key_values, plen, mask.to(device)
+        return PrefixPass(last, out.past_key_values, plen, mask.to(device))
 
     def _score_tree(self, batch: list[Encoded]) -> np.ndarray:
         """Prefix pass, then ONE row per prompt holding every label's continuation, over the
@@ -208,7 +223,8 @@ class LabelScorer:
         copied per label, so memory does not grow with the number of labels."""
         device = self._device()
         n, n_labels = len(batch), len(self.labels)
-        last, cache, plen, prefix_mask = self._prefix_pass(batch)
+        prefix = self._prefix_pass(batch)
+        last, cache, plen, prefix_mask = prefix.last, prefix.cache, prefix.lengths, prefix.mask
         width = prefix_mask.shape[1]
         span = max(sum(len(c) for c in e.continuations) for e in batch)
         ids = torch.zeros((n, span), dtype=torch.long)
@@ -256,7 +272,8 @@ class LabelScorer:
         """Prefix pass, then the cache repeated once per label and one row per (prompt, label)."""
         device = self._device()
         n, n_labels = len(batch), len(self.labels)
-        last, cache, plen, mask = self._prefix_pass(batch)
+        prefix = self._prefix_pass(batch)
+        last, cache, plen, mask = prefix.last, prefix.cache, prefix.lengths, prefix.mask
         cache.batch_repeat_interleave(n_labels)
 
         # Continuation pass: one row per (prompt, label), after the cached prefix; the mask hides

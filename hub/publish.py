@@ -28,6 +28,7 @@ from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
 from instructerc import __version__
+from instructerc.builders.errors import one_line
 
 from .adapter_card import set_repo_id
 from .card_validation import validate_card
@@ -139,22 +140,7 @@ def push_folder(
     returns a `PushResult`.
     """
     folder = Path(folder)
-    if repo_type not in REPO_TYPES:
-        raise HubError(f"--repo-type must be one of {', '.join(REPO_TYPES)}, got {repo_type!r}")
-    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise HubError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
-    if not folder.is_dir():
-        raise HubError(f"{folder} is not a folder")
-    files = local_files(folder, repo_type, ignore_patterns)
-    if not files:
-        raise HubError(f"{folder} holds no file to publish")
-    target = f"{repo_type} repo {repo_id}"
-    sources = folder_sources(folder)
-    check_publication(sources, public=not private, confirmed=confirm_iemocap_license, target=target)
-    if repo_type == "model" and set_repo_id(folder, repo_id):
-        logger.info("%s/README.md now names the adapter %s", folder, repo_id)
-    validate_folder(folder, repo_type, files)
-
+    files, sources = _check_push(folder, repo_id, repo_type, private, confirm_iemocap_license, ignore_patterns)
     push = _Push(
         api=HfApi(
             endpoint=endpoint, token=resolve_token(token), library_name="instructerc", library_version=__version__
@@ -169,6 +155,30 @@ def push_folder(
         sources=sources,
         confirmed=confirm_iemocap_license,
     )
+    return _with_retries(push, max_retries, retry_wait)
+
+
+def _check_push(folder: Path, repo_id: str, repo_type: str, private: bool, confirmed: bool, ignore_patterns):
+    """Everything a push refuses before it talks to the Hub; returns the files to upload and the data's sources."""
+    if repo_type not in REPO_TYPES:
+        raise HubError(f"--repo-type must be one of {', '.join(REPO_TYPES)}, got {repo_type!r}")
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise HubError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
+    if not folder.is_dir():
+        raise HubError(f"{folder} is not a folder")
+    files = local_files(folder, repo_type, ignore_patterns)
+    if not files:
+        raise HubError(f"{folder} holds no file to publish")
+    sources = folder_sources(folder)
+    check_publication(sources, public=not private, confirmed=confirmed, target=f"{repo_type} repo {repo_id}")
+    if repo_type == "model" and set_repo_id(folder, repo_id):
+        logger.info("%s/README.md now names the adapter %s", folder, repo_id)
+    validate_folder(folder, repo_type, files)
+    return files, sources
+
+
+def _with_retries(push: _Push, max_retries: int, retry_wait: float) -> PushResult:
+    """Run the push, retrying transient failures with a doubling wait; any other failure is one HubError."""
     for attempt in range(max_retries + 1):
         try:
             return push.run()
@@ -177,25 +187,25 @@ def push_folder(
         except Exception as err:  # noqa: BLE001 - every failure becomes one HubError line below
             if _worth_retrying(err) and attempt < max_retries:
                 wait = min(retry_wait * 2**attempt, MAX_RETRY_WAIT)
-                status = http_status(err)
+                status = f", HTTP {http_status(err)}" if http_status(err) is not None else ""
                 logger.warning(
                     "transient failure while trying to %s (%s%s); retrying in %.2fs (attempt %d of %d)",
                     push.action,
                     type(err).__name__,
-                    f", HTTP {status}" if status is not None else "",
+                    status,
                     wait,
                     attempt + 2,
                     max_retries + 1,
                 )
                 time.sleep(wait)
                 continue
-            logger.debug("push failed: %s", redact(" ".join(str(err).split()), push.api.token))
+            logger.debug("push failed: %s", redact(one_line(err, None), push.api.token))
             raise translate(
                 err,
                 action=push.action,
-                repo_id=repo_id,
-                repo_type=repo_type,
-                revision=revision,
+                repo_id=push.repo_id,
+                repo_type=push.repo_type,
+                revision=push.revision if push.revision != DEFAULT_BRANCH else None,
                 token=push.api.token,
                 attempts=attempt + 1,
             ) from None

@@ -149,6 +149,142 @@ def summary(plan: Plan, eval_dir: Path) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class Demo:
+    """One run of the demo: where each artefact goes, and the steps in the order they run."""
+
+    plan: Plan
+    raw_dir: str
+    out: Path
+    org: str
+    max_steps: int | None
+    push: bool  # PUSH=1: push to HF_ENDPOINT as private repos, and load the adapter back by repo id
+
+    @property
+    def data(self) -> Path:
+        return self.out / self.org / "iemocap"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.out / self.org / self.plan.base  # the layout of its repo id, like the dataset's
+
+    @property
+    def run_dir(self) -> Path:
+        return self.out / "runs" / self.plan.adapter
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.out / "eval"
+
+    @property
+    def hub(self) -> Path:
+        return self.out / "hub" / self.org
+
+    def test_rows(self) -> list:
+        subset = ["--subset-rows", str(self.plan.subset_rows)] if self.plan.subset_rows else []
+        return ["--split", "test", *subset]
+
+    def build(self) -> None:
+        build = ["builders/build.py", "--raw-dir", self.raw_dir, "--out", self.out, "--org", self.org]
+        build += ["--datasets", "iemocap"] + (["--max-dialogues", "6"] if self.plan is QUICK else [])
+        run("build the IEMOCAP instruction dataset", build)
+
+    def base_model(self) -> str:
+        """Make the base model; returns how training names it (the Hub copy, once pushed)."""
+        run("make the base model", self.plan.make_base(self.base_dir, self.data))
+        if not self.push:
+            return str(self.base_dir)
+        base_id = f"{self.org}/{self.plan.base}"
+        run("push the base model", ["hub/push.py", self.base_dir, "--repo-id", base_id, "--private"])
+        return base_id  # trained from the Hub copy, as a user of the published model would
+
+    def zero_shot(self, base: str) -> None:
+        ask = ["eval/run_eval.py", "--model", base, "--dataset", self.data, "--config", self.plan.config]
+        ask += self.test_rows() + (["--chat-template"] if self.plan.chat_template else [])
+        ask += ["--output-dir", self.eval_dir / "zero-shot", "--no-progress"]
+        run("zero-shot: the base model on test, no training", ask)
+
+    def fine_tune(self, base: str) -> None:
+        train = ["train/sft.py", "--config", self.plan.recipe, "--model_name_or_path", base]
+        train += ["--dataset_name", self.data, "--output_dir", self.run_dir]
+        train += [
+            "--base_model_id",
+            f"{self.org}/{self.plan.base}",
+            "--hub_model_id",
+            f"{self.org}/{self.plan.adapter}",
+        ]
+        steps = self.max_steps or (20 if self.plan is QUICK else None)
+        if steps:
+            train += ["--max_steps", str(steps)]
+        if self.plan is QUICK:
+            train += [
+                "--eval_steps",
+                "10",
+                "--save_steps",
+                "10",
+                "--max_eval_samples",
+                "24",
+                "--max_test_samples",
+                "24",
+            ]
+        run("LoRA fine-tune on IEMOCAP train", train)
+
+    def evaluate(self) -> None:
+        """The adapter and the majority class on the zero-shot run's rows, and the adapter against both."""
+        scored_run = ["eval/run_eval.py", "--adapter", self.run_dir, *self.test_rows()]
+        run("evaluate the adapter on test", scored_run + ["--output-dir", self.eval_dir / "test", "--no-progress"])
+        majority = ["eval/baseline.py", "majority", "--dataset", self.data, "--config", self.plan.config]
+        run(
+            "majority-class baseline on test",
+            majority + self.test_rows() + ["--output-dir", self.eval_dir / "majority"],
+        )
+        for name in ("majority", "zero-shot"):
+            versus_run = [
+                self.eval_dir / name,
+                self.eval_dir / "test",
+                "--output",
+                self.eval_dir / f"test-vs-{name}.json",
+            ]
+            run(f"compare the adapter with {name}", ["eval/compare.py", *versus_run])
+
+    def publish(self) -> tuple[Path, str]:
+        """Hub-ready repo folders (pushed with PUSH=1); returns the adapter's folder and how to load it."""
+        published = {
+            "iemocap": publish_locally(self.data, self.hub / "iemocap", "dataset"),
+            self.plan.base: publish_locally(self.base_dir, self.hub / self.plan.base, "model"),
+            self.plan.adapter: publish_locally(self.run_dir, self.hub / self.plan.adapter, "model"),
+        }
+        print(f"\n=== publish\nHub-ready repo folders in {self.hub}, checked as a push checks them", flush=True)
+        folder = published[self.plan.adapter]
+        if not self.push:
+            return folder, str(folder)
+        for name, repo in published.items():
+            if name != self.plan.base:  # pushed before training
+                run(f"push {name}", ["hub/push.py", repo, "--repo-id", f"{self.org}/{name}", "--private"])
+        return folder, f"{self.org}/{self.plan.adapter}"
+
+    def predict(self, adapter: str) -> None:
+        predicting = ["eval/predict.py", "--adapter", adapter, "--conversation", SAMPLE]
+        run("load the adapter back and predict the sample conversation", predicting)
+
+    def report(self, folder: Path, adapter: str, seconds: float) -> None:
+        print(f"\n=== done in {seconds:.0f} s")
+        print(summary(self.plan, self.eval_dir))
+        print("artefacts:")
+        evaluations = "evaluations (results.json, predictions.parquet, confusion_matrix.png, per_class.md)"
+        for label, path in [
+            ("dataset", self.data),
+            ("base model", self.base_dir),
+            ("training run (checkpoints, logs)", self.run_dir),
+            (f"{evaluations} and comparisons", self.eval_dir),
+            ("Hub-ready repo folders", self.hub),
+            ("adapter predicted with", adapter),
+        ]:
+            print(f"  {label}: {path}")
+        served = adapter if self.push else (folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder)
+        print(f"try it in a browser (http://127.0.0.1:7860):\n  python hub/space/app.py --adapter {served}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--raw-dir", default=str(REPO.parent / "shared" / "data" / "cosmic"))
@@ -159,142 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     plan = QUICK if args.quick else REAL
-    out = Path(args.out).resolve()
-    push = os.environ.get("PUSH") == "1"
+    demo = Demo(plan, args.raw_dir, Path(args.out).resolve(), args.org, args.max_steps, os.environ.get("PUSH") == "1")
     started = time.perf_counter()
-    build = ["builders/build.py", "--raw-dir", args.raw_dir, "--out", out, "--org", args.org, "--datasets", "iemocap"]
-    if args.quick:
-        build += ["--max-dialogues", "6"]
-    run("build the IEMOCAP instruction dataset", build)
-
-    data = out / args.org / "iemocap"
-    base_dir = out / args.org / plan.base  # the layout of its repo id, like the dataset's
-    base_id = f"{args.org}/{plan.base}"
-    run("make the base model", plan.make_base(base_dir, data))
-    base = str(base_dir)
-    if push:  # trained from the Hub copy, as a user of the published model would
-        run("push the base model", ["hub/push.py", base_dir, "--repo-id", base_id, "--private"])
-        base = base_id
-
-    eval_dir = out / "eval"
-    subset = ["--subset-rows", str(plan.subset_rows)] if plan.subset_rows else []
-    chat = ["--chat-template"] if plan.chat_template else []
-    run(
-        "zero-shot: the base model on test, no training",
-        [
-            "eval/run_eval.py",
-            "--model",
-            base,
-            "--dataset",
-            data,
-            "--config",
-            plan.config,
-            "--split",
-            "test",
-            *subset,
-            *chat,
-            "--output-dir",
-            eval_dir / "zero-shot",
-            "--no-progress",
-        ],
-    )
-
-    run_dir = out / "runs" / plan.adapter
-    steps = args.max_steps or (20 if args.quick else None)
-    train = [
-        "train/sft.py",
-        "--config",
-        plan.recipe,
-        "--model_name_or_path",
-        base,
-        "--dataset_name",
-        data,
-        "--output_dir",
-        run_dir,
-        "--base_model_id",
-        base_id,
-        "--hub_model_id",
-        f"{args.org}/{plan.adapter}",
-    ]
-    if steps:
-        train += ["--max_steps", str(steps)]
-    if args.quick:
-        train += ["--eval_steps", "10", "--save_steps", "10", "--max_eval_samples", "24", "--max_test_samples", "24"]
-    run("LoRA fine-tune on IEMOCAP train", train)
-
-    run(
-        "evaluate the adapter on test",
-        [
-            "eval/run_eval.py",
-            "--adapter",
-            run_dir,
-            "--split",
-            "test",
-            *subset,
-            "--output-dir",
-            eval_dir / "test",
-            "--no-progress",
-        ],
-    )
-    run(
-        "majority-class baseline on test",
-        [
-            "eval/baseline.py",
-            "majority",
-            "--dataset",
-            data,
-            "--config",
-            plan.config,
-            "--split",
-            "test",
-            *subset,
-            "--output-dir",
-            eval_dir / "majority",
-        ],
-    )
-    for name in ("majority", "zero-shot"):
-        run(
-            f"compare the adapter with {name}",
-            ["eval/compare.py", eval_dir / name, eval_dir / "test", "--output", eval_dir / f"test-vs-{name}.json"],
-        )
-
-    hub = out / "hub" / args.org
-    published = {
-        "iemocap": publish_locally(data, hub / "iemocap", "dataset"),
-        plan.base: publish_locally(base_dir, hub / plan.base, "model"),
-        plan.adapter: publish_locally(run_dir, hub / plan.adapter, "model"),
-    }
-    adapter = str(published[plan.adapter])
-    print(f"\n=== publish\nHub-ready repo folders in {hub}, checked as a push checks them", flush=True)
-    if push:
-        for name, folder in published.items():
-            if name != plan.base:  # pushed before training
-                run(f"push {name}", ["hub/push.py", folder, "--repo-id", f"{args.org}/{name}", "--private"])
-        adapter = f"{args.org}/{plan.adapter}"
-
-    run(
-        "load the adapter back and predict the sample conversation",
-        ["eval/predict.py", "--adapter", adapter, "--conversation", SAMPLE],
-    )
-
-    print(f"\n=== done in {time.perf_counter() - started:.0f} s")
-    print(summary(plan, eval_dir))
-    print("artefacts:")
-    for label, path in [
-        ("dataset", data),
-        ("base model", base_dir),
-        ("training run (checkpoints, logs)", run_dir),
-        (
-            "evaluations (results.json, predictions.parquet, confusion_matrix.png, per_class.md) and comparisons",
-            eval_dir,
-        ),
-        ("Hub-ready repo folders", hub),
-        ("adapter predicted with", adapter),
-    ]:
-        print(f"  {label}: {path}")
-    local = published[plan.adapter]
-    served = adapter if push else (local.relative_to(REPO) if local.is_relative_to(REPO) else local)
-    print(f"try it in a browser (http://127.0.0.1:7860):\n  python hub/space/app.py --adapter {served}")
+    demo.build()
+    base = demo.base_model()
+    demo.zero_shot(base)
+    demo.fine_tune(base)
+    demo.evaluate()
+    folder, adapter = demo.publish()
+    demo.predict(adapter)
+    demo.report(folder, adapter, time.perf_counter() - started)
     return 0
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from datasets import Dataset
 from transformers import AutoTokenizer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
@@ -25,7 +27,7 @@ from instructerc.eval.loading import dataset_id as hub_dataset_id
 from . import artifacts
 from .callbacks import ThroughputCallback, WeightedF1Callback, score_split
 from .config import ERCModelConfig, ERCScriptArguments, RecipeError
-from .data import fit_max_length, load_erc_data
+from .data import ERCData, fit_max_length, load_erc_data
 from .model import add_adapter, load_model, score_labelled_positions_only
 
 
@@ -82,37 +84,25 @@ def selected_scores(trainer) -> list[dict]:
     return [{"weighted_f1": logged[-1]["eval_weighted_f1"], "accuracy": logged[-1]["eval_accuracy"]}] if logged else []
 
 
-def finetune(
-    args: ERCScriptArguments,
-    training_args: SFTConfig,
-    model_args: ERCModelConfig,
-    callbacks: list | tuple = (),
-    model=None,
-) -> Path:
-    """Run the recipe; returns the output folder holding the final adapter and its card.
+@dataclass
+class HubPush:
+    """The push a recipe asks for, taken out of the training arguments before the Trainer sees them: the
+    Trainer pickles its arguments (training_args.bin) into every checkpoint, and its own push would bypass
+    the licence guard. The token stays in memory for the final push only."""
 
-    ``model``: an already loaded base model to train instead of loading ``model_name_or_path``
-    (whose tokenizer is still used), e.g. to run several recipes on one copy of a 7B model.
-    """
-    check_training_args(args, training_args, model_args)
-    # The token is kept in memory for the final push only: the Trainer pickles its arguments
-    # (training_args.bin) into every checkpoint, and its own push_to_hub would bypass the licence guard.
-    hub_token, training_args.hub_token = training_args.hub_token, None
-    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
+    push: bool
+    token: str | None
 
-    data = load_erc_data(args, seed=training_args.seed, with_validation=training_args.eval_strategy != "no")
-    if push_to_hub:  # refuse a public IEMOCAP-derived push now, not after hours of training
-        from instructerc.hub.licenses import check_publication
+    @classmethod
+    def take(cls, training_args: SFTConfig) -> HubPush:
+        taken = cls(bool(training_args.push_to_hub), training_args.hub_token)
+        training_args.push_to_hub, training_args.hub_token = False, None
+        return taken
 
-        check_publication(
-            data.sources,
-            public=not training_args.hub_private_repo,
-            confirmed=args.confirm_iemocap_license,
-            target=f"model repo {training_args.hub_model_id}",
-        )
 
+def load_tokenizer(model_args: ERCModelConfig, training_args: SFTConfig):
     try:
-        tokenizer = AutoTokenizer.from_pretrained(
+        return AutoTokenizer.from_pretrained(
             model_args.model_name_or_path,
             revision=model_args.model_revision,
             trust_remote_code=training_args.trust_remote_code,
@@ -121,6 +111,11 @@ def finetune(
         raise RecipeError(
             f"model_name_or_path: no tokenizer at {model_args.model_name_or_path!r} ({one_line(e, 200)})"
         ) from None
+
+
+def fit_rows(args: ERCScriptArguments, training_args: SFTConfig, data: ERCData, tokenizer) -> Dataset | None:
+    """Fit train (in place) and validation's loss rows to ``max_length`` so no row loses its label;
+    returns the validation rows the Trainer's loss runs on (None without validation)."""
     fit = dict(
         max_length=training_args.max_length, truncation_mode=training_args.truncation_mode, policy=args.overlong
     )
@@ -135,12 +130,15 @@ def finetune(
     )
     if padding_free:
         training_args.max_length = None
+    if data.validation is None:
+        return None
+    eval_packing = training_args.packing if training_args.eval_packing is None else training_args.eval_packing
+    rows = data.validation.select_columns(["prompt", "completion"])
+    return fit_max_length(rows, tokenizer, packing=eval_packing, name="validation", **fit)
 
-    output_dir = Path(training_args.output_dir)
-    last_checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-    if last_checkpoint and training_args.resume_from_checkpoint is None:
-        logger.info("resuming from %s", last_checkpoint)
 
+def prepare_model(args: ERCScriptArguments, model_args: ERCModelConfig, training_args: SFTConfig, model=None):
+    """The model to train: the base model with a new LoRA adapter, or with the stage-1 adapter to continue."""
     if model is None:
         model = load_model(model_args, training_args)
     if args.init_adapter:  # stage 2 of the curriculum: continue the stage-1 adapter instead of a new one
@@ -151,52 +149,26 @@ def finetune(
         set_seed(training_args.seed)  # the adapter's random init (lora_A), as the Trainer seeds its own model_init
         model = add_adapter(model, model_args, training_args)
     score_labelled_positions_only()
-    eval_rows = None
-    if data.validation is not None:  # validation loss rides along with the label scores
-        eval_packing = training_args.packing if training_args.eval_packing is None else training_args.eval_packing
-        eval_rows = fit_max_length(
-            data.validation.select_columns(["prompt", "completion"]),
-            tokenizer,
-            packing=eval_packing,
-            name="validation",
-            **fit,
-        )
-    trainer = SFTTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=data.train,
-        eval_dataset=eval_rows,
-        processing_class=tokenizer,
-        callbacks=[ThroughputCallback(), *callbacks],
-    )
-    if data.validation is not None:
-        trainer.add_callback(
-            WeightedF1Callback(
-                trainer,
-                data.validation,
-                data.labels,
-                label_column=args.label_column,
-                batch_size=args.scoring_batch_size,
-            )
-        )
+    return model
 
+
+def train_and_save(trainer: SFTTrainer, training_args: SFTConfig, train_rows: int) -> None:
+    """Train (resuming from the last checkpoint of ``output_dir`` if there is one), then save the adapter,
+    the tokenizer, the metrics and the state."""
+    output_dir = Path(training_args.output_dir)
+    last_checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    if last_checkpoint and training_args.resume_from_checkpoint is None:
+        logger.info("resuming from %s", last_checkpoint)
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint or last_checkpoint)
-    metrics = {**result.metrics, "train_samples": len(data.train), "world_size": training_args.world_size}
+    metrics = {**result.metrics, "train_samples": train_rows, "world_size": training_args.world_size}
     trainer.log_metrics("train", metrics)
     trainer.save_metrics("train", metrics)
     trainer.save_state()
     trainer.save_model(str(output_dir))  # the adapter (the best one with load_best_model_at_end) and tokenizer
-    base_model = artifacts.base_model_id(args.base_model_id, model_args.model_name_or_path)
 
-    # a built folder OUT/<org>/<name> is published as <org>/<name>; a Hub dataset is cited at its commit
-    dataset_id = hub_dataset_id(args.dataset_name, args.dataset_id)
-    # `seeds`: the card says how many training seeds each number stands on (here one)
-    where = {
-        "dataset_id": dataset_id,
-        "config": data.eval_config,
-        "dataset_revision": data.revision,
-        "seeds": [training_args.seed],
-    }
+
+def scores_of_run(trainer: SFTTrainer, args: ERCScriptArguments, data: ERCData, tokenizer, where: dict) -> list[dict]:
+    """The card's scores: validation of the checkpoint selection kept, and test scored once at the end."""
     results = [{**where, "split": args.dataset_eval_split, **best} for best in selected_scores(trainer)]
     if data.test is not None:
         test = score_split(
@@ -212,41 +184,98 @@ def finetune(
         trainer.log_metrics("test", test_metrics)
         trainer.save_metrics("test", test_metrics)
         results.append({**where, "split": args.dataset_test_split, **test})
+    return results
 
+
+def write_run_files(args, training_args, model_args, data: ERCData, hub: HubPush, where: dict, results) -> None:
+    """Everything beside the adapter: the base model's name, the portable recipe, erc_task.json, the card."""
+    output_dir = Path(training_args.output_dir)
+    base_model, dataset_id = where["base_model"], where["dataset_id"]
+    artifacts.name_base_model(output_dir, base_model)
+    recipe = artifacts.recipe_as_run(args, training_args, model_args, keys=args.recipe_keys or None)
+    recipe["push_to_hub"] = hub.push
+    recipe = artifacts.portable_recipe(
+        recipe, dataset_id=dataset_id, dataset_revision=data.revision, base_model=base_model
+    )
+    artifacts.save_recipe(output_dir, recipe)
+    artifacts.relative_best_checkpoint(output_dir)
+    task = loading.make_task(
+        dataset=dataset_id,
+        dataset_revision=data.revision,
+        config=data.eval_config,
+        settings=data.settings,
+        base_model=base_model,
+    )
+    loading.write_task(output_dir, task)
+    artifacts.write_card(
+        output_dir,
+        base_model=base_model,
+        dataset_id=dataset_id,
+        recipe=recipe,
+        results=results,
+        repo_id=training_args.hub_model_id,
+        sources=data.sources,
+    )
+
+
+def finetune(
+    args: ERCScriptArguments,
+    training_args: SFTConfig,
+    model_args: ERCModelConfig,
+    callbacks: list | tuple = (),
+    model=None,
+) -> Path:
+    """Run the recipe; returns the output folder holding the final adapter and its card.
+
+    ``model``: an already loaded base model to train instead of loading ``model_name_or_path``
+    (whose tokenizer is still used), e.g. to run several recipes on one copy of a 7B model.
+    """
+    check_training_args(args, training_args, model_args)
+    hub = HubPush.take(training_args)
+    data = load_erc_data(args, seed=training_args.seed, with_validation=training_args.eval_strategy != "no")
+    if hub.push:  # refuse a public IEMOCAP-derived push now, not after hours of training
+        from instructerc.hub.licenses import check_publication
+
+        public, target = not training_args.hub_private_repo, f"model repo {training_args.hub_model_id}"
+        check_publication(data.sources, public=public, confirmed=args.confirm_iemocap_license, target=target)
+    tokenizer = load_tokenizer(model_args, training_args)
+    eval_rows = fit_rows(args, training_args, data, tokenizer)
+    trainer = SFTTrainer(
+        model=prepare_model(args, model_args, training_args, model),
+        args=training_args,
+        train_dataset=data.train,
+        eval_dataset=eval_rows,
+        processing_class=tokenizer,
+        callbacks=[ThroughputCallback(), *callbacks],
+    )
+    if data.validation is not None:  # validation loss rides along with the label scores
+        batch_size, column = args.scoring_batch_size, args.label_column
+        selection = WeightedF1Callback(
+            trainer, data.validation, data.labels, label_column=column, batch_size=batch_size
+        )
+        trainer.add_callback(selection)
+    train_and_save(trainer, training_args, len(data.train))
+
+    # a built folder OUT/<org>/<name> is published as <org>/<name>; a Hub dataset is cited at its commit;
+    # `seeds`: the card says how many training seeds each number stands on (here one)
+    where = {
+        "dataset_id": hub_dataset_id(args.dataset_name, args.dataset_id),
+        "config": data.eval_config,
+        "dataset_revision": data.revision,
+        "seeds": [training_args.seed],
+    }
+    results = scores_of_run(trainer, args, data, tokenizer, where)
+    output_dir = Path(training_args.output_dir)
     if trainer.accelerator.is_main_process:
-        artifacts.name_base_model(output_dir, base_model)
-        recipe = artifacts.recipe_as_run(args, training_args, model_args, keys=args.recipe_keys or None)
-        recipe["push_to_hub"] = push_to_hub
-        recipe = artifacts.portable_recipe(
-            recipe, dataset_id=dataset_id, dataset_revision=data.revision, base_model=base_model
-        )
-        artifacts.save_recipe(output_dir, recipe)
-        artifacts.relative_best_checkpoint(output_dir)
-        loading.write_task(
-            output_dir,
-            loading.make_task(
-                dataset=dataset_id,
-                dataset_revision=data.revision,
-                config=data.eval_config,
-                settings=data.settings,
-                base_model=base_model,
-            ),
-        )
-        artifacts.write_card(
-            output_dir,
-            base_model=base_model,
-            dataset_id=dataset_id,
-            recipe=recipe,
-            results=results,
-            repo_id=training_args.hub_model_id,
-            sources=data.sources,
-        )
-        if push_to_hub:
+        base_model = artifacts.base_model_id(args.base_model_id, model_args.model_name_or_path)
+        write_run_files(args, training_args, model_args, data, hub, {**where, "base_model": base_model}, results)
+        if hub.push:
+            private = bool(training_args.hub_private_repo)
             pushed = artifacts.push(
                 output_dir,
                 training_args.hub_model_id,
-                private=bool(training_args.hub_private_repo),
-                token=hub_token,
+                private=private,
+                token=hub.token,
                 confirm_iemocap_license=args.confirm_iemocap_license,
             )
             logger.info("%s", pushed)
