@@ -51,10 +51,13 @@ class Plan:
     chat_template: bool  # zero-shot asks an instruction-tuned model through its chat template
     subset_rows: int | None  # test rows scored (shortest whole dialogues); None: the whole split
     what: str  # how the summary names the model
+    # Zero-shot is the official InstructERC prompt with no demonstration: the base model sees no labelled
+    # example at all (a recipe on `default` prompts carries a retrieved one).
+    zero_shot_config: str = "plain"
 
     @property
     def config(self) -> str:
-        """The prompt config the recipe trains on: zero-shot and the baseline score the same prompts."""
+        """The prompt config the recipe trains on (the adapter and the majority class are scored on it)."""
         import yaml
 
         return yaml.safe_load(self.recipe.read_text())["dataset_config"]
@@ -139,8 +142,9 @@ def summary(plan: Plan, eval_dir: Path) -> str:
     )
     lines = [
         f"IEMOCAP weighted-F1 on {rows}, {describe(test['bootstrap']) if 'bootstrap' in test else 'no interval'}:",
-        f"  adapter ({plan.what}): {scored(test)}",
-        f"  zero-shot base model{' (chat template)' if plan.chat_template else ''}: {scored(read['zero-shot'])}",
+        f"  adapter ({plan.what}, {plan.config} prompts): {scored(test)}",
+        f"  zero-shot base model ({plan.zero_shot_config} prompts{', chat template' if plan.chat_template else ''}): "
+        f"{scored(read['zero-shot'])}",
         f"  majority class: {scored(read['majority'])}",
     ]
     for name in ("majority", "zero-shot"):
@@ -199,7 +203,7 @@ class Demo:
         return base_id  # trained from the Hub copy, as a user of the published model would
 
     def zero_shot(self, base: str) -> None:
-        ask = ["eval/run_eval.py", "--model", base, "--dataset", self.data, "--config", self.plan.config]
+        ask = ["eval/run_eval.py", "--model", base, "--dataset", self.data, "--config", self.plan.zero_shot_config]
         ask += self.test_rows() + (["--chat-template"] if self.plan.chat_template else [])
         ask += ["--output-dir", self.eval_dir / "zero-shot", "--no-progress"]
         run("zero-shot: the base model on test, no training", ask)
@@ -239,12 +243,10 @@ class Demo:
             majority + self.test_rows() + ["--output-dir", self.eval_dir / "majority"],
         )
         for name in ("majority", "zero-shot"):
-            versus_run = [
-                self.eval_dir / name,
-                self.eval_dir / "test",
-                "--output",
-                self.eval_dir / f"test-vs-{name}.json",
-            ]
+            versus_run = [self.eval_dir / name, self.eval_dir / "test"]
+            versus_run += ["--output", self.eval_dir / f"test-vs-{name}.json"]
+            if name == "zero-shot" and self.plan.zero_shot_config != self.plan.config:
+                versus_run.append("--across-configs")  # the same rows and gold labels, asked without demonstrations
             run(f"compare the adapter with {name}", ["eval/compare.py", *versus_run])
 
     def publish(self) -> tuple[Path, str]:

@@ -114,10 +114,17 @@ def test_train_score_compare_and_predict_with_the_real_model(smollm2, small_buil
     assert zero_results["chat_template"] and not tuned_results["chat_template"]
     assert zero_results["num_examples"] == tuned_results["num_examples"] >= 12  # the same whole dialogues
     # one whole dialogue (the shortest has 23 rows): pairs are resampled by utterance here
-    compared = script("eval/compare.py", out / "zero-shot", out / "test", "--ci-unit", "utterance")
+    compared = script("eval/compare.py", out / "zero-shot", out / "test", "--ci-unit", "utterance", "--across-configs")
     assert compared.returncode == 0 and "Δ" in compared.stdout, compared.stderr[-3000:]
     predicted = script(
-        "eval/predict.py", "--adapter", run, "--conversation", REPO / "examples" / "sample_conversation.json", "--json"
+        "eval/predict.py",
+        "--adapter",
+        run,
+        "--dataset",  # the recipe's default prompts retrieve their demonstrations from the adapter's dataset
+        data,
+        "--conversation",
+        REPO / "examples" / "sample_conversation.json",
+        "--json",
     )
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     rows = json.loads(predicted.stdout)
