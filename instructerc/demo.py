@@ -203,7 +203,8 @@ class Demo:
         return base_id  # trained from the Hub copy, as a user of the published model would
 
     def zero_shot(self, base: str) -> None:
-        ask = ["eval/run_eval.py", "--model", base, "--dataset", self.data, "--config", self.plan.zero_shot_config]
+        ask = ["eval/run_eval.py", "--model", base, "--dataset", self.data]
+        ask += ["--dataset-config", self.plan.zero_shot_config]
         ask += self.test_rows() + (["--chat-template"] if self.plan.chat_template else [])
         ask += ["--output-dir", self.eval_dir / "zero-shot", "--no-progress"]
         run("zero-shot: the base model on test, no training", ask)
@@ -237,13 +238,14 @@ class Demo:
         """The adapter and the majority class on the zero-shot run's rows, and the adapter against both."""
         scored_run = ["eval/run_eval.py", "--adapter", self.run_dir, *self.test_rows()]
         run("evaluate the adapter on test", scored_run + ["--output-dir", self.eval_dir / "test", "--no-progress"])
-        majority = ["eval/baseline.py", "majority", "--dataset", self.data, "--config", self.plan.config]
+        majority = ["eval/baseline.py", "--baseline", "majority", "--dataset", self.data]
+        majority += ["--dataset-config", self.plan.config]
         run(
             "majority-class baseline on test",
             majority + self.test_rows() + ["--output-dir", self.eval_dir / "majority"],
         )
         for name in ("majority", "zero-shot"):
-            versus_run = [self.eval_dir / name, self.eval_dir / "test"]
+            versus_run = ["--run-a", self.eval_dir / name, "--run-b", self.eval_dir / "test"]
             versus_run += ["--output", self.eval_dir / f"test-vs-{name}.json"]
             if name == "zero-shot" and self.plan.zero_shot_config != self.plan.config:
                 versus_run.append("--across-configs")  # the same rows and gold labels, asked without demonstrations

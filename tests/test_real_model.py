@@ -99,7 +99,7 @@ def test_train_score_compare_and_predict_with_the_real_model(smollm2, small_buil
         "eval/run_eval.py",
         "--model",
         smollm2,
-        "--config",
+        "--dataset-config",
         "plain",
         "--chat-template",
         *subset,
@@ -114,7 +114,16 @@ def test_train_score_compare_and_predict_with_the_real_model(smollm2, small_buil
     assert zero_results["chat_template"] and not tuned_results["chat_template"]
     assert zero_results["num_examples"] == tuned_results["num_examples"] >= 12  # the same whole dialogues
     # one whole dialogue (the shortest has 23 rows): pairs are resampled by utterance here
-    compared = script("eval/compare.py", out / "zero-shot", out / "test", "--ci-unit", "utterance", "--across-configs")
+    compared = script(
+        "eval/compare.py",
+        "--run-a",
+        out / "zero-shot",
+        "--run-b",
+        out / "test",
+        "--ci-unit",
+        "utterance",
+        "--across-configs",
+    )
     assert compared.returncode == 0 and "Δ" in compared.stdout, compared.stderr[-3000:]
     predicted = script(
         "eval/predict.py",
