@@ -15,11 +15,17 @@ import sys
 from collections.abc import Sequence
 
 
+class DefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and each flag's default after its help: for the dataclasses of other
+    libraries (TRL's ``SFTConfig``), whose help does not say it."""
+
+
 def make_parser(doc: str | None, prog: str, dataclass_types: Sequence[type], *, config: bool = False, **kwargs):
     """``HfArgumentParser`` (``TrlParser`` with ``config``) over ``dataclass_types``, its help from ``doc``.
 
     ``prog`` is the script's path as users type it (``eval/compare.py``), so usage lines read the same
-    whichever way the script was started; ``kwargs`` go to ``argparse.ArgumentParser``.
+    whichever way the script was started; ``kwargs`` go to ``argparse.ArgumentParser`` (the help keeps
+    the docstring's layout unless ``formatter_class`` says otherwise).
     """
     if config:
         from trl.scripts.utils import TrlParser as Parser
@@ -27,14 +33,8 @@ def make_parser(doc: str | None, prog: str, dataclass_types: Sequence[type], *, 
         from transformers import HfArgumentParser as Parser
 
     summary, _, details = (doc or "").strip().partition("\n\n")
-    return Parser(
-        list(dataclass_types),
-        prog=prog,
-        description=summary,
-        epilog=details or None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        **kwargs,
-    )
+    kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+    return Parser(list(dataclass_types), prog=prog, description=summary, epilog=details or None, **kwargs)
 
 
 def parse_command_line(

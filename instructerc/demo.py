@@ -64,8 +64,8 @@ class Plan:
 
     def make_base(self, folder: Path, dataset: Path) -> list:
         if self.base == "tiny-llama":
-            return ["train/make_tiny_model.py", folder, "--dataset", dataset]
-        return ["train/make_smollm2.py", folder]
+            return ["train/make_tiny_model.py", "--out_dir", folder, "--dataset", dataset]
+        return ["train/make_smollm2.py", "--out_dir", folder]
 
 
 REAL = Plan(

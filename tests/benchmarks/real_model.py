@@ -98,7 +98,7 @@ def prepare(work: Path, raw_dir: str, log: Path) -> None:
                 ],
                 log,
             )
-    run([sys.executable, "train/make_smollm2.py", work / ORG / BASE], log)
+    run([sys.executable, "train/make_smollm2.py", "--out_dir", work / ORG / BASE], log)
 
 
 def run_cell(work: Path, name: str, fraction: str | None, config: str, log: Path) -> None:
