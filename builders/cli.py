@@ -14,6 +14,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .errors import InstructercError
+
 
 class DefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """The docstring as written, and each flag's default after its help: for the dataclasses of other
@@ -69,8 +71,6 @@ def _parse_with_config(parser, argv: list[str]) -> list:
     """``TrlParser.parse_args_and_config``, with a bad ``--config`` file as a usage error that names it."""
     import yaml
 
-    from .errors import InstructercError
-
     if argv and argv[-1] == "--config":
         parser.error("argument --config: expected one argument")
     path = argv[argv.index("--config") + 1] if "--config" in argv else None
@@ -81,6 +81,8 @@ def _parse_with_config(parser, argv: list[str]) -> list:
     except InstructercError:
         raise  # a field's own check: the script prints it as its `error:` line
     except (OSError, ValueError, yaml.YAMLError) as err:  # missing, unreadable or not a mapping of keys
+        if path is None:
+            raise
         parser.error(f"--config {path}: {' '.join(str(err).split())}")
     if from_file:
         keys = [s[2:] for s in from_file if s.startswith("--")]
