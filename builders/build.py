@@ -24,13 +24,14 @@ folder (python hub/push.py) publishes it.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
+from dataclasses import dataclass, field
 
 import datasets
 
 from instructerc.builders.balancing import BALANCES, DEFAULT_BALANCE
+from instructerc.builders.cli import parse_command_line
 from instructerc.builders.embedder import DEFAULT_CHECKPOINT, DEFAULT_EMBEDDER
 from instructerc.builders.errors import command
 from instructerc.builders.mixing import MIXES
@@ -39,48 +40,70 @@ from instructerc.builders.retrieval import DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_V
 from instructerc.builders.tasks import CONFIGS, DEFAULT_WINDOW
 
 
-__all__ = ["build_datasets", "main", "parse_args"]
+__all__ = ["BuildArgs", "RetrievalArgs", "build_datasets", "main", "parse_args"]
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+@dataclass
+class BuildArgs:
+    """What to build, from which raw files, and how the splits are cut."""
+
+    raw_dir: str | None = field(
+        default=None,
+        metadata={"help": "local copy of the COSMIC pickles (iemocap/, meld/, emorynlp/); default: download"},
     )
-    p.add_argument(
-        "--raw-dir", help="local copy of the COSMIC pickles (iemocap/, meld/, emorynlp/); default: download"
+    out: str = field(default="output", metadata={"help": "output directory (default: output)"})
+    datasets: list[str] = field(default_factory=lambda: list(ALL_DATASETS), metadata={"choices": list(ALL_DATASETS)})
+    configs: list[str] = field(default_factory=lambda: list(CONFIGS), metadata={"choices": list(CONFIGS)})
+    window: int = field(default=DEFAULT_WINDOW, metadata={"help": "previous turns in the historical window"})
+    train_fraction: str = field(default="1", metadata={"help": "dialogue-level fraction of train: 1, 1/2 ... 1/64"})
+    mix: str = field(
+        default="total",
+        metadata={"help": "unified subsampling: pooled (total) or per source (ratio)", "choices": list(MIXES)},
     )
-    p.add_argument("--out", default="output", help="output directory (default: output)")
-    p.add_argument("--datasets", nargs="+", default=list(ALL_DATASETS), choices=ALL_DATASETS)
-    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
-    p.add_argument("--window", type=int, default=DEFAULT_WINDOW, help="previous turns in the historical window")
-    p.add_argument("--train-fraction", default="1", help="dialogue-level fraction of train: 1, 1/2 ... 1/64")
-    p.add_argument(
-        "--mix", default="total", choices=MIXES, help="unified subsampling: pooled (total) or per source (ratio)"
+    seed: int = 42
+    max_dialogues: int | None = field(
+        default=None, metadata={"help": "keep the first N dialogues of each split (quick builds)"}
     )
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--max-dialogues", type=int, help="keep the first N dialogues of each split (quick builds)")
-    p.add_argument(
-        "--skip-sha256", action="store_true", help="accept local pickles that differ from the published files"
+    skip_sha256: bool = field(
+        default=False, metadata={"help": "accept local pickles that differ from the published files"}
     )
-    p.add_argument("--conversations", help="BYO JSONL file, one dialogue per line")
-    p.add_argument("--name", help="dataset name for --conversations")
-    p.add_argument("--labels", help="comma-separated label set for --conversations (default: inferred from train)")
-    p.add_argument("--org", default=DEFAULT_ORG, help="Hub namespace the folders are named for")
-    r = p.add_argument_group("retrieved demonstrations (the default config)")
-    r.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="demonstrations per prompt (default: 1)")
-    r.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="sentence-transformers id or local path")
-    r.add_argument("--embed-cache", help="embedding cache directory (default: $INSTRUCTERC_CACHE/embeddings)")
-    r.add_argument(
-        "--embed-checkpoint",
-        type=int,
+    conversations: str | None = field(default=None, metadata={"help": "BYO JSONL file, one dialogue per line"})
+    name: str | None = field(default=None, metadata={"help": "dataset name for --conversations"})
+    labels: str | None = field(
+        default=None, metadata={"help": "comma-separated label set for --conversations (default: inferred from train)"}
+    )
+    org: str = field(default=DEFAULT_ORG, metadata={"help": "Hub namespace the folders are named for"})
+
+
+@dataclass
+class RetrievalArgs:
+    """How the default config's demonstrations are retrieved (their own group in the help)."""
+
+    _argument_group_name = "retrieved demonstrations (the default config)"
+
+    top_k: int = field(default=DEFAULT_TOP_K, metadata={"help": "demonstrations per prompt (default: 1)"})
+    embedder: str = field(default=DEFAULT_EMBEDDER, metadata={"help": "sentence-transformers id or local path"})
+    embed_cache: str | None = field(
+        default=None, metadata={"help": "embedding cache directory (default: $INSTRUCTERC_CACHE/embeddings)"}
+    )
+    embed_checkpoint: int = field(
         default=DEFAULT_CHECKPOINT,
-        help="texts per embedding-cache chunk: a killed build keeps every finished chunk (default: %(default)s)",
+        metadata={
+            "help": "texts per embedding-cache chunk: a killed build keeps every finished chunk (default: %(default)s)"
+        },
     )
-    r.add_argument("--query", default=DEFAULT_QUERY, choices=QUERY_VARIANTS, help="what is embedded as the query")
-    r.add_argument(
-        "--balance", default=DEFAULT_BALANCE, choices=BALANCES, help="none, one per label, or MMR diversity"
+    query: str = field(
+        default=DEFAULT_QUERY, metadata={"help": "what is embedded as the query", "choices": list(QUERY_VARIANTS)}
     )
-    return p.parse_args(argv)
+    balance: str = field(
+        default=DEFAULT_BALANCE,
+        metadata={"help": "none, one per label, or MMR diversity", "choices": list(BALANCES)},
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[BuildArgs, RetrievalArgs]:
+    """The build's flags and its retrieval flags, from ``argv`` (default: the command line)."""
+    return parse_command_line(__doc__, "builders/build.py", [BuildArgs, RetrievalArgs], argv)
 
 
 def _print_build_log() -> None:
@@ -97,7 +120,7 @@ def _print_build_log() -> None:
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args, retrieval = parse_args(argv)
     _print_build_log()
     datasets.disable_progress_bars()  # per-file parquet bars drown the per-dataset progress
     folders = build_datasets(
@@ -115,12 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         max_dialogues=args.max_dialogues,
         configs=tuple(args.configs),
         org=args.org,
-        top_k=args.top_k,
-        embedder=args.embedder,
-        embed_cache=args.embed_cache,
-        embed_checkpoint=args.embed_checkpoint,
-        query=args.query,
-        balance=args.balance,
+        top_k=retrieval.top_k,
+        embedder=retrieval.embedder,
+        embed_cache=retrieval.embed_cache,
+        embed_checkpoint=retrieval.embed_checkpoint,
+        query=retrieval.query,
+        balance=retrieval.balance,
     )
     for name, folder in folders.items():
         print(f"{name}: {folder}")

@@ -3,55 +3,65 @@
 Usage:
 
     # always train's most frequent label
-    python eval/baseline.py majority --dataset output/instructerc/iemocap --config plain --split test \\
-        --output-dir output/eval/majority
+    python eval/baseline.py --baseline majority --dataset output/instructerc/iemocap --dataset-config plain \\
+        --split test --output-dir output/eval/majority
 
     # the 10 nearest train utterances vote (the dataset card's retrieval report as a classifier)
-    python eval/baseline.py knn --dataset output/instructerc/unified --split test --output-dir output/eval/knn
+    python eval/baseline.py --baseline knn --dataset output/instructerc/unified --split test \\
+        --output-dir output/eval/knn
 
     # then compare any run against it
-    python eval/compare.py output/eval/majority output/eval/test
+    python eval/compare.py --run-a output/eval/majority --run-b output/eval/test
 
 Writes OUTPUT_DIR/results.json, predictions.parquet, confusion_matrix.png and per_class.md with
-95% intervals (whole dialogues resampled, as eval/run_eval.py). Use the --config of the run you
-will compare with: eval/compare.py refuses runs on different configs. Exit status 2 with one
+95% intervals (whole dialogues resampled, as eval/run_eval.py). Use the --dataset-config of the run
+you will compare with: eval/compare.py refuses runs on different configs. Exit status 2 with one
 `error:` line on bad input, before any file is written.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import HfArgumentParser
-
+from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
 from instructerc.eval.bootstrap import IntervalArgs
 from instructerc.eval.evaluation import BASELINES, BaselineRun, run_baseline
 
 
+@dataclass(kw_only=True)
+class BaselineArgs:
+    """The flags of eval/baseline.py beside the ``--ci-*`` ones; keyword-only, so that required and optional
+    flags keep the order the help lists them in."""
+
+    baseline: str = field(
+        metadata={
+            "help": "majority: train's most frequent label; knn: the nearest train utterances vote",
+            "choices": list(BASELINES),
+        }
+    )
+    dataset: str = field(metadata={"help": "built dataset Hub id or folder"})
+    dataset_config: str = field(default="default", metadata={"help": "dataset config (default: default)"})
+    split: str = "test"
+    output_dir: str = field(metadata={"help": "folder for results.json, predictions.parquet and the plots"})
+    dataset_id: str | None = field(
+        default=None, metadata={"help": "Hub id to cite the dataset by (default: ORG/NAME of the folder)"}
+    )
+    dataset_revision: str | None = None
+    embedder: str | None = field(
+        default=None, metadata={"help": "knn: sentence embedder (default: the build's default)"}
+    )
+    query: str | None = field(default=None, metadata={"help": "knn: query variant (default: the build's default)"})
+    subset_rows: int | None = field(
+        default=None, metadata={"help": "score the whole dialogues eval/run_eval.py --subset-rows N scores"}
+    )
+
+
 @command
 def main(argv: list[str] | None = None) -> int:
-    p = HfArgumentParser(
-        IntervalArgs,
-        prog="eval/baseline.py",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("baseline", choices=BASELINES)
-    p.add_argument("--dataset", required=True, help="built dataset Hub id or folder")
-    p.add_argument("--config", default="default", help="dataset config (default: default)")
-    p.add_argument("--split", default="test")
-    p.add_argument("--output-dir", required=True)
-    p.add_argument("--dataset-id", help="Hub id to cite the dataset by (default: ORG/NAME of the folder)")
-    p.add_argument("--dataset-revision")
-    p.add_argument("--embedder", help="knn: sentence embedder (default: the build's default)")
-    p.add_argument("--query", help="knn: query variant (default: the build's default)")
-    p.add_argument("--subset-rows", type=int, help="score the whole dialogues eval/run_eval.py --subset-rows N scores")
-    intervals, args, unknown = p.parse_args_into_dataclasses(argv, return_remaining_strings=True)
-    if unknown:
-        p.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args, intervals = parse_command_line(__doc__, "eval/baseline.py", [BaselineArgs, IntervalArgs], argv)
     import datasets
 
     datasets.disable_progress_bars()
@@ -59,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         args.baseline,
         args.dataset,
         args.output_dir,
-        args.config,
+        args.dataset_config,
         args.split,
         args.dataset_id,
         args.dataset_revision,

@@ -265,7 +265,7 @@ def format_interval(value: float, interval: dict | None, digits: int = 2) -> str
 @dataclass(kw_only=True)
 class IntervalArgs:
     """The ``--ci-*`` flags of eval/run_eval.py, eval/baseline.py and eval/compare.py, as
-    ``HfArgumentParser`` reads them (a run's dataclass inherits them, or a parser adds them)."""
+    ``HfArgumentParser`` reads them (a run's dataclass inherits them, or a script parses them beside its own)."""
 
     ci_unit: str = field(
         default="dialogue",

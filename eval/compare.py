@@ -2,10 +2,11 @@
 
 Usage:
 
-    python eval/compare.py RUN_A RUN_B                      # Δ = B - A, dialogues resampled
-    python eval/compare.py output/eval/majority output/eval/test --ci-resamples 10000 --output delta.json
-    python eval/compare.py runs/a runs/b --ci-unit utterance --metric macro_f1
-    python eval/compare.py eval/plain eval/default --across-configs   # the same utterances, two prompt configs
+    python eval/compare.py --run-a RUN_A --run-b RUN_B      # Δ = B - A, dialogues resampled
+    python eval/compare.py --run-a output/eval/majority --run-b output/eval/test --ci-resamples 10000 \\
+        --output delta.json
+    python eval/compare.py --run-a runs/a --run-b runs/b --ci-unit utterance --metric macro_f1
+    python eval/compare.py --run-a eval/plain --run-b eval/default --across-configs   # two prompt configs
 
 RUN_A and RUN_B are output folders of eval/run_eval.py or eval/baseline.py (results.json and
 predictions.parquet) on the same dataset, config, split and rows (--across-configs: two prompt
@@ -18,41 +19,39 @@ random). --output also writes every metric's numbers as JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-
-from transformers import HfArgumentParser
+from dataclasses import dataclass, field
 
 from instructerc.builders.atomic import atomic_file
+from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
 from instructerc.eval.bootstrap import METRICS, IntervalArgs
 from instructerc.eval.errors import EvalError
 from instructerc.eval.results import compare_runs, markdown, read_run
 
 
+@dataclass
+class CompareArgs:
+    """The flags of eval/compare.py beside the ``--ci-*`` ones."""
+
+    run_a: str = field(metadata={"help": "evaluation output folder of run A (the reference, e.g. a baseline)"})
+    run_b: str = field(metadata={"help": "evaluation output folder of run B"})
+    metric: str = field(
+        default="weighted_f1", metadata={"help": "metric of the table (default weighted_f1)", "choices": list(METRICS)}
+    )
+    output: str | None = field(default=None, metadata={"help": "also write the comparison as JSON to this file"})
+    across_configs: bool = field(
+        default=False,
+        metadata={
+            "help": "the runs may use different prompt configs of the dataset (same utterances, same gold labels)"
+        },
+    )
+
+
 @command
 def main(argv: list[str] | None = None) -> int:
-    p = HfArgumentParser(
-        IntervalArgs,
-        prog="eval/compare.py",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("run_a", help="evaluation output folder of run A (the reference, e.g. a baseline)")
-    p.add_argument("run_b", help="evaluation output folder of run B")
-    p.add_argument(
-        "--metric", choices=METRICS, default="weighted_f1", help="metric of the table (default weighted_f1)"
-    )
-    p.add_argument("--output", help="also write the comparison as JSON to this file")
-    p.add_argument(
-        "--across-configs",
-        action="store_true",
-        help="the runs may use different prompt configs of the dataset (same utterances, same gold labels)",
-    )
-    intervals, args, unknown = p.parse_args_into_dataclasses(argv, return_remaining_strings=True)
-    if unknown:
-        p.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args, intervals = parse_command_line(__doc__, "eval/compare.py", [CompareArgs, IntervalArgs], argv)
     if intervals.ci_unit == "none":
         raise EvalError("--ci-unit none: a comparison is its paired interval and p-value; use dialogue or utterance")
     boot = intervals.bootstrap()

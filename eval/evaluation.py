@@ -153,7 +153,8 @@ def _help(text: str, **more) -> dict:
 @dataclass
 class EvalRun(IntervalArgs):
     """Arguments of one run: the flags of ``eval/run_eval.py`` (``--output-dir`` or ``--output_dir``),
-    or the keys of an evaluation YAML file, as ``HfArgumentParser`` reads them."""
+    or the keys of its ``--config`` YAML file, as ``TrlParser`` reads them (which reserves the name
+    ``config`` for that file: the dataset's config is ``dataset_config``, TRL's name for it)."""
 
     output_dir: str = field(metadata=_help("folder for results.json, predictions.parquet and the plots"))
     model: str | None = field(
@@ -165,7 +166,7 @@ class EvalRun(IntervalArgs):
     dataset: str | None = field(
         default=None, metadata=_help("built dataset Hub id or folder (default: from the adapter's erc_task.json)")
     )
-    config: str | None = field(
+    dataset_config: str | None = field(
         default=None, metadata=_help("dataset config, e.g. default or plain (default: the adapter's, else default)")
     )
     split: str = "test"
@@ -253,7 +254,7 @@ def _prepare(run: EvalRun) -> Target:
     if not dataset and task and task.dataset:  # the dataset (and commit) the adapter was trained on
         dataset, trained_revision = loading.trained_dataset(task, adapter_dir)
         revision = revision or trained_revision
-    config = run.config or (task.config if task else "default")
+    config = run.dataset_config or (task.config if task else "default")
     if not dataset:
         raise EvalError(f"--dataset is required (the adapter has no {loading.TASK_FILE} naming its dataset)")
     settings = None
@@ -371,7 +372,8 @@ NAMES = {"majority": "majority-class baseline", "knn": f"{REPORT_NEIGHBOURS}-NN 
 
 @dataclass
 class BaselineRun:
-    """Arguments of one baseline run (the command-line flags of ``eval/baseline.py``)."""
+    """Arguments of one baseline run (what the flags of ``eval/baseline.py`` make; ``config`` is its
+    ``--dataset-config``)."""
 
     baseline: str
     dataset: str

@@ -2,7 +2,7 @@
 
 Usage:
 
-    python eval/plot_scaling.py runs/*/results.json --out scaling.png
+    python eval/plot_scaling.py --results runs/*/results.json --out scaling.png
 
 Each results.json is one `eval/run_eval.py` run on a test split; the train fraction and mix
 are read from the evaluated dataset's name (`iemocap-frac1_4`, `unified-ratio-frac1_8`, as
@@ -11,19 +11,25 @@ are read from the evaluated dataset's name (`iemocap-frac1_4`, `unified-ratio-fr
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass, field
 
+from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
 from instructerc.eval.reports import collect, markdown_table, plot_scaling
 
 
+@dataclass
+class PlotArgs:
+    """The flags of eval/plot_scaling.py."""
+
+    results: list[str] = field(metadata={"help": "results.json files of eval/run_eval.py"})
+    out: str = field(default="scaling.png", metadata={"help": "PNG to write (default: scaling.png)"})
+
+
 @command
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("results", nargs="+", help="results.json files of eval/run_eval.py")
-    p.add_argument("--out", default="scaling.png", help="PNG to write (default: scaling.png)")
-    args = p.parse_args(argv)
+    (args,) = parse_command_line(__doc__, "eval/plot_scaling.py", [PlotArgs], argv)
     points = collect(args.results)
     print(markdown_table(points))
     print(f"plot: {plot_scaling(points, args.out)}")

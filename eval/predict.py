@@ -24,32 +24,40 @@ on bad input.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 
+from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
+
+
+@dataclass
+class PredictArgs:
+    """The flags of eval/predict.py."""
+
+    adapter: str = field(metadata={"help": "LoRA adapter Hub id or folder (with erc_task.json)"})
+    conversation: str = field(metadata={"help": "JSON file: a dialogue object or a list of turns"})
+    model: str | None = field(default=None, metadata={"help": "base model (default: the adapter's)"})
+    dataset: str | None = field(
+        default=None,
+        metadata={"help": "retrieval base for default-config adapters (default: the adapter's dataset)"},
+    )
+    embedder: str | None = field(
+        default=None,
+        metadata={"help": "embedder folder, for a dataset built with a local one (checked by sha256)"},
+    )
+    allow_base_mismatch: bool = False
+    adapter_revision: str | None = None
+    device: str | None = None
+    dtype: str = "auto"
+    batch_size: int = 8
+    json: bool = field(default=False, metadata={"help": "print JSON instead of a table"})
 
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="eval/predict.py",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--adapter", required=True, help="LoRA adapter Hub id or folder (with erc_task.json)")
-    p.add_argument("--conversation", required=True, help="JSON file: a dialogue object or a list of turns")
-    p.add_argument("--model", help="base model (default: the adapter's)")
-    p.add_argument("--dataset", help="retrieval base for default-config adapters (default: the adapter's dataset)")
-    p.add_argument("--embedder", help="embedder folder, for a dataset built with a local one (checked by sha256)")
-    p.add_argument("--allow-base-mismatch", action="store_true")
-    p.add_argument("--adapter-revision")
-    p.add_argument("--device")
-    p.add_argument("--dtype", default="auto")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = p.parse_args(argv)
+    (args,) = parse_command_line(__doc__, "eval/predict.py", [PredictArgs], argv)
 
     from instructerc.eval.prediction import Predictor, format_predictions, read_conversation
 

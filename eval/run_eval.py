@@ -4,14 +4,14 @@ Usage:
 
     # an adapter, label scoring (default); its card gets model-index + .eval_results
     python eval/run_eval.py --adapter output/llama2-iemocap-lora \\
-        --dataset output/instructerc/iemocap --config default --split test --output-dir results/iemocap
+        --dataset output/instructerc/iemocap --dataset-config default --split test --output-dir results/iemocap
 
     # free-text generation with robust parsing, for comparison with the papers' protocol
     python eval/run_eval.py --adapter ORG/llama2-iemocap-lora --mode generate --output-dir results/gen
 
     # zero-shot base model (no adapter); few-shot: a config whose prompts carry demonstrations
     python eval/run_eval.py --model meta-llama/Llama-2-7b-hf --dataset instructerc/meld \\
-        --config plain --output-dir results/zero-shot
+        --dataset-config plain --output-dir results/zero-shot
 
     # evaluate and publish the adapter with the updated card
     python eval/run_eval.py --adapter ORG/llama2-iemocap-lora --dataset instructerc/iemocap \\
@@ -20,55 +20,28 @@ Usage:
     # 95% intervals resample whole dialogues by default; utterances, or none, on request
     python eval/run_eval.py --adapter ORG/llama2-iemocap-lora --ci-unit utterance --ci-resamples 2000
 
-    # an evaluation as a YAML file (keys: the flags' names, e.g. output_dir), flags after it override
-    python eval/run_eval.py eval.yaml --split validation
+    # an evaluation as a YAML file (keys: the flags' names, e.g. output_dir), command-line flags override it
+    python eval/run_eval.py --config eval.yaml --split validation
 
 Writes OUTPUT_DIR/results.json, predictions.parquet, confusion_matrix.png and per_class.md.
 Compare two such folders with eval/compare.py; baselines come from eval/baseline.py.
---model defaults to the adapter's base model, --dataset and --config to the adapter's
+--model defaults to the adapter's base model, --dataset and --dataset-config to the adapter's
 erc_task.json. Exit status 2 with one `error:` line on bad input, before any file is written.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
 from instructerc.eval.evaluation import EvalRun, run_evaluation
 
 
-def yaml_args(path: str) -> list[str]:
-    """An evaluation YAML file as the flags it stands for, to go before the command line's own
-    (argparse keeps the last value of a flag, so the command line overrides the file)."""
-    import yaml
-
-    with open(path, encoding="utf-8") as f:
-        config = yaml.safe_load(f) or {}
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: expected a mapping of evaluation keys")
-    return [arg for key, value in config.items() if value is not None for arg in (f"--{key}", str(value))]
-
-
 def parse_args(argv: list[str] | None = None) -> EvalRun:
-    from transformers import HfArgumentParser
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser(
-        EvalRun,
-        prog="eval/run_eval.py",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    if argv and argv[0].endswith((".yaml", ".yml")):
-        try:
-            argv = yaml_args(argv[0]) + argv[1:]
-        except (OSError, ValueError) as err:
-            parser.error(str(err))
-    run, unknown = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True)
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    """The run from the command line, or from ``--config eval.yaml`` with the command line overriding it."""
+    (run,) = parse_command_line(__doc__, "eval/run_eval.py", [EvalRun], argv, config=True)
     return run
 
 

@@ -3,18 +3,18 @@
 Usage:
 
     # a built dataset; data derived from IEMOCAP goes public only with --confirm-iemocap-license
-    python hub/push.py output/instructerc/unified --repo-id instructerc/unified --private
+    python hub/push.py --folder output/instructerc/unified --repo-id instructerc/unified --private
 
     # publicly, when you hold the IEMOCAP licence from USC SAIL
-    python hub/push.py output/instructerc/unified --repo-id instructerc/unified --confirm-iemocap-license
+    python hub/push.py --folder output/instructerc/unified --repo-id instructerc/unified --confirm-iemocap-license
 
     # a trained adapter (the repo type is detected from adapter_config.json), on a branch; a training run's
     # folder works as it is: its checkpoint-*/, runs/ and training_args.bin are never uploaded
-    python hub/push.py output/runs/llama-lora --repo-id ORG/llama-lora --revision exp-1 --private
+    python hub/push.py --folder output/runs/llama-lora --repo-id ORG/llama-lora --revision exp-1 --private
 
     # an adapter and a Gradio Space that serves it (hub/space/app.py, instructerc's wheel, requirements.txt);
     # the adapter card links to the Space. A private adapter's Space needs an HF_TOKEN secret to read it.
-    python hub/push.py output/hub/instructerc/smollm2-135m-iemocap-lora --repo-id ORG/smollm2-iemocap-lora \
+    python hub/push.py --folder output/hub/instructerc/smollm2-135m-iemocap-lora --repo-id ORG/smollm2-iemocap-lora \
         --private --space ORG/smollm2-iemocap-demo
 
 The token comes from HF_TOKEN or `hf auth login`; the Hub is whatever HF_ENDPOINT names. Pushing an
@@ -24,11 +24,12 @@ Also runs as `python -m instructerc.hub.push`; the Python API is `instructerc.hu
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
 from instructerc.hub.adapter_card import link_space
 from instructerc.hub.errors import HubError
@@ -44,34 +45,43 @@ def detect_repo_type(folder: str | Path) -> str:
     return "model" if is_model else "dataset"
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    summary, _, details = __doc__.partition("\n\n")
-    p = argparse.ArgumentParser(
-        prog="hub/push.py", description=summary, epilog=details, formatter_class=argparse.RawDescriptionHelpFormatter
+@dataclass
+class PushArgs:
+    """The flags of hub/push.py."""
+
+    folder: str = field(metadata={"help": "the Hub-ready folder to publish"})
+    repo_id: str = field(metadata={"help": "ORG/NAME on the Hub"})
+    repo_type: str | None = field(
+        default=None,
+        metadata={
+            "help": "default: model for a folder with adapter_config.json or config.json, else dataset",
+            "choices": list(REPO_TYPES),
+        },
     )
-    p.add_argument("folder", help="the Hub-ready folder to publish")
-    p.add_argument("--repo-id", required=True, help="ORG/NAME on the Hub")
-    p.add_argument(
-        "--repo-type",
-        choices=REPO_TYPES,
-        help="default: model for a folder with adapter_config.json or config.json, else dataset",
+    private: bool = field(default=False, metadata={"help": "create the repo private (existing repos keep theirs)"})
+    revision: str | None = field(
+        default=None, metadata={"help": "branch to push to (created from main if missing); default main"}
     )
-    p.add_argument("--private", action="store_true", help="create the repo private (existing repos keep theirs)")
-    p.add_argument("--revision", help="branch to push to (created from main if missing); default main")
-    p.add_argument("--commit-message", help="default: 'Upload N files with instructerc'")
-    p.add_argument(
-        "--confirm-iemocap-license",
-        action="store_true",
-        help="you hold the IEMOCAP licence and may publish IEMOCAP-derived content publicly",
+    commit_message: str | None = field(default=None, metadata={"help": "default: 'Upload N files with instructerc'"})
+    confirm_iemocap_license: bool = field(
+        default=False,
+        metadata={"help": "you hold the IEMOCAP licence and may publish IEMOCAP-derived content publicly"},
     )
-    p.add_argument("--max-retries", type=int, default=4, help="retries of transient Hub failures (default 4)")
-    p.add_argument(
-        "--space",
-        metavar="ORG/NAME",
-        help="also publish a Gradio Space serving the adapter (model folders "
-        "with adapter_config.json); same visibility and licence guard as the adapter",
+    max_retries: int = field(default=4, metadata={"help": "retries of transient Hub failures (default 4)"})
+    space: str | None = field(
+        default=None,
+        metadata={
+            "help": "also publish a Gradio Space serving the adapter (model folders with adapter_config.json); "
+            "same visibility and licence guard as the adapter",
+            "metavar": "ORG/NAME",
+        },
     )
-    return p.parse_args(argv)
+
+
+def parse_args(argv: list[str] | None = None) -> PushArgs:
+    """The push's flags, from ``argv`` (default: the command line)."""
+    (args,) = parse_command_line(__doc__, "hub/push.py", [PushArgs], argv)
+    return args
 
 
 @command

@@ -120,7 +120,7 @@ Paste a conversation, one `Speaker: text` line per turn, and see the emotion the
 [{adapter_id}](https://huggingface.co/{adapter_id}) gives every turn, with the probability of every label
 and the conversation's emotion timeline. Base model: [{base_model}](https://huggingface.co/{base_model}).
 
-Made with instructerc (`python hub/push.py ADAPTER --repo-id {adapter_id} --space {space_id}`); the app is
+Made with instructerc (`python hub/push.py --folder ADAPTER --repo-id {adapter_id} --space {space_id}`); the app is
 instructerc's `hub/space/app.py`, which builds each prompt exactly as the adapter was trained.
 """)
 

@@ -23,7 +23,6 @@ pushed to HF_ENDPOINT as private repos instead, and the adapter is loaded back b
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -31,8 +30,10 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from instructerc.builders.cli import parse_command_line
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,8 +65,8 @@ class Plan:
 
     def make_base(self, folder: Path, dataset: Path) -> list:
         if self.base == "tiny-llama":
-            return ["train/make_tiny_model.py", folder, "--dataset", dataset]
-        return ["train/make_smollm2.py", folder]
+            return ["train/make_tiny_model.py", "--out_dir", folder, "--dataset", dataset]
+        return ["train/make_smollm2.py", "--out_dir", folder]
 
 
 REAL = Plan(
@@ -199,11 +200,12 @@ class Demo:
         if not self.push:
             return str(self.base_dir)
         base_id = f"{self.org}/{self.plan.base}"
-        run("push the base model", ["hub/push.py", self.base_dir, "--repo-id", base_id, "--private"])
+        run("push the base model", ["hub/push.py", "--folder", self.base_dir, "--repo-id", base_id, "--private"])
         return base_id  # trained from the Hub copy, as a user of the published model would
 
     def zero_shot(self, base: str) -> None:
-        ask = ["eval/run_eval.py", "--model", base, "--dataset", self.data, "--config", self.plan.zero_shot_config]
+        ask = ["eval/run_eval.py", "--model", base, "--dataset", self.data]
+        ask += ["--dataset-config", self.plan.zero_shot_config]
         ask += self.test_rows() + (["--chat-template"] if self.plan.chat_template else [])
         ask += ["--output-dir", self.eval_dir / "zero-shot", "--no-progress"]
         run("zero-shot: the base model on test, no training", ask)
@@ -237,13 +239,14 @@ class Demo:
         """The adapter and the majority class on the zero-shot run's rows, and the adapter against both."""
         scored_run = ["eval/run_eval.py", "--adapter", self.run_dir, *self.test_rows()]
         run("evaluate the adapter on test", scored_run + ["--output-dir", self.eval_dir / "test", "--no-progress"])
-        majority = ["eval/baseline.py", "majority", "--dataset", self.data, "--config", self.plan.config]
+        majority = ["eval/baseline.py", "--baseline", "majority", "--dataset", self.data]
+        majority += ["--dataset-config", self.plan.config]
         run(
             "majority-class baseline on test",
             majority + self.test_rows() + ["--output-dir", self.eval_dir / "majority"],
         )
         for name in ("majority", "zero-shot"):
-            versus_run = [self.eval_dir / name, self.eval_dir / "test"]
+            versus_run = ["--run-a", self.eval_dir / name, "--run-b", self.eval_dir / "test"]
             versus_run += ["--output", self.eval_dir / f"test-vs-{name}.json"]
             if name == "zero-shot" and self.plan.zero_shot_config != self.plan.config:
                 versus_run.append("--across-configs")  # the same rows and gold labels, asked without demonstrations
@@ -262,7 +265,7 @@ class Demo:
             return folder, str(folder)
         for name, repo in published.items():
             if name != self.plan.base:  # pushed before training
-                run(f"push {name}", ["hub/push.py", repo, "--repo-id", f"{self.org}/{name}", "--private"])
+                run(f"push {name}", ["hub/push.py", "--folder", repo, "--repo-id", f"{self.org}/{name}", "--private"])
         return folder, f"{self.org}/{self.plan.adapter}"
 
     def predict(self, adapter: str) -> None:
@@ -287,15 +290,26 @@ class Demo:
         print(f"try it in a browser (http://127.0.0.1:7860):\n  python hub/space/app.py --adapter {served}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--raw-dir", default=str(REPO.parent / "shared" / "data" / "cosmic"))
-    p.add_argument("--out", default="output")
-    p.add_argument("--org", default=os.environ.get("HF_ORG", "instructerc"))
-    p.add_argument("--max-steps", type=int, default=None, help="override the recipe's max_steps")
-    p.add_argument("--quick", action="store_true", help="smoke run: the tiny random LLaMA, 6 dialogues, 20 steps")
-    args = p.parse_args(argv)
+@dataclass
+class DemoArgs:
+    """The flags of the demo."""
 
+    raw_dir: str = field(
+        default=str(REPO.parent / "shared" / "data" / "cosmic"),
+        metadata={"help": "local copy of the COSMIC pickles (default: shared/data/cosmic beside the repository)"},
+    )
+    out: str = field(default="output", metadata={"help": "output directory (default: output)"})
+    # read when the command runs, not when the module is imported
+    org: str = field(
+        default_factory=lambda: os.environ.get("HF_ORG", "instructerc"),
+        metadata={"help": "Hub namespace of the repos (default: $HF_ORG, else instructerc)"},
+    )
+    max_steps: int | None = field(default=None, metadata={"help": "override the recipe's max_steps"})
+    quick: bool = field(default=False, metadata={"help": "smoke run: the tiny random LLaMA, 6 dialogues, 20 steps"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = parse_command_line(__doc__, "python -m instructerc.demo", [DemoArgs], argv)
     plan = QUICK if args.quick else REAL
     demo = Demo(plan, args.raw_dir, Path(args.out).resolve(), args.org, args.max_steps, os.environ.get("PUSH") == "1")
     started = time.perf_counter()

@@ -26,7 +26,16 @@ def runs(small_build, tmp_path_factory):
             folder = out / f"{name}-{baseline}"
             assert (
                 baseline_main(
-                    [baseline, "--dataset", str(small_build[name]), "--config", "plain", "--output-dir", str(folder)]
+                    [
+                        "--baseline",
+                        baseline,
+                        "--dataset",
+                        str(small_build[name]),
+                        "--dataset-config",
+                        "plain",
+                        "--output-dir",
+                        str(folder),
+                    ]
                 )
                 == 0
             )
@@ -35,10 +44,11 @@ def runs(small_build, tmp_path_factory):
     assert (
         baseline_main(
             [
+                "--baseline",
                 "majority",
                 "--dataset",
                 str(small_build["unified"]),
-                "--config",
+                "--dataset-config",
                 "plain",
                 "--split",
                 "validation",
@@ -52,6 +62,7 @@ def runs(small_build, tmp_path_factory):
     assert (
         baseline_main(
             [
+                "--baseline",
                 "majority",
                 "--dataset",
                 str(small_build["unified"]),
@@ -100,7 +111,12 @@ def test_baselines_score_what_the_dataset_card_reports(runs, small_build, name):
 
 def test_compare_prints_a_table_per_benchmark(runs, tmp_path, capsys):
     out = tmp_path / "delta.json"
-    assert compare_main([str(runs["unified-majority"]), str(runs["unified-knn"]), "--output", str(out)]) == 0
+    assert (
+        compare_main(
+            ["--run-a", str(runs["unified-majority"]), "--run-b", str(runs["unified-knn"]), "--output", str(out)]
+        )
+        == 0
+    )
     table = capsys.readouterr().out
     assert "| benchmark | rows | dialogues | A W-F1 | B W-F1 | ΔW-F1 [95% CI] | p |" in table
     comparison = json.loads(out.read_text())
@@ -154,7 +170,7 @@ def test_compare_refuses_runs_on_different_rows(runs, tmp_path, capsys, other, m
     else:
         folder = runs.get(other, tmp_path / "nowhere")
     out = tmp_path / "delta.json"
-    assert compare_main([str(runs["unified-majority"]), str(folder), "--output", str(out)]) == 2
+    assert compare_main(["--run-a", str(runs["unified-majority"]), "--run-b", str(folder), "--output", str(out)]) == 2
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
@@ -164,9 +180,9 @@ def test_compare_refuses_runs_on_different_rows(runs, tmp_path, capsys, other, m
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["majority", "--dataset", "/nonexistent/folder"], "--dataset /nonexistent/folder"),
-        (["knn", "--query", "sideways"], "--query must be one of"),
-        (["majority", "--split", "nope"], "unknown split"),
+        (["--baseline", "majority", "--dataset", "/nonexistent/folder"], "--dataset /nonexistent/folder"),
+        (["--baseline", "knn", "--query", "sideways"], "--query must be one of"),
+        (["--baseline", "majority", "--split", "nope"], "unknown split"),
     ],
 )
 def test_baseline_bad_input_leaves_nothing(small_build, tmp_path, capsys, argv, message):
@@ -186,7 +202,9 @@ def test_two_prompt_configs_of_the_same_utterances_compare_when_asked(runs, tmp_
     assert (
         compare_main(
             [
+                "--run-a",
                 str(runs["unified-majority"]),
+                "--run-b",
                 str(runs["unified-majority-default"]),
                 "--across-configs",
                 "--output",

@@ -122,7 +122,7 @@ def test_evaluate_writes_results_and_card(tiny_adapter, small_build, tmp_path):
         str(adapter),
         "--dataset",
         str(small_build["iemocap"]),
-        "--config",
+        "--dataset-config",
         "plain",
         "--split",
         "validation",
@@ -511,14 +511,20 @@ def test_a_dataset_built_with_a_local_embedder_needs_those_weights_to_predict(tm
 
 
 def test_an_evaluation_can_be_a_yaml_file(tmp_path, capsys):
-    """eval/run_eval.py's arguments are HfArgumentParser dataclass fields: a YAML file of them is
-    an evaluation, flags after it override it, and every old flag spelling still parses."""
+    """eval/run_eval.py's arguments are dataclass fields read by TrlParser: a YAML file of them
+    (--config) is an evaluation, command-line flags override it, and every flag parses in both
+    spellings (--output-dir, --output_dir)."""
     from instructerc.eval.run_eval import parse_args
 
     spec = tmp_path / "eval.yaml"
-    spec.write_text("adapter: runs/a\noutput_dir: out/a\nsplit: test\nci_unit: utterance\nupdate_card: false\n")
-    run = parse_args([str(spec), "--split", "validation", "--max-samples", "3", "--no-progress"])
+    spec.write_text(
+        "adapter: runs/a\noutput_dir: out/a\ndataset_config: plain\nsplit: test\nci_unit: utterance\n"
+        "update_card: false\n"
+    )
+    run = parse_args(["--config", str(spec), "--split", "validation", "--max-samples", "3", "--no-progress"])
     assert (run.adapter, run.output_dir, run.split, run.max_samples) == ("runs/a", "out/a", "validation", 3)
+    assert run.dataset_config == "plain"
+    assert parse_args(["--output_dir", "o", "--dataset_config", "speaker"]).dataset_config == "speaker"
     assert (run.ci_unit, run.update_card, run.progress) == ("utterance", False, False)
     assert run.bootstrap().unit == "utterance"
     flags = parse_args(["--output-dir", "o", "--no-update-card", "--ci-unit", "none", "--push-to-hub", "--private"])
@@ -526,5 +532,8 @@ def test_an_evaluation_can_be_a_yaml_file(tmp_path, capsys):
     assert flags.bootstrap() is None
     spec.write_text("output_dir: out\nnot_a_flag: 1\n")
     with pytest.raises(SystemExit) as refused:
-        parse_args([str(spec)])
+        parse_args(["--config", str(spec)])
     assert refused.value.code == 2 and "not_a_flag" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as missing:
+        parse_args(["--config", str(tmp_path / "missing.yaml")])
+    assert missing.value.code == 2 and "missing.yaml" in capsys.readouterr().err

@@ -326,10 +326,10 @@ def test_the_token_appears_nowhere(hub, small_build, tmp_path, monkeypatch, capl
     hub.inject_fault("commit", status=500, times=2)
     with pytest.raises(HubError) as failed:
         push_folder(folder, repo_id, private=True, max_retries=1, **FAST)
-    ok = _cli(str(folder), "--repo-id", repo_id, "--private", token=hub.token)
+    ok = _cli("--folder", str(folder), "--repo-id", repo_id, "--private", token=hub.token)
     hub.inject_fault("commit", status=500, times=1)
     (folder / "README.md").write_text((folder / "README.md").read_text() + "\nchanged again\n")
-    bad = _cli(str(folder), "--repo-id", repo_id, "--private", "--max-retries", "0", token=hub.token)
+    bad = _cli("--folder", str(folder), "--repo-id", repo_id, "--private", "--max-retries", "0", token=hub.token)
     assert ok.returncode == 0 and bad.returncode == 2  # every `error:` line exits 2 (builders.errors.EXIT_STATUS)
     assert bad.stderr.splitlines()[-1].startswith("error: the Hub failed with HTTP 500")
 
@@ -349,17 +349,24 @@ def test_the_token_appears_nowhere(hub, small_build, tmp_path, monkeypatch, capl
 
 def test_cli_pushes_and_refuses_with_one_error_line(hub, small_build):
     folder = str(small_build["iemocap"])
-    refused = _cli(folder, "--repo-id", "instructerc/iemocap-cli", token=hub.token)
+    refused = _cli("--folder", folder, "--repo-id", "instructerc/iemocap-cli", token=hub.token)
     assert refused.returncode == 2
     assert refused.stderr.count("\n") == 1 and refused.stderr.startswith("error: refusing to publish")
     assert not hub.has_repo("instructerc/iemocap-cli", "dataset")
 
     pushed = _cli(
-        folder, "--repo-id", "instructerc/iemocap-cli", "--private", "--commit-message", "CLI push", token=hub.token
+        "--folder",
+        folder,
+        "--repo-id",
+        "instructerc/iemocap-cli",
+        "--private",
+        "--commit-message",
+        "CLI push",
+        token=hub.token,
     )
     assert pushed.returncode == 0, pushed.stderr
     assert "committed" in pushed.stdout and hub.commits("instructerc/iemocap-cli", "dataset")[0].title == "CLI push"
-    again = _cli(folder, "--repo-id", "instructerc/iemocap-cli", "--private", token=hub.token, module=True)
+    again = _cli("--folder", folder, "--repo-id", "instructerc/iemocap-cli", "--private", token=hub.token, module=True)
     assert again.returncode == 0 and "no commit made" in again.stdout
 
 

@@ -159,7 +159,14 @@ def test_paper_table_notebook(published, hub_server, monkeypatch, small_build, s
     for baseline in ("knn", "majority"):
         assert (
             baseline_main(
-                [baseline, "--dataset", str(small_build["unified"]), "--output-dir", str(results / baseline)]
+                [
+                    "--baseline",
+                    baseline,
+                    "--dataset",
+                    str(small_build["unified"]),
+                    "--output-dir",
+                    str(results / baseline),
+                ]
             )
             == 0
         )

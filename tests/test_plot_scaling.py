@@ -81,7 +81,7 @@ def test_script_writes_png_and_table(results_files, tmp_path):
     paths, expected = results_files
     out = tmp_path / "scaling.png"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "eval" / "plot_scaling.py"), *map(str, paths), "--out", str(out)],
+        [sys.executable, str(REPO / "eval" / "plot_scaling.py"), "--results", *map(str, paths), "--out", str(out)],
         capture_output=True,
         text=True,
         check=True,

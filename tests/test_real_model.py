@@ -46,7 +46,7 @@ def test_the_base_model_is_a_plain_checkpoint_with_an_honest_card(smollm2):
     card = validate_card(smollm2, "model")
     assert card.data.base_model == ORIGINAL and card.data.license == "apache-2.0"
     assert "not bit-identical" in " ".join(card.text.split()) and GGUF_SHA256 in card.text
-    again = script("train/make_smollm2.py", smollm2)  # made already: kept as it is
+    again = script("train/make_smollm2.py", "--out_dir", smollm2)  # made already: kept as it is
     assert again.returncode == 0 and (smollm2 / "model.safetensors").stat().st_size > 500_000_000
 
 
@@ -56,7 +56,7 @@ def test_a_missing_or_different_gguf_is_one_error_and_leaves_nothing(tmp_path, k
     if kind == "wrong-hash":
         gguf.write_bytes(b"GGUF not the published file")
     out = tmp_path / "out" / "instructerc" / "smollm2-135m-instruct"
-    proc = script("train/make_smollm2.py", out, "--gguf", gguf)
+    proc = script("train/make_smollm2.py", "--out_dir", out, "--gguf", gguf)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {gguf}") and GGUF_SHA256 in lines[0]
@@ -99,7 +99,7 @@ def test_train_score_compare_and_predict_with_the_real_model(smollm2, small_buil
         "eval/run_eval.py",
         "--model",
         smollm2,
-        "--config",
+        "--dataset-config",
         "plain",
         "--chat-template",
         *subset,
@@ -114,7 +114,16 @@ def test_train_score_compare_and_predict_with_the_real_model(smollm2, small_buil
     assert zero_results["chat_template"] and not tuned_results["chat_template"]
     assert zero_results["num_examples"] == tuned_results["num_examples"] >= 12  # the same whole dialogues
     # one whole dialogue (the shortest has 23 rows): pairs are resampled by utterance here
-    compared = script("eval/compare.py", out / "zero-shot", out / "test", "--ci-unit", "utterance", "--across-configs")
+    compared = script(
+        "eval/compare.py",
+        "--run-a",
+        out / "zero-shot",
+        "--run-b",
+        out / "test",
+        "--ci-unit",
+        "utterance",
+        "--across-configs",
+    )
     assert compared.returncode == 0 and "Δ" in compared.stdout, compared.stderr[-3000:]
     predicted = script(
         "eval/predict.py",

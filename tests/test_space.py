@@ -198,6 +198,7 @@ def space(quick_demo, hub_server, tmp_path_factory):
     argv = [
         sys.executable,
         "hub/push.py",
+        "--folder",
         str(adapter),
         "--repo-id",
         ids["adapter"],

@@ -197,7 +197,7 @@ def test_a_run_folder_pushed_with_hub_push_leaves_its_checkpoints_out(
     hub, small_build, tiny_model_dir, tmp_path, monkeypatch
 ):
     """The sequence of docs/hub.md: train from a local base model with base_model_id, then
-    `python hub/push.py RUN --repo-id ... --private`: the repo gets the adapter, its card and task
+    `python hub/push.py --folder RUN --repo-id ... --private`: the repo gets the adapter, its card and task
     file, none of the run's checkpoints, logs or pickled arguments, and no path of this machine."""
     run = tmp_path / "run"
     assert (
@@ -231,7 +231,7 @@ def test_a_run_folder_pushed_with_hub_push_leaves_its_checkpoints_out(
     repo = f"{NS}/pushed-run-folder"
     env = {**os.environ, "HF_TOKEN": hub.token}
     proc = subprocess.run(
-        [sys.executable, str(REPO / "hub" / "push.py"), str(run), "--repo-id", repo, "--private"],
+        [sys.executable, str(REPO / "hub" / "push.py"), "--folder", str(run), "--repo-id", repo, "--private"],
         env=env,
         capture_output=True,
         text=True,

@@ -103,12 +103,21 @@ def test_compare_the_demo_recipe_with_the_majority_baseline(seed_runs, small_bui
     majority = tmp_path / "majority"
     assert (
         baseline_main(
-            ["majority", "--dataset", str(small_build["meld"]), "--config", "plain", "--output-dir", str(majority)]
+            [
+                "--baseline",
+                "majority",
+                "--dataset",
+                str(small_build["meld"]),
+                "--dataset-config",
+                "plain",
+                "--output-dir",
+                str(majority),
+            ]
         )
         == 0
     )
     capsys.readouterr()
-    assert compare_main([str(majority), str(seed_runs / "eval" / "seed-1")]) == 0
+    assert compare_main(["--run-a", str(majority), "--run-b", str(seed_runs / "eval" / "seed-1")]) == 0
     table = capsys.readouterr().out
     assert "B = tiny-meld-seeds (seed 1) vs A = majority-class baseline" in table
     line = next(x for x in table.splitlines() if x.startswith("| all |"))

