@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .errors import InstructercError
+from .errors import InstructercError, one_line
 
 
 class DefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -83,7 +83,7 @@ def _parse_with_config(parser, argv: list[str]) -> list:
     except (OSError, ValueError, yaml.YAMLError) as err:  # missing, unreadable or not a mapping of keys
         if path is None:
             raise
-        parser.error(f"--config {path}: {' '.join(str(err).split())}")
+        parser.error(f"--config {path}: {one_line(err, None)}")
     if from_file:
         keys = [s[2:] for s in from_file if s.startswith("--")]
         parser.error(f"--config {path}: unknown key(s) {', '.join(keys)}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from instructerc.builders.errors import DataError
+from instructerc.builders.errors import DataError, one_line
 from instructerc.builders.retrieval_report import REPORT_NEIGHBOURS, knn_votes, majority_label
 from instructerc.builders.settings import read_settings
 from instructerc.builders.tasks import completion_mismatch
@@ -130,7 +130,7 @@ def training_of(adapter_dir: Path | None, adapter: str | None) -> dict | None:
     try:
         recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
-        raise EvalError(f"{path}: invalid YAML ({' '.join(str(err).split())})") from None
+        raise EvalError(f"{path}: invalid YAML ({one_line(err, None)})") from None
     if not isinstance(recipe, dict):
         raise EvalError(f"{path}: expected a mapping of recipe keys")
     seed = recipe["seed"] if "seed" in recipe else _default_seed()

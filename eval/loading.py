@@ -188,7 +188,7 @@ def load_split(dataset: str, config: str, split: str, revision: str | None = Non
         return reading.load_split(dataset, config, split, revision)
     except ValueError as err:  # unknown config or split: the message says which exist
         raise EvalError(
-            f"--dataset {dataset} --dataset-config {config} --split {split}: {' '.join(str(err).split())}"
+            f"--dataset {dataset} --dataset-config {config} --split {split}: {one_line(err, None)}"
         ) from None
     except (FileNotFoundError, OSError) as err:
         raise EvalError(f"--dataset {dataset}: cannot load it ({type(err).__name__}: {err})") from None

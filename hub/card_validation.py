@@ -16,6 +16,8 @@ from pathlib import Path
 import yaml
 from huggingface_hub import DatasetCard, EvalResultEntry, ModelCard, SpaceCard, parse_eval_result_entries
 
+from instructerc.builders.errors import one_line
+
 from .errors import CardError, redact
 from .licenses import folder_sources
 from .scores import is_number
@@ -30,7 +32,7 @@ def load_card(card_class, path: Path):
     try:
         return card_class.load(path, ignore_metadata_errors=False)
     except (ValueError, yaml.YAMLError) as err:
-        raise CardError(f"{path}: the card does not parse: {' '.join(str(err).split())}") from None
+        raise CardError(f"{path}: the card does not parse: {one_line(err, None)}") from None
 
 
 def read_eval_results(folder: str | Path) -> list[EvalResultEntry]:

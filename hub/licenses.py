@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 from huggingface_hub import metadata_load
 
+from instructerc.builders.errors import one_line
 from instructerc.builders.labels import BENCHMARKS, LICENSE_NOTES, LICENSES
 from instructerc.builders.naming import benchmarks_named
 
@@ -35,7 +36,7 @@ def folder_sources(folder: str | Path) -> list[str]:
     try:
         metadata = metadata_load(readme) or {}
     except (yaml.YAMLError, ValueError) as err:
-        raise CardError(f"{readme}: the YAML metadata block does not parse: {' '.join(str(err).split())}") from None
+        raise CardError(f"{readme}: the YAML metadata block does not parse: {one_line(err, None)}") from None
     sources = metadata.get(SOURCES_KEY) or []
     if isinstance(sources, str):
         sources = [sources]

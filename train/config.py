@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from trl import ModelConfig
 
 from instructerc.builders.balancing import BALANCES
-from instructerc.builders.errors import InstructercError
+from instructerc.builders.errors import InstructercError, one_line
 from instructerc.builders.retrieval import QUERY_VARIANTS
 from instructerc.builders.tasks import CONFIGS, EMOTION_CONFIGS
 
@@ -213,7 +213,7 @@ def parse_recipe(argv: list[str] | None = None, doc: str | None = None):
     except RecipeError:
         raise
     except (ValueError, TypeError, OSError) as e:
-        raise RecipeError(f"{where}: {' '.join(str(e).split())}") from None
+        raise RecipeError(f"{where}: {one_line(e, None)}") from None
     for source, rest in ((where, from_yaml), ("command line", from_cli)):
         keys = [s.lstrip("-").split("=")[0] for s in rest if s.startswith("--")]
         if keys or rest:
