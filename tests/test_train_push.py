@@ -33,6 +33,11 @@ def on_hub(hub_server, small_build, tiny_model_dir):
     return {"model": f"{NS}/tiny-llama", "dataset": f"{NS}/iemocap-train-tests"}
 
 
+# 4 steps, a checkpoint every 2, validation and test on 6 rows: enough for selection, a card and its scores.
+SHORT_RUN = ["--max_steps", "4", "--eval_steps", "2", "--save_steps", "2", "--max_eval_samples", "6"]
+SHORT_RUN += ["--max_test_samples", "6"]
+
+
 def hub_argv(on_hub, out, *extra) -> list[str]:
     return [
         "--config",
@@ -43,16 +48,7 @@ def hub_argv(on_hub, out, *extra) -> list[str]:
         on_hub["dataset"],
         "--output_dir",
         str(out),
-        "--max_steps",
-        "4",
-        "--eval_steps",
-        "2",
-        "--save_steps",
-        "2",
-        "--max_eval_samples",
-        "6",
-        "--max_test_samples",
-        "6",
+        *SHORT_RUN,
         *extra,
     ]
 
@@ -213,16 +209,7 @@ def test_a_run_folder_pushed_with_hub_push_leaves_its_checkpoints_out(
                 str(run),
                 "--base_model_id",
                 f"{NS}/tiny-llama",
-                "--max_steps",
-                "4",
-                "--eval_steps",
-                "2",
-                "--save_steps",
-                "2",
-                "--max_eval_samples",
-                "6",
-                "--max_test_samples",
-                "6",
+                *SHORT_RUN,
             ]
         )
         == 0
