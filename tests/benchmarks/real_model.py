@@ -11,8 +11,9 @@ train/sft.py, eval/run_eval.py, eval/compare.py):
 - zero-shot: the base model asked through its chat template (plain prompts), no training;
 - lora-1_64, lora-1_32, lora-1_16: LoRA on the dialogue-level IEMOCAP train fractions 1/64, 1/32 and 1/16,
   one epoch each, with the main job's CPU recipe (train/recipes/smollm2-135m/iemocap-lora-cpu.yaml: the
-  same seed and settings, its max_steps lifted), plain prompts;
-- lora-1_32-default: 1/32 with the retrieval template (one retrieved demonstration per prompt).
+  same seed and settings, its max_steps lifted) on its prompts, the retrieval template (``default``: one
+  retrieved demonstration per prompt);
+- lora-1_32-plain: 1/32 on the official prompt without a demonstration (``plain``), the retrieval ablation.
 
 Every cell is scored on the whole IEMOCAP test split (1,623 rows, 31 dialogues) with a 95% interval
 (dialogues resampled), and each adapter's card gets the score as model-index (eval/run_eval.py writes it).
@@ -41,10 +42,10 @@ BASE = "smollm2-135m-instruct"
 FRACTIONS = ("1/64", "1/32", "1/16")
 # (name, train fraction or None for zero-shot, config), in the order they run
 CELLS = [
-    ("lora-1_32", "1/32", "plain"),
-    ("lora-1_32-default", "1/32", "default"),
-    ("lora-1_16", "1/16", "plain"),
-    ("lora-1_64", "1/64", "plain"),
+    ("lora-1_32", "1/32", "default"),
+    ("lora-1_32-plain", "1/32", "plain"),
+    ("lora-1_16", "1/16", "default"),
+    ("lora-1_64", "1/64", "default"),
     ("zero-shot", None, "plain"),
 ]
 COMPARISONS = [
@@ -53,9 +54,9 @@ COMPARISONS = [
     ("zero-shot", "lora-1_16"),
     ("lora-1_64", "lora-1_32"),
     ("lora-1_32", "lora-1_16"),
-    ("lora-1_32", "lora-1_32-default"),
+    ("lora-1_32-plain", "lora-1_32"),
 ]
-# InstructERC, Table 5 (data scaling), LLaMA-2-7B on IEMOCAP alone: test weighted-F1.
+# InstructERC, Table 5 (data scaling), LLaMA-2-7B on IEMOCAP alone (the paper's InstructERC setting): test weighted-F1.
 PAPER = {"1/64": 30.34, "1/32": 54.76, "1/16": 60.42}
 
 
@@ -191,7 +192,7 @@ def report(work: Path) -> str:
         results = done[name] = json.loads(path.read_text())
         timing = json.loads((work / "cells" / name / "timing.json").read_text())
         train = f"{timing['train_s'] / 60:.1f} min" if "train_s" in timing else "—"
-        paper = PAPER.get(fraction, "") if config == "plain" else ""
+        paper = PAPER.get(fraction, "") if config == "default" else ""
         lines.append(
             f"| {name} ({config}{', chat template' if fraction is None else ''}) | {timing.get('train_rows') or 0} | "
             f"{timing.get('train_tokens') or 0:,.0f} | {train} | {timing['eval_s'] / 60:.1f} min | "
