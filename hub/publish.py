@@ -1,18 +1,8 @@
 """Publish a Hub-ready folder (a built dataset repo or a trained adapter) with `huggingface_hub`.
 
-`push_folder` is idempotent, because `create_commit` is: the Hub's preupload answer carries the oid of
-every file already there, and `huggingface_hub` drops the files whose content it matches and makes no
-commit at all when nothing is left. An unchanged folder therefore makes no commit, and a retried push
-never commits twice: a commit whose answer was lost is found already there by the next attempt. The head
-read before the commit is its parent, so a commit made by someone else in between is refused (412) and
-the push planned again. Remote files missing locally are reported and kept, never deleted. The files
-published are the folder's, minus `ignore_patterns` (a training run's checkpoints and logs) and what
-`huggingface_hub` never uploads (`.git/`, `.cache/huggingface/`).
-
-Transient failures (HTTP 5xx/429/408, dropped connections) are retried with exponential backoff by re-running
-the whole (idempotent) push; every other failure becomes one `HubError` line. The token comes from the
-`token` argument, `HF_TOKEN` or the `huggingface_hub` login, and is never logged or put in a message.
-The Hub is whatever `HF_ENDPOINT` names (or `endpoint=`), through `huggingface_hub` for every call.
+A push is idempotent, because `create_commit` is: an unchanged folder makes no commit, so a retried push never
+commits twice, and the whole push is what is retried on a transient failure. Remote files missing locally are
+kept, never deleted; the token is never logged or put in a message.
 """
 
 from __future__ import annotations
@@ -219,7 +209,12 @@ def _worth_retrying(err: BaseException) -> bool:
 
 @dataclass
 class _Push:
-    """One attempt at publishing; `action` names the step in progress, for messages."""
+    """One attempt at publishing; `action` names the step in progress, for messages.
+
+    The Hub's preupload answer carries the oid of every file already there, and `huggingface_hub` drops the
+    files whose content matches (no commit when nothing is left). The head read before the commit is its
+    parent, so a commit made by someone else in between is refused (412) and the push planned again.
+    """
 
     api: HfApi
     folder: Path

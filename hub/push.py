@@ -14,7 +14,7 @@ Usage:
 
     # an adapter and a Gradio Space that serves it (hub/space/app.py, instructerc's wheel, requirements.txt);
     # the adapter card links to the Space. A private adapter's Space needs an HF_TOKEN secret to read it.
-    python hub/push.py --folder output/hub/instructerc/smollm2-135m-iemocap-lora --repo-id ORG/smollm2-iemocap-lora \
+    python hub/push.py --folder output/hub/instructerc/smollm2-135m-iemocap-lora --repo-id ORG/smollm2-iemocap-lora \\
         --private --space ORG/smollm2-iemocap-demo
 
 The token comes from HF_TOKEN or `hf auth login`; the Hub is whatever HF_ENDPOINT names. Pushing an

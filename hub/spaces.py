@@ -1,13 +1,8 @@
 """A Hub Space for an adapter: the Gradio app of ``hub/space/``, its card and its requirements.
 
-``space_folder`` writes a Space repo folder for an adapter repo: ``app.py`` (the template), the
-example conversations, ``README.md`` (the Spaces config: ``sdk: gradio`` at the tested version,
-``app_file``, ``models`` (the adapter first, the app serves it, then its base model),
-``datasets``, ``license`` and the adapter's ``instructerc_sources`` for the licence guard) and
-``requirements.txt``. instructerc is not on PyPI, so its wheel, built from this checkout, is
-uploaded with the Space and named first in ``requirements.txt``, followed by the versions of its
-dependencies this machine runs (what the tests ran with). The Space is then published with
-``publish.push_folder`` like any repo (idempotent: the wheel is built reproducibly).
+instructerc is not on PyPI, so its wheel, built reproducibly from this checkout, travels with the Space and
+``requirements.txt`` pins the dependency versions the tests ran with; the Space is then published with
+``publish.push_folder`` like any repo.
 """
 
 from __future__ import annotations
@@ -127,7 +122,13 @@ instructerc's `hub/space/app.py`, which builds each prompt exactly as the adapte
 
 def space_folder(dest: str | Path, adapter_folder: str | Path, adapter_id: str, space_id: str) -> Path:
     """Write the Space repo folder of the adapter in ``adapter_folder`` (published as ``adapter_id``)
-    to ``dest``, which must not exist. The adapter card says its base model, datasets and sources."""
+    to ``dest``, which must not exist. The adapter card says its base model, datasets and sources.
+
+    The folder holds ``app.py`` (the template), the example conversations, ``README.md`` (the Spaces config:
+    ``sdk: gradio`` at the tested version, ``app_file``, ``models`` with the adapter first, ``datasets``,
+    ``license`` and the adapter's ``instructerc_sources`` for the licence guard), the wheel and
+    ``requirements.txt``.
+    """
     from huggingface_hub import ModelCard
 
     readme = Path(adapter_folder) / "README.md"

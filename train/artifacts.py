@@ -1,16 +1,7 @@
-"""What a finished run leaves in its output folder, besides the adapter and tokenizer.
+"""What a finished run leaves in its output folder beside the adapter: its recipe, task file and card.
 
-- ``recipe.yaml``: the recipe as run (YAML plus command-line overrides: every field that differs
-  from its default), without secrets, so ``accelerate launch train/sft.py --config recipe.yaml``
-  reruns it anywhere: the dataset and base model are named by Hub id, no value is a path of
-  this machine (``portable_recipe``);
-- ``erc_task.json``: what evaluation and prediction need to build prompts for new text and
-  score labels, written from the dataset's card (``instructerc.eval.task_file``);
-- ``README.md``: the adapter card (``instructerc.hub.adapter_card.make_adapter_card``) with the
-  validation and test scores as ``model-index`` and ``.eval_results/``.
-
-Publishing goes through ``instructerc.hub.publish.push_folder`` (licence guard, card validation,
-idempotent commits), which leaves a run's checkpoints, logs and pickled arguments out of any model push.
+``recipe.yaml`` reruns the run anywhere (Hub ids, no path of this machine, no secret); ``erc_task.json`` is
+what evaluation and prediction read to build prompts; ``README.md`` is the adapter card with its scores.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """The training, validation and test rows of a recipe, checked before any model is loaded.
 
-A built instructerc dataset (Hub id or local folder) is read per config and split with
-``datasets``; a multi-task recipe mixes several configs' train splits with weights. Every check
-that can fail on the recipe or the data runs here, so a bad recipe costs seconds, not a model load,
-and its error names the recipe field.
-
-Splits are read with ``builders.reading.load_split`` (a local folder through its own files). A Hub
-dataset is first resolved to a commit, and every split is read at that commit, the one the run
-records. The dataset's card (``builders.settings``) is the source of its prompt settings; a recipe
-value that contradicts it stops the run here.
+Every check that can fail on the recipe or the data runs here, so a bad recipe costs seconds, not a model
+load, and its error names the recipe field. The dataset's card is the source of its prompt settings, and a
+Hub dataset is read at one commit, the one the run records.
 """
 
 from __future__ import annotations

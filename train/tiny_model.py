@@ -1,13 +1,7 @@
-"""A tiny LLaMA for tests, the demo and CPU smoke runs.
+"""A tiny LLaMA for tests, the demo's ``--quick`` run and CPU smoke runs.
 
-Real ``LlamaForCausalLM`` architecture with random weights and a byte-level BPE tokenizer
-trained on the built data, saved with ``save_pretrained`` like any checkpoint, so every code
-path (tokenization, SFT, LoRA, scoring, generation, Hub upload) is the one a LLaMA-2-7B run
-takes. Special tokens follow LLaMA-2: ``<unk>`` 0, ``<s>`` 1 (prepended), ``</s>`` 2.
-
-The initialisation scale matters: with the default ``initializer_range`` (0.02) the frozen
-random head of such a small model cannot produce confident logits and LoRA learns nothing
-useful; 0.3 lets LoRA fit 32 examples to >90% label accuracy in well under a minute on 2 cores.
+A real ``LlamaForCausalLM`` with random weights and a byte-level BPE tokenizer trained on the built data,
+saved like any checkpoint, so every code path is the one a LLaMA-2-7B run takes.
 """
 
 from __future__ import annotations
@@ -20,7 +14,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 
-SPECIAL_TOKENS = ["<unk>", "<s>", "</s>"]
+SPECIAL_TOKENS = ["<unk>", "<s>", "</s>"]  # ids 0, 1 (prepended), 2, as LLaMA-2's
 DEFAULTS = dict(
     vocab_size=400,
     hidden_size=64,
@@ -29,6 +23,8 @@ DEFAULTS = dict(
     num_attention_heads=4,
     num_key_value_heads=4,
     max_position_embeddings=4096,
+    # With the default 0.02 the frozen random head cannot produce confident logits and LoRA learns nothing;
+    # 0.3 lets LoRA fit 32 examples to >90% label accuracy in well under a minute on 2 cores.
     initializer_range=0.3,
 )
 

@@ -1,15 +1,7 @@
 """ERC metric: weighted-F1 (the papers' headline) with the numbers needed to read it.
 
-Load it by path, offline: ``evaluate.load("eval/metrics/erc")``.
-
-Predictions and references are label ids; a prediction of ``-1`` is an unparseable answer
-(free-text generation that named no label). It is counted as wrong, never mapped to a
-label: it lowers the recall of its gold class and adds no false positive anywhere, which
-is what scikit-learn computes with ``labels=range(num_labels)``.
-
-With ``confidence_level`` it also returns bootstrap intervals (``instructerc.eval.bootstrap``):
-a single score hides 1-3 points of sampling noise, and resampling whole dialogues is the
-honest unit because the turns of a dialogue are not independent.
+Load it by path, offline: ``evaluate.load("eval/metrics/erc")``. Its description (``_DESCRIPTION``, the
+metric card) says how unparseable answers count and what the intervals are.
 """
 
 import datasets
