@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,7 +25,6 @@ from .evaluation import BASELINES, NAMES
 # The numbers aggregated per group: the headline metrics, and weighted-F1 per benchmark of a
 # unified run in the benchmark's original labels (what the paper table and the card show).
 AGGREGATED = ("weighted_f1", "accuracy", "macro_f1")
-GROUP_KEYS = ("recipe", "dataset_id", "config", "split", "mode")
 
 
 def numbers(results: dict) -> dict[str, float]:
@@ -48,12 +47,23 @@ def summary(values: dict[int, float]) -> dict:
     }
 
 
-def group_key(results: dict) -> tuple | None:
+@dataclass(frozen=True)
+class RecipeGroup:
+    """Runs that are seeds of one recipe: the same recipe evaluated on the same dataset, config, split and mode."""
+
+    recipe: str | None
+    dataset_id: str | None
+    config: str | None
+    split: str | None
+    mode: str | None
+
+
+def group_key(results: dict) -> RecipeGroup | None:
     """The recipe group of a run; ``None`` for runs without a known training seed (baselines, base models)."""
     training = results.get("training") or {}
     if training.get("seed") is None:
         return None
-    return (
+    return RecipeGroup(
         training.get("recipe"),
         results.get("dataset_id"),
         results.get("config"),
@@ -66,21 +76,23 @@ def across_seeds(runs: Iterable[dict]) -> list[dict]:
     """One aggregate per recipe group of ``runs`` (parsed ``results.json`` files): its key
     fields, ``seeds``, and ``metrics[name] = summary``. A seed evaluated twice is an error,
     since which of the two to count would be a choice made after seeing them."""
-    groups: dict[tuple, dict[int, dict]] = {}
+    groups: dict[RecipeGroup, dict[int, dict]] = {}
     for results in runs:
         key = group_key(results)
         if key is None:
             continue
         seed = int(results["training"]["seed"])
         if seed in groups.setdefault(key, {}):
-            raise ValueError(f"recipe {key[0]!r} seed {seed} is evaluated twice on {key[1]} ({key[2]}/{key[3]})")
+            raise ValueError(
+                f"recipe {key.recipe!r} seed {seed} is evaluated twice on {key.dataset_id} ({key.config}/{key.split})"
+            )
         groups[key][seed] = numbers(results)
     out = []
     for key, by_seed in groups.items():
         names = [n for n in by_seed[min(by_seed)] if all(n in v for v in by_seed.values())]
         out.append(
             {
-                **dict(zip(GROUP_KEYS, key)),
+                **asdict(key),
                 "seeds": sorted(by_seed),
                 "metrics": {n: summary({s: v[n] for s, v in by_seed.items()}) for n in names},
             }

@@ -11,6 +11,7 @@ from huggingface_hub import ModelCard
 
 from instructerc.eval.baseline import main as baseline_main
 from instructerc.eval.compare import main as compare_main
+from instructerc.eval.reports import across_seeds
 from instructerc.train.seeds import main
 
 
@@ -91,6 +92,21 @@ def test_bad_flags_stop_before_training(tmp_path, capsys, extra, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_runs_group_by_recipe_and_a_seed_evaluated_twice_is_refused():
+    def run(recipe, seed, f1, split="test"):
+        training = {"recipe": recipe, "seed": seed}
+        return {"training": training, "dataset_id": "d", "config": "plain", "split": split, "weighted_f1": f1}
+
+    groups = across_seeds([run("a", 1, 0.5), run("a", 2, 0.7), run("b", 1, 0.4), run("a", 1, 0.9, "validation")])
+    by = {(g["recipe"], g["split"]): g for g in groups}
+    assert sorted(by) == [("a", "test"), ("a", "validation"), ("b", "test")]
+    assert by["a", "test"]["seeds"] == [1, 2] and by["a", "test"]["metrics"]["weighted_f1"]["mean"] == pytest.approx(
+        0.6
+    )
+    with pytest.raises(ValueError, match="recipe 'a' seed 1 is evaluated twice on d \\(plain/test\\)"):
+        across_seeds([run("a", 1, 0.5), run("a", 1, 0.6)])
 
 
 def test_missing_recipe_is_refused(tmp_path, capsys):
