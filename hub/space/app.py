@@ -1,29 +1,30 @@
 """An instructerc adapter in the browser: paste a conversation, see the emotion of every turn.
 
-The Space template: `python hub/push.py --folder ADAPTER --repo-id ORG/NAME --space ORG/NAME-demo` publishes it
-with the adapter. It runs locally too, on the Hub-ready folders `make demo` writes:
+The Space template, published with the adapter by hub/push.py --space; it runs locally too, on the Hub-ready
+folders `make demo` writes. It serves on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (default 127.0.0.1:7860), as a
+Space sets them. Prompts, window, retrieval and labels are the adapter's own (`instructerc.eval.prediction`, as
+`eval/predict.py`): nothing of the prediction is written here.
+
+Usage:
 
     python hub/space/app.py --adapter output/hub/instructerc/smollm2-135m-iemocap-lora
-
-It serves on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (default 127.0.0.1:7860), as a Space sets them. The
-adapter is --adapter, else the INSTRUCTERC_ADAPTER variable, else the first id under `models:` in the
-README.md beside this file (the Space's card). Prompts, window, retrieval and labels are the adapter's
-own (`instructerc.eval.prediction`, as `eval/predict.py`): nothing of the prediction is written here.
+    python hub/push.py --folder ADAPTER --repo-id ORG/NAME --space ORG/NAME-demo   # publish it as a Space
 """
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
 from huggingface_hub import metadata_load
 from matplotlib.figure import Figure
 
+from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import InstructercError
 from instructerc.eval.prediction import Predictor, conversation_from_lines, read_conversation
 
@@ -35,7 +36,8 @@ PLACEHOLDER = "Ann: Guess what? They finally approved the apartment!\nBob: No wa
 
 
 def adapter_id(cli: str | None = None) -> str:
-    """Which adapter to serve: the flag, the Space variable, or the Space card's first model."""
+    """Which adapter to serve: the --adapter flag, else the INSTRUCTERC_ADAPTER variable, else the first id under
+    `models:` in the README.md beside this file (the Space's card)."""
     chosen = cli or os.environ.get("INSTRUCTERC_ADAPTER")
     if chosen:
         return chosen
@@ -153,16 +155,18 @@ def build(predictor: Predictor, name: str) -> gr.Blocks:
     return page
 
 
-def main(argv: list[str] | None = None) -> int:
-    summary, _, details = __doc__.partition("\n\n")
-    p = argparse.ArgumentParser(
-        prog="hub/space/app.py",
-        description=summary,
-        epilog=details,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+@dataclass
+class AppArgs:
+    """The flags of hub/space/app.py."""
+
+    adapter: str | None = field(
+        default=None,
+        metadata={"help": "adapter Hub id or folder (default: INSTRUCTERC_ADAPTER, else the card's models)"},
     )
-    p.add_argument("--adapter", help="adapter Hub id or folder (default: INSTRUCTERC_ADAPTER, else the card's models)")
-    args = p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = parse_command_line(__doc__, "hub/space/app.py", [AppArgs], argv)
     adapter = adapter_id(args.adapter)
     try:
         predictor = Predictor.from_pretrained(adapter)

@@ -1,34 +1,41 @@
 """How long bootstrap intervals and paired comparisons take on the unified test split (not a test).
 
+On real predictions of the 5,217-row unified test split (the majority and k-NN baselines, made once,
+untimed), for each resampling unit: one run's intervals (3 metrics) and the paired comparison of the
+two runs (overall and per benchmark), each repeated --runs times in turn, the median shown with every
+run; the baseline scores the same resamples one at a time with scikit-learn.
+
 Usage:
 
     python tests/benchmarks/bootstrap_speed.py --dataset output/instructerc/unified [--resamples 1000] [--runs 5]
-
-Real predictions of the 5,217-row unified test split (the majority and k-NN baselines,
-made once, untimed), then for each resampling unit: the intervals of one run
-(weighted-F1, accuracy, macro-F1) and the paired comparison of the two runs (overall and per
-benchmark: paired bootstrap and approximate randomisation). Each measurement is repeated
-``--runs`` times in turn; the table shows the median and every run. The baseline is the slow
-way: the same resamples scored one by one with scikit-learn's ``f1_score``, timed on 50
-resamples and scaled to ``--resamples``.
 """
 
 from __future__ import annotations
 
-import argparse
 import platform
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score
 
+from instructerc.builders.cli import parse_command_line
 from instructerc.eval.bootstrap import Bootstrap, confidence_intervals, unit_index
 from instructerc.eval.evaluation import BaselineRun, run_baseline
 from instructerc.eval.results import compare_runs, read_run
+
+
+@dataclass
+class BootstrapSpeedArgs:
+    """The flags of tests/benchmarks/bootstrap_speed.py."""
+
+    dataset: str = field(metadata={"help": "a built unified dataset folder"})
+    resamples: int = field(default=1000, metadata={"help": "bootstrap resamples (default 1000)"})
+    runs: int = field(default=5, metadata={"help": "times each measurement is repeated (default 5)"})
 
 
 def timed(fn, runs: int) -> list[float]:
@@ -53,11 +60,7 @@ def one_by_one(run, unit: str, n_resamples: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", required=True, help="a built unified dataset folder")
-    p.add_argument("--resamples", type=int, default=1000)
-    p.add_argument("--runs", type=int, default=5)
-    args = p.parse_args(argv)
+    (args,) = parse_command_line(__doc__, "tests/benchmarks/bootstrap_speed.py", [BootstrapSpeedArgs], argv)
     import datasets
 
     datasets.disable_progress_bars()

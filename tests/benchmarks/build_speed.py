@@ -1,25 +1,18 @@
 """Build-speed benchmark of the retrieval-augmented dataset build (not a test).
 
+Median of --runs runs, each step in a fresh process (imports and model loading count), with its peak RSS:
+(a) the cold full build of all four datasets, all configs, with an empty embedding cache; (b) the warm
+rebuild after changing the window (every text cached); (c) the baseline, plain `SentenceTransformer.encode`
+of the same distinct texts, the floor a cold build cannot beat. Prints the table of docs/benchmarks.md.
+
 Usage:
 
     python tests/benchmarks/build_speed.py --raw-dir ../shared/data/cosmic [--runs 3] [--json out.json]
     python tests/benchmarks/build_speed.py --raw-dir DIR --runs 1 --search-base 1000000
-
-Times, median of ``--runs`` runs, each in a fresh process (imports and model loading count):
-
-(a) cold: the full build of all four datasets, all configs, with an empty embedding cache;
-(b) warm: the same build after changing the window (every text is in the cache);
-(c) baseline: plain ``SentenceTransformer.encode`` of the same distinct texts, measured in
-    the same run (the floor a cold build cannot beat: it has to embed them);
-
-and the peak RSS of each. ``--search-base N`` also times the exact chunked top-10 search of
-1,000 random queries against N random unit vectors (a BYO corpus of N utterances).
-Prints a markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -28,7 +21,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from instructerc.builders.cli import parse_command_line
 
 
 BUILD = """
@@ -82,13 +78,25 @@ def _run(code: str, *args: str) -> dict:
     return {**json.loads(out.stdout.strip().splitlines()[-1]), "load_1min": os.getloadavg()[0]}
 
 
+@dataclass
+class BuildSpeedArgs:
+    """The flags of tests/benchmarks/build_speed.py."""
+
+    raw_dir: str = field(metadata={"help": "local copy of the COSMIC pickles (as builders/build.py --raw-dir)"})
+    runs: int = field(default=3, metadata={"help": "runs of the three steps; the median is reported (default 3)"})
+    json: str | None = field(default=None, metadata={"help": "also write the measurements here"})
+    search_base: int = field(
+        default=0,
+        metadata={
+            "help": "also time the exact chunked top-10 search of 1,000 random queries against N random unit "
+            "vectors (a BYO corpus of N utterances); 0: not timed",
+            "metavar": "N",
+        },
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--raw-dir", required=True)
-    p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--json", help="also write the measurements here")
-    p.add_argument("--search-base", type=int, default=0, help="also time a search against N random vectors")
-    args = p.parse_args(argv)
+    (args,) = parse_command_line(__doc__, "tests/benchmarks/build_speed.py", [BuildSpeedArgs], argv)
 
     runs = []
     for i in range(args.runs):

@@ -1,4 +1,8 @@
-"""Throughput of label scoring vs greedy generation, in the same run, on the same prompts.
+"""Throughput of label scoring vs greedy generation, in the same run, on the same prompts (not a test).
+
+Each mode runs once to warm up, then --repeats times in turn, and its median time is reported: a markdown
+row per model with the utterances/s of `score` and `generate`, the speed-up, the unparseable rates, and the
+rate of a bare forward pass over the same prompts (`prompt_pass`), the ceiling of any speed-up over `generate`.
 
 Usage:
 
@@ -9,30 +13,25 @@ Usage:
     python tests/benchmarks/eval_throughput.py --dataset output/instructerc/iemocap \\
         --model output/tiny-llama --adapter output/tiny-lora
 
-    # GPU: add a LLaMA-2-7B-shaped model (random weights, bf16; 32 layers, hidden 4096,
-    # vocab 32000, BPE tokenizer of that vocabulary trained on the prompts)
+    # GPU: also a LLaMA-2-7B-shaped model (random weights, bf16)
     python tests/benchmarks/eval_throughput.py --raw-dir ../shared/data/cosmic --llama7b --n 256 --batch-size 16
-
-Each mode runs once to warm up, then ``--repeats`` times in turn; the median time is reported.
-Prints a markdown table row per model: utterances/s of ``score`` and ``generate``, the
-speed-up, the unparseable rates, and the rate of a bare forward pass over the same prompts
-(``prompt_pass``): ``generate`` has to make that pass too, so pass / generate is the ceiling
-of any speed-up that still reads every prompt token.
-Not collected by pytest (no ``test_`` prefix).
 """
 
 from __future__ import annotations
 
-import argparse
 import platform
+import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from instructerc.builders.cli import parse_command_line
+from instructerc.builders.errors import InstructercError, command
 from instructerc.eval.loading import label_names, load_model, load_split
 from instructerc.eval.scoring import inference, longest_first, pad, run_inference
 
@@ -93,6 +92,8 @@ def bench(name, model, tokenizer, prompts, labels, args) -> str:
 
 
 def llama7b_shaped(texts):
+    """LLaMA-2-7B's shape (32 layers, hidden 4096, vocabulary 32000) with random bf16 weights on the GPU, and
+    a BPE tokenizer of that vocabulary trained on ``texts`` (LLaMA-2's own cannot be downloaded)."""
     from shapes import llama_2_7b_config, random_model
 
     from instructerc.train.tiny_model import train_tokenizer
@@ -102,21 +103,35 @@ def llama7b_shaped(texts):
     return model.eval(), tokenizer
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", help="built dataset folder (default: build IEMOCAP from --raw-dir)")
-    p.add_argument("--raw-dir", help="COSMIC data folder, to build the dataset and the tiny model")
-    p.add_argument("--config", default="plain")
-    p.add_argument("--split", default="test")
-    p.add_argument("--model", help="base model folder (default: a fresh tiny LLaMA)")
-    p.add_argument("--adapter")
-    p.add_argument("--n", type=int, default=64, help="prompts")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--max-new-tokens", type=int, help="generate mode budget (default: longest label + 2)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--llama7b", action="store_true", help="also a LLaMA-2-7B-shaped model (needs a GPU)")
-    args = p.parse_args(argv)
+@dataclass
+class EvalThroughputArgs:
+    """The flags of tests/benchmarks/eval_throughput.py."""
+
+    dataset: str | None = field(
+        default=None, metadata={"help": "built dataset folder (default: build IEMOCAP from --raw-dir)"}
+    )
+    raw_dir: str | None = field(
+        default=None, metadata={"help": "COSMIC data folder, to build the dataset and the tiny model"}
+    )
+    config: str = field(default="plain", metadata={"help": "dataset config (default plain)"})
+    split: str = field(default="test", metadata={"help": "split the prompts come from (default test)"})
+    model: str | None = field(default=None, metadata={"help": "base model folder (default: a fresh tiny LLaMA)"})
+    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter folder on --model"})
+    n: int = field(default=64, metadata={"help": "prompts (default 64)"})
+    batch_size: int = field(default=8, metadata={"help": "prompts per batch (default 8)"})
+    repeats: int = field(default=5, metadata={"help": "timed runs of each mode (default 5)"})
+    max_new_tokens: int | None = field(
+        default=None, metadata={"help": "generate mode budget (default: longest label + 2)"}
+    )
+    threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
+    llama7b: bool = field(default=False, metadata={"help": "also a LLaMA-2-7B-shaped model (needs a GPU)"})
+
+
+@command
+def main(argv: list[str] | None = None) -> int:
+    (args,) = parse_command_line(__doc__, "tests/benchmarks/eval_throughput.py", [EvalThroughputArgs], argv)
+    if args.dataset is None and not args.raw_dir:
+        raise InstructercError("pass --dataset or --raw-dir")
     if args.threads:
         torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="eval-bench-"))
@@ -124,8 +139,6 @@ def main(argv=None):
     if dataset is None:
         from instructerc.builders.pipeline import build_datasets
 
-        if not args.raw_dir:
-            p.error("pass --dataset or --raw-dir")
         dataset = str(
             build_datasets(args.raw_dir, work, ["iemocap"], configs=(args.config,), progress=False)["iemocap"]
         )
@@ -157,9 +170,12 @@ def main(argv=None):
             texts = (row["prompt"] + row["completion"] for row in load_split(dataset, args.config, "train"))
             big, big_tok = llama7b_shaped(texts)
             print(bench("LLaMA-2-7B-shaped, random, bf16", big, big_tok, prompts, labels, args), flush=True)
+    return 0
 
 
 if __name__ == "__main__":
     start = time.time()
-    main()
-    print(f"\n({time.time() - start:.0f} s)")
+    status = main()
+    if status == 0:
+        print(f"\n({time.time() - start:.0f} s)")
+    sys.exit(status)

@@ -1,39 +1,32 @@
 """Prepare everything the GPU machine lacks for tests/benchmarks/gpu_proof.py (not a test).
 
+The GPU machine has no network and no trl, datasets or evaluate (and other versions of transformers, peft...),
+so one ignored folder of at most 64 MiB, carried with the working tree, holds what the proof needs: wheels of
+the tested versions, built datasets, a LLaMA-2-shaped tokenizer and a manifest (see `make_bundle`).
+
 Usage:
 
     make gpu-bundle                 # builds the datasets first if output/ has none
     python tests/benchmarks/gpu_bundle.py --datasets-dir output --out .gpu-bundle
-
-The GPU machine has no network and no trl, datasets or evaluate (and other versions of
-transformers, huggingface_hub, peft...), so the bundle carries, in one ignored folder of at most
-64 MiB that travels with the working tree:
-
-- ``wheels/``: the versions this checkout is tested with (read from the running environment),
-  for Python 3.12 on manylinux x86_64, of every package the project needs beyond what that
-  machine's image holds at a compatible version (torch, numpy, pyarrow, pandas... stay its own);
-- ``data/instructerc/<name>/``: built dataset folders (IEMOCAP always; MELD, EmoryNLP and unified
-  when they fit, for the memory-fit table);
-- ``tokenizer/``: a LLaMA-2-shaped tokenizer (byte-level BPE, 32k vocabulary, LLaMA-2's special
-  tokens) trained on the built prompts, since LLaMA-2's own cannot be downloaded;
-- ``manifest.json``: versions, the commit, and the token lengths of every dataset row with that
-  tokenizer (what the proof needs to project full-recipe times and worst-case batches).
+    python tests/benchmarks/gpu_bundle.py --datasets iemocap meld --no-wheels --vocab 2000   # as test_gpu_proof.py
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from datetime import date
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
+from instructerc.builders.cli import parse_command_line
 
 
 LIMIT_BYTES = 64 * 2**20
@@ -200,7 +193,18 @@ def length_stats(folder: Path, tokenizer) -> dict:
 
 
 def make_bundle(datasets_dir: Path, out: Path, *, names=DATASETS, wheels: bool = True, vocab: int = VOCAB) -> dict:
-    """Write the bundle into ``out`` (replaced whole, via a staging folder); returns its manifest."""
+    """Write the bundle into ``out`` (replaced whole, via a staging folder); returns its manifest.
+
+    - ``wheels/``: the versions this checkout is tested with (read from the running environment), for Python
+      3.12 on manylinux x86_64, of every package the project needs beyond what the GPU image holds at a
+      compatible version (torch, numpy, pyarrow, pandas... stay its own), and DeepSpeed built here;
+    - ``data/instructerc/<name>/``: built dataset folders (IEMOCAP always; the others when they fit, with
+      the configs of ``RECIPE_CONFIGS``);
+    - ``tokenizer/``: a LLaMA-2-shaped tokenizer (byte-level BPE, ``vocab`` tokens, LLaMA-2's special tokens)
+      trained on the built prompts, since LLaMA-2's own cannot be downloaded;
+    - ``manifest.json``: versions, the commit, and the token lengths of every dataset row with that tokenizer
+      (what the proof needs to project full-recipe times and worst-case batches).
+    """
     from instructerc.train.tiny_model import train_tokenizer
 
     source = datasets_dir / "instructerc"
@@ -255,14 +259,26 @@ def _commit() -> str:
         return "unknown"
 
 
+@dataclass
+class GpuBundleArgs:
+    """The flags of tests/benchmarks/gpu_bundle.py."""
+
+    datasets_dir: str = field(
+        default="output", metadata={"help": "OUT of builders/build.py (holds instructerc/<name>; default output)"}
+    )
+    out: str = field(default=".gpu-bundle", metadata={"help": "the bundle folder (default .gpu-bundle)"})
+    datasets: list[str] = field(
+        default_factory=lambda: list(DATASETS),
+        metadata={"help": f"built datasets to bundle (default: {' '.join(DATASETS)})"},
+    )
+    wheels: bool = field(
+        default=True, metadata={"help": "bundle the wheels (default); --no-wheels skips them (a CPU dry run)"}
+    )
+    vocab: int = field(default=VOCAB, metadata={"help": f"tokenizer vocabulary (default {VOCAB})"})
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--datasets-dir", default="output", help="OUT of builders/build.py (holds instructerc/<name>)")
-    p.add_argument("--out", default=".gpu-bundle")
-    p.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    p.add_argument("--no-wheels", dest="wheels", action="store_false", help="skip the wheels (CPU dry run)")
-    p.add_argument("--vocab", type=int, default=VOCAB)
-    args = p.parse_args(argv)
+    (args,) = parse_command_line(__doc__, "tests/benchmarks/gpu_bundle.py", [GpuBundleArgs], argv)
     manifest = make_bundle(
         Path(args.datasets_dir), Path(args.out), names=args.datasets, wheels=args.wheels, vocab=args.vocab
     )

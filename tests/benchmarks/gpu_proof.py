@@ -1,5 +1,10 @@
 """GPU proof: the LLaMA-2-7B-shaped path through the project's own entry points, measured (not a test).
 
+Each part saves a LLaMA-2-7B-shaped model (its config, random bf16 weights; shapes.py) with the bundle's
+tokenizer, then runs the commands a user runs (`accelerate launch train/sft.py --config <recipe>.yaml` with a
+few overrides, `python eval/run_eval.py`) and takes its numbers from the files they write. A failed stage is
+recorded with its error, never skipped; the JSON result file is rewritten after every stage.
+
 Usage:
 
     make gpu-bundle                                    # here, on CPU: .gpu-bundle/ (see gpu_bundle.py)
@@ -10,29 +15,10 @@ Usage:
     # the tables of docs/benchmarks.md
     python tests/benchmarks/gpu_proof.py --report OUT1/proof-train.json OUT2/proof-full.json
     make gpu-proof-dry                                 # all of it on CPU with a tiny model (in make test)
-
-Each part first saves a LLaMA-2-7B-shaped model (LLaMA-2-7B's config, random bf16 weights made on the
-GPU; `tests/benchmarks/shapes.py`) with the bundle's tokenizer, then runs the real commands a user
-runs: `accelerate launch train/sft.py --config train/recipes/llama-2-7b/<recipe>.yaml` with a few
-command-line overrides (the model folder, the bundled dataset, `--max_steps`, `--logging_steps 1`),
-and `python eval/run_eval.py` on the adapter that run saved. Their numbers come from the files the
-runs write: `trainer_state.json` (tokens/s and peak memory, logged by
-`instructerc.train.callbacks.ThroughputCallback`) and `results.json`. Stages that fail are recorded
-with their error, never skipped silently; the JSON result file is rewritten after every stage.
-
-FLOP counts (per trained token; N = parameters except the input embedding, L layers, d hidden, s the
-mean number of keys a token attends to):
-- LoRA, model FLOPs: 4N + 12·L·d·s (forward 2N; backward 2N for the activation gradients through the
-  frozen weights; LoRA's own weight gradients are under 0.1% and left out). MFU uses these.
-- LoRA with activation checkpointing, hardware FLOPs: 6N + 16·L·d·s (the forward is run twice).
-  HFU uses these.
-- all-parameter: 6N + 12·L·d·s model FLOPs.
-Peak: the card's dense bf16 datasheet figure, and the bf16 matrix-product rate measured in the run.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -42,10 +28,14 @@ import statistics
 import subprocess
 import sys
 import time
+from argparse import SUPPRESS
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from shapes import GPU_PEAK_BF16  # this script's folder (it runs by path)
+
+from instructerc.builders.cli import parse_command_line
 
 
 REPO = Path(__file__).resolve().parents[2]
@@ -152,7 +142,8 @@ def environment() -> dict:
 
 
 def gemm_peak(dry: bool) -> dict:
-    """Measured bf16 matrix-product rate (GPU, 8192^3, median of 20 after warm-up); fp32 1024^3 on CPU."""
+    """Measured bf16 matrix-product rate (GPU, 8192^3, median of 20 after warm-up; fp32 512^3 on CPU), and the
+    peak MFU divides by: the card's dense bf16 datasheet figure where known, else the measured rate."""
     import torch
 
     gpu = torch.cuda.is_available()
@@ -314,6 +305,15 @@ def train_measures(log: list[dict], warmup: int) -> dict:
 
 
 def flops_per_token(model: dict, s: float, *, lora: bool, recompute: bool) -> float:
+    """FLOPs per trained token; N = parameters except the input embedding, L layers, d hidden, s the mean
+    number of keys a token attends to.
+
+    - LoRA, model FLOPs (MFU): 4N + 12·L·d·s (forward 2N; backward 2N for the activation gradients through
+      the frozen weights; LoRA's own weight gradients are under 0.1% and left out);
+    - LoRA with activation checkpointing (``recompute``), hardware FLOPs (HFU): 6N + 16·L·d·s (the forward
+      runs twice);
+    - all-parameter: 6N + 12·L·d·s model FLOPs.
+    """
     n, L, d = model["non_embedding_params"], model["layers"], model["hidden"]
     if not lora:
         return 6 * n + 12 * L * d * s
@@ -1210,34 +1210,57 @@ def _hms(seconds: float) -> str:
     return f"{h} h {rest // 60:02d} min" if h else f"{rest // 60} min {rest % 60:02d} s"
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--part", choices=("train", "full", "sweep", "profile", "speed", "all"), default="all")
-    p.add_argument("--bundle", default=".gpu-bundle")
-    p.add_argument("--out", default="output/gpu-proof")
-    p.add_argument("--work", help="scratch folder for the model and runs (default: OUT/work)")
-    p.add_argument("--dry-run", action="store_true", help="CPU, tiny model: checks the whole script in minutes")
-    p.add_argument("--warmup", type=int, default=3, help="untimed optimizer steps of each LoRA run")
-    p.add_argument("--steps", type=int, default=10, help="timed optimizer steps of each LoRA run")
-    p.add_argument("--full-warmup", type=int, default=1)
-    p.add_argument("--full-steps", type=int, default=3)
-    p.add_argument("--eval-rows", type=int, default=64, help="validation and test rows scored inside the padded run")
-    p.add_argument("--eval-batch-size", type=int, default=8, help="run_eval.py --batch-size")
-    p.add_argument(
-        "--eval-max-samples",
-        type=int,
+@dataclass
+class GpuProofArgs:
+    """The flags of tests/benchmarks/gpu_proof.py (gpu_proof.sh passes --part, --bundle, --out and --work)."""
+
+    part: str = field(
+        default="all",
+        metadata={"help": "default: all of them", "choices": ["train", "full", "sweep", "profile", "speed", "all"]},
+    )
+    bundle: str = field(
+        default=".gpu-bundle", metadata={"help": "the bundle, gpu_bundle.py's --out (default .gpu-bundle)"}
+    )
+    out: str = field(
+        default="output/gpu-proof", metadata={"help": "where proof-<part>.json goes (default output/gpu-proof)"}
+    )
+    work: str | None = field(
+        default=None, metadata={"help": "scratch folder for the model and runs (default: OUT/work)"}
+    )
+    dry_run: bool = field(default=False, metadata={"help": "CPU, tiny model: checks the whole script in minutes"})
+    warmup: int = field(default=3, metadata={"help": "untimed optimizer steps of each LoRA run (default 3)"})
+    steps: int = field(default=10, metadata={"help": "timed optimizer steps of each LoRA run (default 10)"})
+    full_warmup: int = field(default=1, metadata={"help": "untimed steps of each all-parameter run (default 1)"})
+    full_steps: int = field(default=3, metadata={"help": "timed steps of each all-parameter run (default 3)"})
+    eval_rows: int = field(
+        default=64, metadata={"help": "validation and test rows scored inside the padded run (default 64)"}
+    )
+    eval_batch_size: int = field(default=8, metadata={"help": "run_eval.py --batch-size (default 8)"})
+    eval_max_samples: int = field(
         default=512,
-        help="run_eval.py --max-samples; the whole test split's time is projected from them (0: all)",
+        metadata={
+            "help": "run_eval.py --max-samples; the whole test split's time is projected from them "
+            "(default 512; 0: all)"
+        },
     )
-    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), help="sweep part: these variants only")
-    p.add_argument("--memfit-recipes", nargs="+", metavar="NAME.yaml", help="memory fit of these recipes only")
-    p.add_argument(
-        "--report", nargs="+", metavar="PROOF_JSON", help="print the tables of docs/benchmarks.md from finished parts"
+    variants: list[str] | None = field(
+        default=None, metadata={"help": "sweep part: these variants only", "choices": list(VARIANTS)}
     )
-    p.add_argument("--prompt-pass", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--memfit", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    memfit_recipes: list[str] | None = field(
+        default=None, metadata={"help": "memory fit of these recipes only", "metavar": "NAME.yaml"}
+    )
+    report: list[str] | None = field(
+        default=None,
+        metadata={"help": "print the tables of docs/benchmarks.md from finished parts", "metavar": "PROOF_JSON"},
+    )
+    # One measurement, in a child process of the part that needs it.
+    prompt_pass: bool = field(default=False, metadata={"help": SUPPRESS})
+    memfit: bool = field(default=False, metadata={"help": SUPPRESS})
+    profile: bool = field(default=False, metadata={"help": SUPPRESS})
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = parse_command_line(__doc__, "tests/benchmarks/gpu_proof.py", [GpuProofArgs], argv)
     if args.report:
         print(report([Path(x) for x in args.report]))
         return 0

@@ -1,27 +1,24 @@
 """Choose the retrieval query variant on validation; report test for the record (not a test).
 
+For each variant (the utterance alone, or plus w x the previous turn; every train turn a candidate, or identical
+texts merged) and dataset: top-1 label agreement and the weighted-F1 of the 10-NN vote, on validation and test.
+The best mean validation agreement over the three benchmarks is the default (`retrieval.DEFAULT_QUERY`); test
+chooses nothing. Then the balancing strategies at k=3. Prints the markdown tables of docs/datasets.md.
+
 Usage:
 
     python tests/benchmarks/query_variants.py --raw-dir ../shared/data/cosmic [--embed-cache DIR]
-
-For each variant (query: the utterance alone, or plus w x the previous turn; base: every
-train turn, or identical texts merged into one candidate shown with their most frequent
-label) and each benchmark: top-1 label agreement and the weighted-F1 of the score-weighted
-10-NN vote, on validation and test. The variant with the best mean validation agreement over
-the three benchmarks is the default (``retrieval.DEFAULT_QUERY``); test numbers are printed
-beside it and choose nothing. Then, for the chosen variant with k=3, the balancing
-strategies: how often the gold label is among the 3 demonstrations, and the share of
-demonstrations with the gold label. Prints markdown tables for docs/datasets.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from instructerc.builders.candidates import Groups, labelled_turns, make_base
+from instructerc.builders.cli import parse_command_line
 from instructerc.builders.embedder import DEFAULT_EMBEDDER, Embedder
 from instructerc.builders.labels import BENCHMARKS
 from instructerc.builders.pipeline import read_corpora
@@ -50,6 +47,8 @@ DATASETS = BENCHMARKS + ("unified",)
 
 
 def measure_variant(corpus, embedder, query, weight, distinct) -> dict[str, tuple[float, float]]:
+    """Per split, (top-1 label agreement, weighted-F1 of the score-weighted 10-NN vote) in %, train as the base
+    (with ``distinct``, identical texts are one candidate shown with their most frequent label)."""
     groups = Groups()
     base = make_base(labelled_turns(corpus, "train"), embedder, groups, distinct)
     out = {}
@@ -67,11 +66,18 @@ def measure_variant(corpus, embedder, query, weight, distinct) -> dict[str, tupl
     return out
 
 
+@dataclass
+class QueryVariantsArgs:
+    """The flags of tests/benchmarks/query_variants.py."""
+
+    raw_dir: str = field(metadata={"help": "local copy of the COSMIC pickles (as builders/build.py --raw-dir)"})
+    embed_cache: str | None = field(
+        default=None, metadata={"help": "embedding cache (default: $INSTRUCTERC_CACHE/embeddings)"}
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--raw-dir", required=True)
-    p.add_argument("--embed-cache", help="embedding cache (default: $INSTRUCTERC_CACHE/embeddings)")
-    args = p.parse_args(argv)
+    (args,) = parse_command_line(__doc__, "tests/benchmarks/query_variants.py", [QueryVariantsArgs], argv)
     corpora = read_corpora(list(DATASETS), args.raw_dir)
     embedder = Embedder(DEFAULT_EMBEDDER, args.embed_cache, progress=True)
     embedder.encode(list(dict.fromkeys(t for c in corpora.values() for t in texts_to_embed(c, "previous"))))

@@ -1,30 +1,19 @@
 """Real-model benchmark (not a test): SmolLM2-135M-Instruct + LoRA on IEMOCAP, every cell on the whole test split.
 
+Each cell is trained and scored through the commands users run (builders/build.py, train/make_smollm2.py,
+train/sft.py, eval/run_eval.py, eval/compare.py), scored with a 95% interval (dialogues resampled), then
+compared in pairs (`CELLS`, `COMPARISONS`). Resumable cell by cell: a finished cell (its results.json) is
+never run again and a killed training resumes from its last checkpoint. Writes WORK/report.md.
+
 Usage:
 
     python tests/benchmarks/real_model.py --raw-dir ../shared/data/cosmic --work output/bench/real-model
     python tests/benchmarks/real_model.py --work output/bench/real-model --report   # the tables, from what ran
-
-Cells, each trained and scored through the commands users run (builders/build.py, train/make_smollm2.py,
-train/sft.py, eval/run_eval.py, eval/compare.py):
-
-- zero-shot: the base model asked through its chat template (plain prompts), no training;
-- lora-1_64, lora-1_32, lora-1_16: LoRA on the dialogue-level IEMOCAP train fractions 1/64, 1/32 and 1/16,
-  one epoch each, with the main job's CPU recipe (train/recipes/smollm2-135m/iemocap-lora-cpu.yaml: the
-  same seed and settings, its max_steps lifted) on its prompts, the retrieval template (``default``: one
-  retrieved demonstration per prompt);
-- lora-1_32-plain: 1/32 on the official prompt without a demonstration (``plain``), the retrieval ablation.
-
-Every cell is scored on the whole IEMOCAP test split (1,623 rows, 31 dialogues) with a 95% interval
-(dialogues resampled), and each adapter's card gets the score as model-index (eval/run_eval.py writes it).
-Paired comparisons: each fraction against the next and against zero-shot, retrieval against none at 1/32.
-Resumable cell by cell: a finished cell (its results.json) is never run again, a killed training resumes
-from its last checkpoint, and each cell's timings are kept beside its results. Writes WORK/report.md.
+    python tests/benchmarks/real_model.py --cells lora-1_32 lora-1_32-plain          # only these cells (same builds)
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import platform
@@ -32,7 +21,10 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from instructerc.builders.cli import parse_command_line
 
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +32,10 @@ RECIPE = REPO / "train" / "recipes" / "smollm2-135m" / "iemocap-lora-cpu.yaml"
 ORG = "instructerc"
 BASE = "smollm2-135m-instruct"
 FRACTIONS = ("1/64", "1/32", "1/16")
-# (name, train fraction or None for zero-shot, config), in the order they run
+# (name, train fraction or None for zero-shot, config), in the order they run. zero-shot: the base model through
+# its chat template, no training; lora-*: one epoch of the dialogue-level IEMOCAP train fraction with the main
+# job's CPU recipe (its seed and settings, max_steps lifted) on the retrieval prompts (`default`: one retrieved
+# demonstration each); lora-1_32-plain: the official prompt without a demonstration, the retrieval ablation.
 CELLS = [
     ("lora-1_32", "1/32", "default"),
     ("lora-1_32-plain", "1/32", "plain"),
@@ -103,6 +98,8 @@ def prepare(work: Path, raw_dir: str, log: Path) -> None:
 
 
 def run_cell(work: Path, name: str, fraction: str | None, config: str, log: Path) -> None:
+    """Train (unless zero-shot) and score one cell on the whole test split; eval/run_eval.py also writes the score
+    into the adapter's card (model-index). Its timings land beside its results (timing.json)."""
     cell = work / "cells" / name
     if (cell / "results.json").is_file():
         print(f"{name}: done before, kept", flush=True)
@@ -212,16 +209,27 @@ def report(work: Path) -> str:
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    summary, _, details = __doc__.partition("\n\n")
-    p = argparse.ArgumentParser(
-        description=summary, epilog=details, formatter_class=argparse.RawDescriptionHelpFormatter
+@dataclass
+class RealModelArgs:
+    """The flags of tests/benchmarks/real_model.py."""
+
+    raw_dir: str = field(
+        default=str(REPO.parent / "shared" / "data" / "cosmic"),
+        metadata={"help": "local copy of the COSMIC pickles (default: ../shared/data/cosmic of the checkout)"},
     )
-    p.add_argument("--raw-dir", default=str(REPO.parent / "shared" / "data" / "cosmic"))
-    p.add_argument("--work", default="output/bench/real-model")
-    p.add_argument("--cells", nargs="*", default=[c[0] for c in CELLS], help="run only these cells")
-    p.add_argument("--report", action="store_true", help="only print the tables of the cells that ran")
-    args = p.parse_args(argv)
+    work: str = field(
+        default="output/bench/real-model",
+        metadata={"help": "the benchmark's folder (default output/bench/real-model)"},
+    )
+    cells: list[str] = field(
+        default_factory=lambda: [c[0] for c in CELLS],
+        metadata={"help": f"run only these cells (default: all: {' '.join(c[0] for c in CELLS)})"},
+    )
+    report: bool = field(default=False, metadata={"help": "only print the tables of the cells that ran"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = parse_command_line(__doc__, "tests/benchmarks/real_model.py", [RealModelArgs], argv)
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     if not args.report:

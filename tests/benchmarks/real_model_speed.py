@@ -1,28 +1,18 @@
 """SmolLM2-135M training and scoring speed on this CPU, before and after the lean CPU path (not a test).
 
+Training through train/sft.py with the main job's CPU recipe on the same rows (LoRA, IEMOCAP `plain`): TRL's LM
+head over every position (`before`), over the labelled ones only (`labelled-only`), and that unpadded (`recipe`);
+label scoring through PEFT's LoRA layers (`before`) or merged weights (`merged`). Each measurement runs in a fresh
+process, the modes in turn for --repeats rounds; the median round is reported with every round's value.
+
 Usage:
 
-    python tests/benchmarks/real_model_speed.py --model output/instructerc/smollm2-135m-instruct \
+    python tests/benchmarks/real_model_speed.py --model output/instructerc/smollm2-135m-instruct \\
         --dataset output/instructerc/iemocap [--steps 3 --warmup 1 --repeats 3 --score-rows 32]
-
-Training, through train/sft.py with the main job's CPU recipe (train/recipes/smollm2-135m/iemocap-lora-cpu.yaml)
-on the same rows (the same seed), LoRA on every projection, IEMOCAP `plain`:
-
-- `before`: TRL's fused LM head projecting every position on a CPU, 4 rows padded into one micro-batch;
-- `labelled-only`: the LM head on the labelled positions only (`train.model.score_labelled_positions_only`),
-  same batches;
-- `recipe`: that, and the recipe's 4 micro-batches of one row (nothing padded).
-
-Scoring, eval/run_eval.py's label scoring of the first `--score-rows` IEMOCAP test rows at batch 8, with an
-adapter: `before` runs it through PEFT's LoRA layers, `merged` with the LoRA weights folded into the base weights
-(`eval.loading.load_model(merge=True)`). Each measurement runs in a fresh process, the modes take turns for
-`--repeats` rounds and the median round is reported with every round's value; trained tokens/s counts real
-tokens (pads excluded) over the steps after `--warmup`; memory is the peak RSS of the process.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -33,7 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from argparse import SUPPRESS
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from instructerc.builders.cli import parse_command_line
 
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +41,15 @@ def peak_rss_gib() -> float:
 
 
 def train_child(args, mode: str) -> dict:
-    """One training run of the recipe, as `train/sft.py` runs it; `before` keeps TRL's all-position head."""
+    """One training run of the recipe, as `train/sft.py` runs it, in one of ``TRAIN_MODES``:
+
+    - `before`: TRL's fused LM head projecting every position on a CPU, 4 rows padded into one micro-batch;
+    - `labelled-only`: the LM head on the labelled positions only (`train.model.score_labelled_positions_only`),
+      same batches;
+    - `recipe`: that, and the recipe's 4 micro-batches of one row (nothing padded).
+
+    Trained tokens/s counts real tokens (pads excluded) over the steps after ``--warmup``; memory is the peak RSS
+    of the process."""
     import instructerc.train.finetune as finetune
     from instructerc.train.sft import main
 
@@ -89,6 +91,9 @@ def train_child(args, mode: str) -> dict:
 
 
 def score_child(args, mode: str) -> dict:
+    """eval/run_eval.py's label scoring of the first ``--score-rows`` IEMOCAP test rows at batch 8 with the adapter:
+    `before` through PEFT's LoRA layers, `merged` with the LoRA weights folded into the base weights
+    (`eval.loading.load_model(merge=True)`)."""
     from instructerc.builders.reading import load_split
     from instructerc.eval.loading import load_model
     from instructerc.eval.scoring import LabelScorer
@@ -162,23 +167,37 @@ def median_run(runs: list[dict], key: str) -> dict:
     return sorted(runs, key=lambda r: r[key])[len(runs) // 2] | {f"all_{key}": [r[key] for r in runs]}
 
 
-def main(argv: list[str] | None = None) -> int:
-    summary, _, details = __doc__.partition("\n\n")
-    p = argparse.ArgumentParser(
-        description=summary, epilog=details, formatter_class=argparse.RawDescriptionHelpFormatter
+@dataclass
+class RealModelSpeedArgs:
+    """The flags of tests/benchmarks/real_model_speed.py."""
+
+    model: str = field(
+        default="output/instructerc/smollm2-135m-instruct",
+        metadata={"help": "base model folder (default output/instructerc/smollm2-135m-instruct)"},
     )
-    p.add_argument("--model", default="output/instructerc/smollm2-135m-instruct")
-    p.add_argument("--dataset", default="output/instructerc/iemocap")
-    p.add_argument("--adapter", help="adapter to score with (default: two steps of the recipe, made once)")
-    p.add_argument("--work", default="output/bench/real-model-speed")
-    p.add_argument("--steps", type=int, default=3, help="timed optimizer steps per training run")
-    p.add_argument("--warmup", type=int, default=1, help="untimed optimizer steps first")
-    p.add_argument("--score-rows", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--json", help="also write the results here")
-    p.add_argument("--train", choices=TRAIN_MODES, help=argparse.SUPPRESS)  # one measurement, in a child process
-    p.add_argument("--score", choices=SCORE_MODES, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    dataset: str = field(
+        default="output/instructerc/iemocap",
+        metadata={"help": "built IEMOCAP folder (default output/instructerc/iemocap)"},
+    )
+    adapter: str | None = field(
+        default=None, metadata={"help": "adapter to score with (default: two steps of the recipe, made once)"}
+    )
+    work: str = field(
+        default="output/bench/real-model-speed",
+        metadata={"help": "where that adapter is kept (default output/bench/real-model-speed)"},
+    )
+    steps: int = field(default=3, metadata={"help": "timed optimizer steps per training run (default 3)"})
+    warmup: int = field(default=1, metadata={"help": "untimed optimizer steps first (default 1)"})
+    score_rows: int = field(default=32, metadata={"help": "test rows scored per run (default 32)"})
+    repeats: int = field(default=3, metadata={"help": "rounds over the modes (default 3)"})
+    json: str | None = field(default=None, metadata={"help": "also write the results here"})
+    # One measurement, in a child process.
+    train: str | None = field(default=None, metadata={"help": SUPPRESS, "choices": list(TRAIN_MODES)})
+    score: str | None = field(default=None, metadata={"help": SUPPRESS, "choices": list(SCORE_MODES)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = parse_command_line(__doc__, "tests/benchmarks/real_model_speed.py", [RealModelSpeedArgs], argv)
     if args.train or args.score:
         print(json.dumps(train_child(args, args.train) if args.train else score_child(args, args.score)))
         return 0

@@ -1,38 +1,23 @@
 """Training-throughput benchmark of LoRA SFT on real ERC prompts (not a test).
 
+Three ways TRL's SFTTrainer batches the same rows (IEMOCAP `plain` train prompts), compared in one run: `padded`,
+`padding_free` (rows concatenated, no pad tokens) and `packing` (best-fit decreasing into --max-length rows). Each
+mode runs in a fresh process with the same seed, the modes take turns for --repeats rounds, and the median round's
+tokens/s, peak memory and model-FLOPs utilisation (`measure`) make the table of docs/benchmarks.md.
+
 Usage:
 
     # CPU, the tiny LLaMA (always available)
-    python tests/benchmarks/train_throughput.py --dataset output/instructerc/iemocap \
+    python tests/benchmarks/train_throughput.py --dataset output/instructerc/iemocap \\
         --model tiny --tiny-model-dir output/tiny-llama [--steps 20] [--json out.json]
 
     # GPU, a LLaMA-2-7B-shaped model (the real config, random weights, bf16, sdpa)
-    python tests/benchmarks/train_throughput.py --dataset output/instructerc/iemocap \
+    python tests/benchmarks/train_throughput.py --dataset output/instructerc/iemocap \\
         --model llama-2-7b-shaped --batch-size 8 --steps 20
-
-Compares, in one run and on the same rows (IEMOCAP `plain` train prompts), three ways TRL's
-SFTTrainer can batch them: `padded` (rows padded to the longest of the batch), `padding_free`
-(rows concatenated, no pad tokens, position ids restart per row) and `packing` (best-fit
-decreasing packing into `--max-length` sequences, padding-free; its batch holds as many real tokens
-as the padded batch). Each mode runs in a fresh process with the same seed, the modes take turns
-for `--repeats` rounds and the median round of each is reported (every round's rate is printed
-beside it); the first `--warmup` steps are not timed.
-
-Reported per mode: trained tokens/s (prompt + completion tokens, pads excluded), peak memory (GPU:
-max allocated; CPU: peak RSS), and model-FLOPs utilisation: LoRA needs about 4 x params x tokens
-(forward 2, backward through the frozen weights 2; + 2 with activation checkpointing), divided by
-the device peak (GPU: bf16 dense peak of the card; CPU: a measured fp32 GEMM peak of this machine).
-Params are the base model's without the input embedding (a lookup, no FLOPs); attention's
-sequence-length term is left out, so MFU is slightly understated for long rows.
-
-The 7B-shaped model's tokenizer is a 32k byte-level BPE trained on the built prompts (LLaMA-2's own
-tokenizer cannot be downloaded offline), so token counts are close to, not equal to, LLaMA-2's.
-Prints a markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -42,8 +27,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from argparse import SUPPRESS
+from dataclasses import dataclass, field
 
 from shapes import GPU_PEAK_BF16  # this script's folder (it runs by path)
+
+from instructerc.builders.cli import parse_command_line
 
 
 MODES = ("padded", "padding_free", "packing")
@@ -63,6 +52,9 @@ def cpu_gemm_peak(seconds: float = 3.0, n: int = 1024) -> float:
 
 
 def build_model(args, gpu: bool):
+    """The model, its tokenizer and the LoRA targets. The 7B-shaped model's tokenizer is a 32k byte-level BPE
+    trained on the built prompts (LLaMA-2's own cannot be downloaded offline), so its token counts are close
+    to, not equal to, LLaMA-2's."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -83,6 +75,13 @@ def build_model(args, gpu: bool):
 
 
 def measure(args, mode: str) -> dict:
+    """One mode's run: ``--warmup`` untimed steps, then ``--steps`` timed ones. `packing`'s batch holds as many
+    real tokens as the padded batch. Trained tokens count prompt + completion, pads excluded; peak memory is
+    max allocated on a GPU, peak RSS on a CPU. MFU: LoRA needs about 4 x params x tokens (forward 2, backward
+    through the frozen weights 2; + 2 with activation checkpointing), divided by the device peak (GPU: bf16
+    dense peak of the card; CPU: a measured fp32 GEMM peak of this machine); params are the base model's without
+    the input embedding (a lookup, no FLOPs), and attention's sequence-length term is left out, so MFU is
+    slightly understated for long rows."""
     import torch
     from peft import LoraConfig
     from transformers import TrainerCallback
@@ -171,21 +170,42 @@ def device_info() -> tuple[str, float]:
     return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads", cpu_gemm_peak()
 
 
+@dataclass
+class TrainThroughputArgs:
+    """The flags of tests/benchmarks/train_throughput.py."""
+
+    dataset: str = field(metadata={"help": "built dataset folder (its plain config is used)"})
+    model: str = field(
+        default="tiny",
+        metadata={
+            "help": "the tiny LLaMA, or LLaMA-2-7B's shape with random weights (default tiny)",
+            "choices": ["tiny", "llama-2-7b-shaped"],
+        },
+    )
+    tiny_model_dir: str = field(
+        default="output/tiny-llama", metadata={"help": "the tiny LLaMA's folder (default output/tiny-llama)"}
+    )
+    steps: int = field(default=20, metadata={"help": "timed steps per mode (default 20)"})
+    warmup: int = field(default=3, metadata={"help": "untimed steps first (default 3)"})
+    batch_size: int = field(default=8, metadata={"help": "rows per batch (default 8)"})
+    max_length: int = field(
+        default=2048, metadata={"help": "padded/packing sequence cap (covers every row; default 2048)"}
+    )
+    rows: int = field(default=2000, metadata={"help": "training rows to sample from (default 2000)"})
+    repeats: int = field(
+        default=3, metadata={"help": "rounds over the modes; the median of each is reported (default 3)"}
+    )
+    attn_implementation: str = field(
+        default="sdpa", metadata={"help": "7B-shaped model: sdpa (default), flash_attention_2, ..."}
+    )
+    json: str | None = field(default=None, metadata={"help": "also write the results here"})
+    mode: str | None = field(  # one measurement, in a child process
+        default=None, metadata={"help": SUPPRESS, "choices": list(MODES)}
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", required=True, help="built dataset folder (its plain config is used)")
-    p.add_argument("--model", choices=("tiny", "llama-2-7b-shaped"), default="tiny")
-    p.add_argument("--tiny-model-dir", default="output/tiny-llama")
-    p.add_argument("--steps", type=int, default=20, help="timed steps per mode")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--max-length", type=int, default=2048, help="padded/packing sequence cap (covers every row)")
-    p.add_argument("--rows", type=int, default=2000, help="training rows to sample from")
-    p.add_argument("--repeats", type=int, default=3, help="rounds over the modes; the median of each is reported")
-    p.add_argument("--attn-implementation", default="sdpa", help="7B-shaped model: sdpa, flash_attention_2, ...")
-    p.add_argument("--json", help="also write the results here")
-    p.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)  # one measurement, in a child process
-    args = p.parse_args(argv)
+    (args,) = parse_command_line(__doc__, "tests/benchmarks/train_throughput.py", [TrainThroughputArgs], argv)
 
     if args.mode:
         print(json.dumps(measure(args, args.mode)))

@@ -1,13 +1,11 @@
 """Pytest plugin: run every test session against a local Hub-protocol server (`hubserver.server.HubServer`).
 
-Register it from the root `tests/conftest.py` with::
+Nothing in a test session can reach the real Hub: every Hub call goes to 127.0.0.1, caches live in a temporary
+`HF_HOME`, and a token from the developer's environment is never sent (see `pytest_configure`).
+
+Usage, in the root `tests/conftest.py`:
 
     pytest_plugins = ["hubserver.fixtures"]
-
-`huggingface_hub` and `datasets` read `HF_ENDPOINT`, `HF_HOME`, `HF_HUB_DISABLE_XET`, ... once, when they are
-imported. So the server is started, and the environment pointed at it, in `pytest_configure`, which runs before
-any test module is imported. Nothing in a test session can then reach the real Hub: every Hub call goes to
-127.0.0.1, caches live in a temporary `HF_HOME`, and a token from the developer's environment is never sent.
 """
 
 from __future__ import annotations
@@ -43,6 +41,9 @@ _REMOVED_ENV = (
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Start the server and point the environment at it. `huggingface_hub` and `datasets` read `HF_ENDPOINT`,
+    `HF_HOME`, `HF_HUB_DISABLE_XET`, ... once, when they are imported, so this runs in `pytest_configure`,
+    before any test module is imported, and refuses a session where they already were."""
     global _SERVER, _HOME
     if _SERVER is not None:
         return

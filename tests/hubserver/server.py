@@ -1,25 +1,15 @@
 """A small, honest Hugging Face Hub-protocol server for tests.
 
-It speaks the HTTP API that `huggingface_hub` (2.x), `datasets` and `peft` use against `HF_ENDPOINT`, so tests
-exercise the real client libraries over real HTTP instead of mocking them:
+It speaks the HTTP API that `huggingface_hub` (2.x), `datasets` and `peft` use against `HF_ENDPOINT` (the
+endpoints: `_route`), so tests exercise the real client libraries over real HTTP instead of mocking them.
+Honest: old revisions stay readable, uploads are checked and served as uploaded, writes need the write token
+(`HubState`); faults can be injected per endpoint kind (`HubServer.inject_fault`). Xet is not implemented.
 
-* repos: `POST /api/repos/create`, `GET /api/{type}s/{id}[/revision/{rev}]`, `GET .../refs`,
-  `POST|DELETE .../branch/{name}`, `GET .../commits/{rev}`;
-* files: `GET .../tree/{rev}[/{path}]`, `POST .../paths-info/{rev}`, `GET|HEAD /{prefix}{id}/resolve/{rev}/{path}`
-  (with `ETag`, `X-Repo-Commit`, `X-Linked-Etag`/`X-Linked-Size` for LFS files, and byte ranges);
-* uploads: `POST .../preupload/{rev}`, the git-LFS batch API (`/{prefix}{id}.git/info/lfs/objects/batch`) with
-  single-part `PUT` uploads and `verify`, and the NDJSON `POST .../commit/{rev}`;
-* misc: `POST /api/validate-yaml`, `GET /api/whoami-v2`. Anything else is a 404 (e.g. `/api/agent-harnesses`).
+Usage:
 
-Xet is not implemented: run clients with `HF_HUB_DISABLE_XET=1` so that they use the classic LFS protocol.
-
-The server is honest: every commit is a stored snapshot addressed by its own id, so old revisions stay readable;
-uploaded LFS objects are checked against their sha256 and size before they are kept, and files are served exactly
-as they were uploaded. Writes need the server's write token (401 without a token, 403 with the read-only one).
-
-Faults can be injected per endpoint kind (`commit`, `lfs_upload`, `preupload`, ...): an HTTP status returned
-instead of the real answer (optionally after the action was applied, i.e. a lost response), or an upload whose
-connection is dropped half-way through the body.
+    hub = HubServer().start()   # clients with HF_ENDPOINT=hub.endpoint, HF_HUB_DISABLE_XET=1, HF_TOKEN=hub.token
+    hub.inject_fault("commit", status=502, apply_first=True)   # committed, but the client sees a 502
+    hub.stop()
 """
 
 from __future__ import annotations
@@ -169,7 +159,11 @@ class _CutShort(Exception):
 
 
 class HubState:
-    """Repos, commits and blobs, and the logic of every endpoint (no HTTP here)."""
+    """Repos, commits and blobs, and the logic of every endpoint (no HTTP here).
+
+    Every commit is a stored snapshot addressed by its own id, so old revisions stay readable; uploaded LFS
+    objects are checked against their sha256 and size before they are kept, and files are served exactly as
+    they were uploaded. Writes need the write token (401 without a token, 403 with the read-only one)."""
 
     def __init__(self, write_token: str, read_token: str):
         self.lock = threading.RLock()
@@ -668,7 +662,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _route(method: str, s: list[str]):
-    """Map a request to (kind, repo_type, repo_id, rest-of-path). Unknown routes map to `not_found`."""
+    """Map a request to (kind, repo_type, repo_id, rest-of-path). Unknown routes map to `not_found` (a 404, e.g.
+    `/api/agent-harnesses`). The routes:
+
+    * repos: `POST /api/repos/create`, `GET /api/{type}s/{id}[/revision/{rev}]`, `GET .../refs`,
+      `POST|DELETE .../branch/{name}`, `GET .../commits/{rev}`;
+    * files: `GET .../tree/{rev}[/{path}]`, `POST .../paths-info/{rev}`, `GET|HEAD /{prefix}{id}/resolve/{rev}/{path}`
+      (with `ETag`, `X-Repo-Commit`, `X-Linked-Etag`/`X-Linked-Size` for LFS files, and byte ranges);
+    * uploads: `POST .../preupload/{rev}`, the git-LFS batch API (`/{prefix}{id}.git/info/lfs/objects/batch`) with
+      single-part `PUT` uploads and `verify`, and the NDJSON `POST .../commit/{rev}`;
+    * misc: `POST /api/validate-yaml`, `GET /api/whoami-v2`.
+    """
     nothing = ("not_found", None, None, [])
     if s[:1] == ["api"]:
         if s == ["api", "whoami-v2"] and method == "GET":
