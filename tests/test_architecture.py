@@ -1,4 +1,4 @@
-"""The package layout: imports flow one way, no file edits sys.path, no module is too big,
+"""The package layout: imports flow one way, no file edits sys.path, one command-line parser, no module is too big,
 and every documented script starts as the README writes it.
 
 The order is builders <- hub <- eval <- train: a package may import the ones before it, never one
@@ -140,6 +140,26 @@ def test_no_file_edits_sys_path_and_no_module_shadows_a_library():
         if names & installed:
             shadowing[folder] = sorted(names & installed)
     assert shadowing == {}
+
+
+def builds_its_own_parser(path: Path) -> bool:
+    """Whether the file calls ``argparse.ArgumentParser(...)`` (or a bare ``ArgumentParser(...)``)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+            if name == "ArgumentParser":
+                return True
+    return False
+
+
+def test_every_script_parses_through_the_one_helper(tmp_path):
+    """One way to read a command line (builders/cli.py: dataclasses through HfArgumentParser/TrlParser): no
+    other file builds an argparse parser of its own, tests and benchmarks included."""
+    own = [str(p.relative_to(REPO)) for p in tracked_python_files() if builds_its_own_parser(p)]
+    assert own == []
+    (tmp_path / "old.py").write_text("import argparse\np = argparse.ArgumentParser()\n")
+    (tmp_path / "new.py").write_text("from argparse import SUPPRESS\nHELP = SUPPRESS\n")
+    assert builds_its_own_parser(tmp_path / "old.py") and not builds_its_own_parser(tmp_path / "new.py")
 
 
 def test_no_library_module_is_over_max_lines():
