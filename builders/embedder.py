@@ -1,7 +1,7 @@
 """The sentence embedder behind retrieval, and its on-disk embedding cache.
 
-Retrieved demonstrations are part of a published dataset, so the embedder is verified before use and a text's
-vector is the same bits whatever else is encoded with it: a rebuild anywhere writes the same files.
+Retrieved demonstrations are part of a published dataset, so the packaged default embedder is sha256-verified
+before use and a text's vector is the same bits whatever else is encoded with it: a rebuild writes the same files.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 build IEMOCAP -> base model (from PyPI) -> zero-shot on test -> LoRA fine-tune -> evaluate -> compare the
 adapter with the majority class and with zero-shot (paired, with p) -> publish -> predict. Every step runs
-the command a user would type, printed before it runs, and the summary says where every artefact is.
+the command a user would type, printed before it runs, and the summary says where every artefact is. With
+PUSH=1 and a token (HF_TOKEN or `hf auth login`) the repos are pushed to HF_ENDPOINT as private repos, and the
+adapter is loaded back by repo id.
 
     python -m instructerc.demo --raw-dir ../shared/data/cosmic --out output
     python -m instructerc.demo --quick   # a smoke run: the tiny random LLaMA, 6 dialogues, 20 steps

@@ -3,7 +3,8 @@
 On real predictions of the 5,217-row unified test split (the majority and k-NN baselines, made once,
 untimed), for each resampling unit: one run's intervals (3 metrics) and the paired comparison of the
 two runs (overall and per benchmark), each repeated --runs times in turn, the median shown with every
-run; the baseline scores the same resamples one at a time with scikit-learn.
+run; the baseline scores resamples one at a time with scikit-learn (weighted-F1 only, timed on 50 and scaled
+to --resamples).
 
 Usage:
 

@@ -2,7 +2,8 @@
 
 Each mode runs once to warm up, then --repeats times in turn, and its median time is reported: a markdown
 row per model with the utterances/s of `score` and `generate`, the speed-up, the unparseable rates, and the
-rate of a bare forward pass over the same prompts (`prompt_pass`), the ceiling of any speed-up over `generate`.
+rate of a bare forward pass over the same prompts (`prompt_pass`): pass / generate is the ceiling of any
+speed-up over `generate`.
 
 Usage:
 

@@ -97,11 +97,22 @@ def prepare(work: Path, raw_dir: str, log: Path) -> None:
     run([sys.executable, "train/make_smollm2.py", "--out_dir", work / ORG / BASE], log)
 
 
+def finished(work: Path, name: str, config: str) -> dict | None:
+    """A cell's results, if it ran with the prompts it has now (a folder of an older design is refused)."""
+    path = work / "cells" / name / "results.json"
+    if not path.is_file():
+        return None
+    results = json.loads(path.read_text())
+    if results.get("config") != config:
+        sys.exit(f"{path}: scored on {results.get('config')!r} prompts, the cell is now {config!r}: move it away")
+    return results
+
+
 def run_cell(work: Path, name: str, fraction: str | None, config: str, log: Path) -> None:
     """Train (unless zero-shot) and score one cell on the whole test split; eval/run_eval.py also writes the score
     into the adapter's card (model-index). Its timings land beside its results (timing.json)."""
     cell = work / "cells" / name
-    if (cell / "results.json").is_file():
+    if finished(work, name, config):
         print(f"{name}: done before, kept", flush=True)
         return
     base = work / ORG / BASE
@@ -182,11 +193,11 @@ def report(work: Path) -> str:
     ]
     done = {}
     for name, fraction, config in CELLS:
-        path = work / "cells" / name / "results.json"
-        if not path.is_file():
+        results = finished(work, name, config)
+        if results is None:
             lines.append(f"| {name} | not run yet | | | | | | | |")
             continue
-        results = done[name] = json.loads(path.read_text())
+        done[name] = results
         timing = json.loads((work / "cells" / name / "timing.json").read_text())
         train = f"{timing['train_s'] / 60:.1f} min" if "train_s" in timing else "—"
         paper = PAPER.get(fraction, "") if config == "default" else ""
@@ -223,7 +234,7 @@ class RealModelArgs:
     )
     cells: list[str] = field(
         default_factory=lambda: [c[0] for c in CELLS],
-        metadata={"help": f"run only these cells (default: all: {' '.join(c[0] for c in CELLS)})"},
+        metadata={"help": "run only these cells (default: all)", "choices": [c[0] for c in CELLS]},
     )
     report: bool = field(default=False, metadata={"help": "only print the tables of the cells that ran"})
 

@@ -1,9 +1,10 @@
 """SmolLM2-135M training and scoring speed on this CPU, before and after the lean CPU path (not a test).
 
-Training through train/sft.py with the main job's CPU recipe on the same rows (LoRA, IEMOCAP `plain`): TRL's LM
-head over every position (`before`), over the labelled ones only (`labelled-only`), and that unpadded (`recipe`);
-label scoring through PEFT's LoRA layers (`before`) or merged weights (`merged`). Each measurement runs in a fresh
-process, the modes in turn for --repeats rounds; the median round is reported with every round's value.
+Training through train/sft.py with the main job's CPU recipe on the same rows (LoRA, IEMOCAP on the recipe's
+prompts): TRL's LM head over every position (`before`), over the labelled ones only (`labelled-only`), and that
+unpadded (`recipe`); label scoring through PEFT's LoRA layers (`before`) or merged weights (`merged`). Each
+measurement runs in a fresh process, the modes in turn for --repeats rounds; the median round is reported with
+every round's value.
 
 Usage:
 
@@ -27,11 +28,15 @@ from argparse import SUPPRESS
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from instructerc.builders.cli import parse_command_line
 
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "train" / "recipes" / "smollm2-135m" / "iemocap-lora-cpu.yaml"
+# The prompts the recipe trains on, and so the ones its adapter is scored on
+CONFIG = yaml.safe_load(RECIPE.read_text())["dataset_config"]
 TRAIN_MODES = ("before", "labelled-only", "recipe")
 SCORE_MODES = ("before", "merged")
 
@@ -91,15 +96,15 @@ def train_child(args, mode: str) -> dict:
 
 
 def score_child(args, mode: str) -> dict:
-    """eval/run_eval.py's label scoring of the first ``--score-rows`` IEMOCAP test rows at batch 8 with the adapter:
-    `before` through PEFT's LoRA layers, `merged` with the LoRA weights folded into the base weights
-    (`eval.loading.load_model(merge=True)`)."""
+    """eval/run_eval.py's label scoring of the first ``--score-rows`` IEMOCAP test rows (the recipe's prompts)
+    at batch 8 with the adapter: `before` through PEFT's LoRA layers, `merged` with the LoRA weights folded into
+    the base weights (`eval.loading.load_model(merge=True)`)."""
     from instructerc.builders.reading import load_split
     from instructerc.eval.loading import load_model
     from instructerc.eval.scoring import LabelScorer
 
     model, tokenizer = load_model(args.model, Path(args.adapter), merge=mode == "merged")
-    test = load_split(args.dataset, "plain", "test").select(range(args.score_rows))
+    test = load_split(args.dataset, CONFIG, "test").select(range(args.score_rows))
     scorer = LabelScorer(model, tokenizer, test.features["label"].names, batch_size=8)
     scorer.score(test["prompt"][:8])  # warm-up
     start = time.perf_counter()
