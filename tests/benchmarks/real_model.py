@@ -10,6 +10,7 @@ Usage:
     python tests/benchmarks/real_model.py --raw-dir ../shared/data/cosmic --work output/bench/real-model
     python tests/benchmarks/real_model.py --work output/bench/real-model --report   # the tables, from what ran
     python tests/benchmarks/real_model.py --cells lora-1_32 lora-1_32-plain          # only these cells (same builds)
+    python tests/benchmarks/real_model.py --train-only    # every adapter (~40 min); scoring (~1 h a cell) later
 """
 
 from __future__ import annotations
@@ -108,27 +109,24 @@ def finished(work: Path, name: str, config: str) -> dict | None:
     return results
 
 
-def run_cell(work: Path, name: str, fraction: str | None, config: str, log: Path) -> None:
-    """Train (unless zero-shot) and score one cell on the whole test split; eval/run_eval.py also writes the score
-    into the adapter's card (model-index). Its timings land beside its results (timing.json)."""
-    cell = work / "cells" / name
-    if finished(work, name, config):
-        print(f"{name}: done before, kept", flush=True)
-        return
-    base = work / ORG / BASE
-    timing: dict = {}
-    if fraction is None:
-        evaluate = ["--model", base, "--dataset-config", config, "--chat-template"]
-    else:
-        run_dir = work / "runs" / name
-        timing["train_s"] = run(
+def train_cell(work: Path, name: str, fraction: str, config: str, log: Path) -> dict:
+    """Train one cell's adapter (once: its timings are kept in the run folder, so a rerun scores it without
+    training again); returns the training's timings."""
+    run_dir = work / "runs" / name
+    done = run_dir / "bench-train.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    # a resumed training's time counts only what this run trained: the report marks it
+    resumed = any(run_dir.glob("checkpoint-*"))
+    timing = {
+        "train_s": run(
             [
                 sys.executable,
                 "train/sft.py",
                 "--config",
                 RECIPE,
                 "--model_name_or_path",
-                base,
+                work / ORG / BASE,
                 "--base_model_id",
                 f"{ORG}/{BASE}",
                 "--dataset_name",
@@ -144,11 +142,31 @@ def run_cell(work: Path, name: str, fraction: str | None, config: str, log: Path
             ],
             log,
         )
-        state = json.loads((run_dir / "trainer_state.json").read_text())
-        timing["train_tokens"] = max((e.get("num_tokens", 0) for e in state["log_history"]), default=None)
-        timing["train_rows"] = json.loads((run_dir / "train_results.json").read_text()).get("train_samples")
-        timing["peak_rss_gib"] = max((e.get("peak_memory_gib", 0) for e in state["log_history"]), default=None)
-        evaluate = ["--adapter", run_dir]
+    }
+    state = json.loads((run_dir / "trainer_state.json").read_text())
+    timing["train_tokens"] = max((e.get("num_tokens", 0) for e in state["log_history"]), default=None)
+    timing["train_rows"] = json.loads((run_dir / "train_results.json").read_text()).get("train_samples")
+    timing["peak_rss_gib"] = max((e.get("peak_memory_gib", 0) for e in state["log_history"]), default=None)
+    timing["resumed"] = resumed
+    done.write_text(json.dumps(timing, indent=2) + "\n")
+    return timing
+
+
+def run_cell(work: Path, name: str, fraction: str | None, config: str, log: Path, train_only: bool = False) -> None:
+    """Train (unless zero-shot) and score one cell on the whole test split; eval/run_eval.py also writes the score
+    into the adapter's card (model-index). Its timings land beside its results (timing.json)."""
+    cell = work / "cells" / name
+    if finished(work, name, config):
+        print(f"{name}: done before, kept", flush=True)
+        return
+    if fraction is None:
+        timing: dict = {}
+        evaluate = ["--model", work / ORG / BASE, "--dataset-config", config, "--chat-template"]
+    else:
+        timing = train_cell(work, name, fraction, config, log)
+        evaluate = ["--adapter", work / "runs" / name]
+    if train_only:
+        return
     timing["eval_s"] = run(
         [
             sys.executable,
@@ -200,6 +218,7 @@ def report(work: Path) -> str:
         done[name] = results
         timing = json.loads((work / "cells" / name / "timing.json").read_text())
         train = f"{timing['train_s'] / 60:.1f} min" if "train_s" in timing else "—"
+        train += " (resumed)" if timing.get("resumed") else ""
         paper = PAPER.get(fraction, "") if config == "default" else ""
         lines.append(
             f"| {name} ({config}{', chat template' if fraction is None else ''}) | {timing.get('train_rows') or 0} | "
@@ -237,6 +256,9 @@ class RealModelArgs:
         metadata={"help": "run only these cells (default: all)", "choices": [c[0] for c in CELLS]},
     )
     report: bool = field(default=False, metadata={"help": "only print the tables of the cells that ran"})
+    train_only: bool = field(
+        default=False, metadata={"help": "train the cells' adapters and stop (a later run scores them)"}
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         prepare(work, args.raw_dir, log)
         for name, fraction, config in CELLS:
             if name in args.cells:
-                run_cell(work, name, fraction, config, log)
+                run_cell(work, name, fraction, config, log, args.train_only)
         print(f"all cells in {(time.perf_counter() - started) / 60:.1f} min (this invocation)", flush=True)
     print(report(work), end="")
     return 0
