@@ -212,13 +212,23 @@ def report(work: Path) -> str:
     done = {}
     for name, fraction, config in CELLS:
         results = finished(work, name, config)
-        if results is None:
+        trained = work / "runs" / name / "bench-train.json"
+        if results is None and not trained.is_file():
             lines.append(f"| {name} | not run yet | | | | | | | |")
             continue
-        done[name] = results
-        timing = json.loads((work / "cells" / name / "timing.json").read_text())
+        if results is None:
+            timing = json.loads(trained.read_text())
+        else:
+            done[name] = results
+            timing = json.loads((work / "cells" / name / "timing.json").read_text())
         train = f"{timing['train_s'] / 60:.1f} min" if "train_s" in timing else "—"
         train += " (resumed)" if timing.get("resumed") else ""
+        if results is None:
+            lines.append(
+                f"| {name} ({config}) | {timing.get('train_rows') or 0} | {timing.get('train_tokens') or 0:,.0f} | "
+                f"{train} | not scored yet | {timing.get('peak_rss_gib') or 0:.1f} GiB | | | |"
+            )
+            continue
         paper = PAPER.get(fraction, "") if config == "default" else ""
         lines.append(
             f"| {name} ({config}{', chat template' if fraction is None else ''}) | {timing.get('train_rows') or 0} | "
