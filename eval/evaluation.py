@@ -208,7 +208,10 @@ class EvalRun(IntervalArgs):
         default=False, metadata=_help("you hold the IEMOCAP licence (public pushes)")
     )
     device: str | None = field(default=None, metadata=_help("e.g. cpu, cuda, cuda:1 (default: cuda if available)"))
-    dtype: str = field(default="auto", metadata=_help("auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16"))
+    dtype: str = field(
+        default="auto",
+        metadata=_help("auto (bf16 on GPU and on CPUs with bf16 matrix units, else fp32), float32, bfloat16, float16"),
+    )
     progress: bool = field(default=True, metadata=_help("progress bars (--no-progress: none)"))
 
 
