@@ -91,6 +91,7 @@ def evaluate_split(
         "seconds": round(inference.seconds, 3),
         "utterances_per_s": round(inference.per_second, 3),
         "batch_size": batch_size,
+        "dtype": str(model.dtype).removeprefix("torch."),  # dtype auto differs by machine (loading.load_model)
     }
     return results, prediction_rows(ds, labels, inference.pred_ids, inference.scores, inference.texts)
 

@@ -136,6 +136,9 @@ def test_evaluate_writes_results_and_card(tiny_adapter, small_build, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["dataset_id"] == "instructerc/iemocap" and results["mode"] == "score"
     assert results["unparseable_rate"] == 0.0 and results["labels"] == IEMOCAP
+    # dtype auto: bf16 where this CPU has bf16 matrix units, fp32 elsewhere; the file says which ran
+    auto = "bfloat16" if torch.cuda.is_available() or loading.cpu_has_bf16_matrix_units() else "float32"
+    assert results["runtime"]["dtype"] == auto
     predictions = pd.read_parquet(out / "predictions.parquet")
     assert (
         len(predictions)

@@ -232,7 +232,8 @@ def report(work: Path) -> str:
         paper = PAPER.get(fraction, "") if config == "default" else ""
         lines.append(
             f"| {name} ({config}{', chat template' if fraction is None else ''}) | {timing.get('train_rows') or 0} | "
-            f"{timing.get('train_tokens') or 0:,.0f} | {train} | {timing['eval_s'] / 60:.1f} min | "
+            f"{timing.get('train_tokens') or 0:,.0f} | {train} | {timing['eval_s'] / 60:.1f} min "
+            f"({results['runtime'].get('dtype', 'float32')}) | "
             f"{timing.get('peak_rss_gib') or 0:.1f} GiB | {scored(results)} | {100 * results['accuracy']:.2f} "
             f"| {paper} |"
         )
