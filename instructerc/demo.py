@@ -133,6 +133,8 @@ def summary(plan: Plan, eval_dir: Path) -> str:
     rows = f"{test['num_examples']} test rows" + (
         f" (the shortest whole dialogues holding at least {plan.subset_rows})" if plan.subset_rows else ""
     )
+    dtype = test["runtime"].get("dtype")  # eval's dtype auto: bf16 on a CPU with bf16 matrix units
+    rows += f", scored in {dtype}" if dtype else ""
     lines = [
         f"IEMOCAP weighted-F1 on {rows}, {describe(test['bootstrap']) if 'bootstrap' in test else 'no interval'}:",
         f"  adapter ({plan.what}, {plan.config} prompts): {scored(test)}",
