@@ -2,7 +2,8 @@
 
 Training through train/sft.py with the main job's CPU recipe on the same rows (LoRA, IEMOCAP on the recipe's
 prompts): TRL's LM head over every position (`before`), over the labelled ones only (`labelled-only`), and that
-unpadded (`recipe`); label scoring through PEFT's LoRA layers (`before`) or merged weights (`merged`). Each
+unpadded (`recipe`); label scoring through PEFT's LoRA layers (`before`), merged weights (`merged`), both fp32,
+and merged in eval's default dtype (`auto`: bf16 on a CPU with bf16 matrix units). Each
 measurement runs in a fresh process, the modes in turn for --repeats rounds; the median round is reported with
 every round's value.
 
@@ -38,7 +39,7 @@ RECIPE = REPO / "train" / "recipes" / "smollm2-135m" / "iemocap-lora-cpu.yaml"
 # The prompts the recipe trains on, and so the ones its adapter is scored on
 CONFIG = yaml.safe_load(RECIPE.read_text())["dataset_config"]
 TRAIN_MODES = ("before", "labelled-only", "recipe")
-SCORE_MODES = ("before", "merged")
+SCORE_MODES = ("before", "merged", "auto")
 
 
 def peak_rss_gib() -> float:
@@ -98,12 +99,14 @@ def train_child(args, mode: str) -> dict:
 def score_child(args, mode: str) -> dict:
     """eval/run_eval.py's label scoring of the first ``--score-rows`` IEMOCAP test rows (the recipe's prompts)
     at batch 8 with the adapter: `before` through PEFT's LoRA layers, `merged` with the LoRA weights folded into
-    the base weights (`eval.loading.load_model(merge=True)`)."""
+    the base weights (`eval.loading.load_model(merge=True)`), both in fp32; `auto`: merged, in eval's default
+    dtype (bf16 where the CPU has bf16 matrix units, else fp32 again)."""
     from instructerc.builders.reading import load_split
     from instructerc.eval.loading import load_model
     from instructerc.eval.scoring import LabelScorer
 
-    model, tokenizer = load_model(args.model, Path(args.adapter), merge=mode == "merged")
+    dtype = "auto" if mode == "auto" else "float32"
+    model, tokenizer = load_model(args.model, Path(args.adapter), merge=mode != "before", dtype=dtype)
     test = load_split(args.dataset, CONFIG, "test").select(range(args.score_rows))
     scorer = LabelScorer(model, tokenizer, test.features["label"].names, batch_size=8)
     scorer.score(test["prompt"][:8])  # warm-up
@@ -113,6 +116,7 @@ def score_child(args, mode: str) -> dict:
     return {
         "mode": mode,
         "rows_per_s": len(test) / seconds,
+        "dtype": str(model.dtype).removeprefix("torch."),
         "peak_rss_gib": peak_rss_gib(),
         "predictions": scores.argmax(axis=1).tolist(),
     }
@@ -218,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     device = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     lines = [
-        f"SmolLM2-135M-Instruct + LoRA (every projection), IEMOCAP plain; {device}, "
+        f"SmolLM2-135M-Instruct + LoRA (every projection), IEMOCAP {CONFIG} prompts; {device}, "
         f"{datetime.date.today().isoformat()}; median of {args.repeats} rounds (each round's value in brackets)",
         "",
         "| training | real tokens/s | vs before | peak RSS (GiB) | loss at each step |",
@@ -233,14 +237,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines += [
         "",
-        f"| scoring ({args.score_rows} test rows, batch 8) | rows/s | vs before | peak RSS (GiB) | same predictions |",
-        "|---|---:|---:|---:|---|",
+        f"| scoring ({args.score_rows} test rows, batch 8) | dtype | rows/s | vs before | peak RSS (GiB) "
+        "| predictions as before's |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for mode, r in score.items():
+        same = sum(a == b for a, b in zip(r["predictions"], score["before"]["predictions"], strict=True))
         each = ", ".join(f"{x:.2f}" for x in r["all_rows_per_s"])
         lines.append(
-            f"| {mode} | {r['rows_per_s']:.2f} ({each}) | {r['rows_per_s'] / score['before']['rows_per_s']:.2f}x "
-            f"| {r['peak_rss_gib']:.2f} | {r['predictions'] == score['before']['predictions']} |"
+            f"| {mode} | {r['dtype']} | {r['rows_per_s']:.2f} ({each}) "
+            f"| {r['rows_per_s'] / score['before']['rows_per_s']:.2f}x | {r['peak_rss_gib']:.2f} "
+            f"| {same}/{len(r['predictions'])} |"
         )
     print("\n".join(lines))
     if args.json:
