@@ -7,6 +7,10 @@ PY := $(VENV)/bin/python
 RAW_DIR ?= ../shared/data/cosmic
 OUT ?= output
 PYTEST_ARGS ?=
+# make test's pytest-xdist workers (0: one process) and torch/OpenMP threads per worker: workers x threads =
+# the 2 cores it is measured on (2 workers of 2 threads: 12:52, of 1 thread: 9:21, docs/benchmarks.md)
+PYTEST_WORKERS ?= 2
+PYTEST_THREADS ?= 1
 
 .PHONY: install demo build test bench gpu-bundle gpu-proof-dry clean
 
@@ -28,7 +32,8 @@ build: install
 	$(PY) builders/build.py --raw-dir $(RAW_DIR) --out $(OUT)
 
 test: install
-	HF_HUB_DISABLE_XET=1 $(PY) -m pytest $(PYTEST_ARGS)
+	# each file runs on one worker (its module fixtures are built once); the session builds are shared
+	OMP_NUM_THREADS=$(PYTEST_THREADS) HF_HUB_DISABLE_XET=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	$(PY) tests/benchmarks/build_speed.py --raw-dir $(RAW_DIR)

@@ -18,7 +18,8 @@ from instructerc.train.smollm2 import GGUF_SHA256, ORIGINAL, make_base_model, pa
 
 
 RECIPE = REPO / "train" / "recipes" / "smollm2-135m" / "iemocap-lora-cpu.yaml"
-ENV = {**os.environ, "OMP_NUM_THREADS": "2"}
+# 2 threads, the main job's setting, unless the run sets its own (make test: one per xdist worker)
+ENV = {"OMP_NUM_THREADS": "2", **os.environ}
 
 
 @pytest.fixture(scope="session")
