@@ -300,12 +300,21 @@ def load_causal_lm(name: str, dtype: str | None = None, **kwargs):
 
 def cpu_has_bf16_matrix_units() -> bool:
     """Whether this CPU multiplies bf16 matrices in hardware (Intel AMX tiles). There SmolLM2-135M
-    scored test rows 3.1x as fast in bf16 as in fp32; on a CPU without them bf16 matmuls are
-    emulated and run ~30x slower than fp32 (both measured, docs/facts.md)."""
+    scored test rows 3.1x as fast in bf16 as in fp32. A Zen 4's avx512_bf16 ran a bf16 matmul 2.4x
+    as fast as fp32, not yet measured on the model, so fp32 stays there (docs/facts.md)."""
     import torch
 
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # torch's own dispatch test, private
     return bool(probe is not None and probe())
+
+
+def cpu_has_bf16_kernels() -> bool:
+    """Whether oneDNN has bf16 kernels for this CPU at all (AVX-512 or better). Without them every bf16
+    matmul falls back to a scalar GEMM: 0.3 GFLOP/s against fp32's 144 on a 2-core Zen 3 (docs/facts.md),
+    so bf16 training there is refused. With them, bf16 only pays off on matrix units (above)."""
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())  # torch's own check, private
 
 
 def load_model(

@@ -48,10 +48,10 @@ def check_training_args(args: ERCScriptArguments, training_args: SFTConfig, mode
     if args.init_adapter and model_args.use_peft:
         raise RecipeError("init_adapter: continues an existing adapter, so use_peft (a new adapter) must be false")
     on_cpu = training_args.use_cpu or not torch.cuda.is_available()
-    if on_cpu and training_args.bf16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        # TRL's default is bf16: true; autocast then runs every matmul in bf16, which this CPU has no units for
+    if on_cpu and training_args.bf16 and not loading.cpu_has_bf16_kernels():
+        # TRL's default is bf16: true; autocast then runs every matmul in bf16, which this CPU has no kernels for
         raise RecipeError(
-            "bf16: true on a CPU without bf16 matrix units runs every matmul ~30x slower (measured); "
+            "bf16: true on a CPU without bf16 kernels (no AVX-512) runs every matmul ~500x slower (measured); "
             "set bf16: false (fp32) for CPU training"
         )
     launched = int(os.environ.get("WORLD_SIZE", "1"))
