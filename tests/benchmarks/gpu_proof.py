@@ -240,6 +240,14 @@ def run(cmd: list[str], proof: Proof, log_name: str, timeout: float) -> dict:
     }
 
 
+def child_command(proof: Proof, mode: str, *extra: str) -> list[str]:
+    """This script again, as the child process of one stage (``mode``: --profile, --memfit, --prompt-pass),
+    on the same bundle and folders: a stage that loads a model in-process gets a fresh process (and, on a
+    GPU, a fresh CUDA context and peak-memory count)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), mode, "--bundle", str(proof.bundle), "--out", str(proof.out)]
+    return cmd + ["--work", str(proof.work), *extra] + (["--dry-run"] if proof.dry else [])
+
+
 def _short(arg: str, proof: Proof) -> str:
     for path, name in ((proof.work, "$WORK"), (proof.bundle, "$BUNDLE"), (REPO, ".")):
         arg = arg.replace(str(path) + "/", f"{name}/" if name != "." else "").replace(str(path), name)
@@ -598,19 +606,7 @@ def stage_eval(proof: Proof, mode: str) -> dict:
 def stage_prompt_pass(proof: Proof) -> dict:
     """A bare forward pass over the same prompts (the floor of any method that reads them), in its own
     process with the product's model loading."""
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--prompt-pass",
-        "--bundle",
-        str(proof.bundle),
-        "--out",
-        str(proof.out),
-        "--work",
-        str(proof.work),
-        "--eval-batch-size",
-        str(proof.args.eval_batch_size),
-    ]
+    cmd = child_command(proof, "--prompt-pass", "--eval-batch-size", str(proof.args.eval_batch_size))
     if proof.args.eval_max_samples:
         cmd += ["--eval-max-samples", str(proof.args.eval_max_samples)]
     result = run(cmd, proof, "prompt-pass", 540)
@@ -820,17 +816,7 @@ def memfit_child(proof: Proof) -> int:
 
 
 def stage_memfit(proof: Proof) -> dict:
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--memfit",
-        "--bundle",
-        str(proof.bundle),
-        "--out",
-        str(proof.out),
-        "--work",
-        str(proof.work),
-    ] + (["--dry-run"] if proof.dry else [])
+    cmd = child_command(proof, "--memfit")
     if proof.args.memfit_recipes:
         cmd += ["--memfit-recipes", *proof.args.memfit_recipes]
     result = run(cmd, proof, "memfit", 540)
@@ -970,19 +956,7 @@ def profile_child(proof: Proof) -> int:
 
 
 def stage_profile(proof: Proof) -> dict:
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--profile",
-        "--bundle",
-        str(proof.bundle),
-        "--out",
-        str(proof.out),
-        "--work",
-        str(proof.work),
-        "--warmup",
-        str(proof.args.warmup),
-    ] + (["--dry-run"] if proof.dry else [])
+    cmd = child_command(proof, "--profile", "--warmup", str(proof.args.warmup))
     result = run(cmd, proof, "profile", 400)
     path = proof.work / "profile.json"
     result.update(json.loads(path.read_text()) if path.is_file() else {})
