@@ -29,6 +29,7 @@ from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
 from instructerc.eval.bootstrap import IntervalArgs
 from instructerc.eval.evaluation import BASELINES, BaselineRun, run_baseline
+from instructerc.eval.results import PER_CLASS_FILE, RESULTS_FILE
 
 
 @dataclass(kw_only=True)
@@ -79,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         args.subset_rows,
     )
     results = run_baseline(run)
-    print(Path(results["output_dir"], "per_class.md").read_text(encoding="utf-8"))
-    print(f"results: {results['output_dir']}/results.json")
+    print(Path(results["output_dir"], PER_CLASS_FILE).read_text(encoding="utf-8"))
+    print(f"results: {Path(results['output_dir'], RESULTS_FILE)}")
     return 0
 
 

@@ -21,7 +21,7 @@ from instructerc.builders.retrieval_report import REPORT_NEIGHBOURS, knn_votes, 
 from instructerc.builders.settings import read_settings
 from instructerc.builders.tasks import completion_mismatch
 
-from . import loading, metric
+from . import loading
 from .bootstrap import Bootstrap, IntervalArgs
 from .errors import EvalError
 from .metric import score_predictions
@@ -392,14 +392,15 @@ class BaselineRun:
     subset_rows: int | None = None  # whole dialogues holding at least this many rows (loading.whole_dialogues)
 
 
-def label_names_of(ds) -> list[str]:
+def gold_label_names(ds) -> list[str]:
+    """Each row's gold label, by name (``loading.label_names`` gives the label set)."""
     feature = ds.features["label"]
     return [feature.int2str(int(x)) for x in ds["label"]]
 
 
-def majority(train, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Ids of train's majority label for every row, train's label frequencies as scores, details."""
-    names = label_names_of(train)
+def majority(train, labels: Sequence[str]) -> tuple[int, np.ndarray, dict]:
+    """The id of train's majority label, train's label frequencies as scores, details."""
+    names = gold_label_names(train)
     label = majority_label(names)
     prior = np.bincount(np.asarray(train["label"], dtype=np.int64), minlength=len(labels)) / len(names)
     return labels.index(label), prior, {"label": label, "train_rows": len(names)}
@@ -418,7 +419,7 @@ def turns_of(ds):
         turn=[k[2] for k in keys],
         speaker=list(ds["speaker"]),
         text=list(ds["utterance"]),
-        label=label_names_of(ds),
+        label=gold_label_names(ds),
         previous=[text.get((s, d, t - 1)) for s, d, t in keys],
     )
 
@@ -426,7 +427,8 @@ def turns_of(ds):
 def knn(
     train, ds, labels: Sequence[str], embedder: str | None, query: str | None
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Predicted ids of the score-weighted vote of the 10 nearest train utterances, the votes, details."""
+    """Predicted ids of the score-weighted vote of the ``REPORT_NEIGHBOURS`` nearest train utterances, the
+    votes, details."""
     from instructerc.builders.candidates import Groups, make_base
     from instructerc.builders.embedder import DEFAULT_EMBEDDER, Embedder
     from instructerc.builders.retrieval import DEFAULT_QUERY, retrieve_split
@@ -464,7 +466,7 @@ def run_baseline(run: BaselineRun) -> dict:
     else:
         pred, scores, details = knn(train, ds, labels, run.embedder, run.query)
     seconds = time.perf_counter() - start
-    judged = metric.score_predictions(ds, labels, pred, run.bootstrap)
+    judged = score_predictions(ds, labels, pred, run.bootstrap)
     cited = loading.dataset_id(run.dataset, run.dataset_id)
     results = results_header(
         model=NAMES[run.baseline],

@@ -157,8 +157,9 @@ def is_local(name: str | Path) -> bool:
 
 
 def resolve_named(repo_id: str, adapter_dir: Path | None) -> str:
-    """Where to load a repo that an adapter's task file names: see the module docstring (a Hub
-    snapshot's folder has no mirror around it, so its ids always go to the Hub)."""
+    """Where to load a repo that an adapter's task file names: beside a local adapter folder
+    ``ROOT/ORG/NAME``, ``ROOT/<repo_id>`` when it exists (Hub-ready folders work offline), else the Hub
+    id (a Hub snapshot's folder has no such mirror around it, so its ids always go to the Hub)."""
     if adapter_dir is None or is_local(repo_id) or repo_id.count("/") != 1:
         return repo_id
     mirrored = Path(adapter_dir).resolve().parent.parent / repo_id

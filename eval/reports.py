@@ -17,19 +17,16 @@ from instructerc.builders.labels import BENCHMARKS, UNIFIED
 from instructerc.builders.naming import parse_folder_name
 from instructerc.hub.scores import seed_std
 
-from .bootstrap import format_interval
+from .bootstrap import METRICS, format_interval
 from .errors import EvalError, parse_json
 from .evaluation import BASELINES, NAMES
 
 
-# The numbers aggregated per group: the headline metrics, and weighted-F1 per benchmark of a
-# unified run in the benchmark's original labels (what the paper table and the card show).
-AGGREGATED = ("weighted_f1", "accuracy", "macro_f1")
-
-
 def numbers(results: dict) -> dict[str, float]:
-    """The aggregated numbers of one run: headline metrics and ``weighted_f1_<benchmark>``."""
-    out = {m: float(results[m]) for m in AGGREGATED if m in results}
+    """The numbers aggregated per group for one run: the headline metrics, and weighted-F1 per benchmark
+    of a unified run in the benchmark's original labels (``weighted_f1_<benchmark>``: what the paper
+    table and the card show)."""
+    out = {m: float(results[m]) for m in METRICS if m in results}
     for source, parts in (results.get("by_source") or {}).items():
         out[f"weighted_f1_{source}"] = float(parts["original"]["weighted_f1"])
     return out

@@ -37,6 +37,7 @@ from pathlib import Path
 from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
 from instructerc.eval.evaluation import EvalRun, run_evaluation
+from instructerc.eval.results import PER_CLASS_FILE, RESULTS_FILE
 
 
 def parse_args(argv: list[str] | None = None) -> EvalRun:
@@ -53,11 +54,11 @@ def main(argv: list[str] | None = None) -> int:
 
         datasets.disable_progress_bars()
     results = run_evaluation(run)
-    print(Path(results["output_dir"], "per_class.md").read_text(encoding="utf-8"))
+    print(Path(results["output_dir"], PER_CLASS_FILE).read_text(encoding="utf-8"))
     for key in ("card", "pushed"):
         if key in results:
             print(f"{key}: {results[key]}")
-    print(f"results: {results['output_dir']}/results.json")
+    print(f"results: {Path(results['output_dir'], RESULTS_FILE)}")
     return 0
 
 

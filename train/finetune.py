@@ -27,7 +27,7 @@ from instructerc.eval.loading import dataset_id as hub_dataset_id
 from . import artifacts
 from .callbacks import ThroughputCallback, WeightedF1Callback, score_split
 from .config import ERCModelConfig, ERCScriptArguments, RecipeError
-from .data import ERCData, fit_max_length, load_erc_data
+from .data import TEXT_COLUMNS, ERCData, fit_max_length, load_erc_data
 from .model import add_adapter, load_model, score_labelled_positions_only
 
 
@@ -133,7 +133,7 @@ def fit_rows(args: ERCScriptArguments, training_args: SFTConfig, data: ERCData, 
     if data.validation is None:
         return None
     eval_packing = training_args.packing if training_args.eval_packing is None else training_args.eval_packing
-    rows = data.validation.select_columns(["prompt", "completion"])
+    rows = data.validation.select_columns(list(TEXT_COLUMNS))
     return fit_max_length(rows, tokenizer, packing=eval_packing, name="validation", **fit)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from instructerc.builders.cli import parse_command_line
+from instructerc.builders.errors import command
 from instructerc.train.tiny_model import DEFAULTS, dataset_texts, make_tiny_model
 
 
@@ -32,6 +33,7 @@ class TinyModelArgs:
     initializer_range: float = DEFAULTS["initializer_range"]
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command_line(__doc__, "train/make_tiny_model.py", [TinyModelArgs], argv)
     sizes = asdict(args)

@@ -17,6 +17,7 @@ import yaml
 
 from instructerc.builders.errors import InstructercError
 from instructerc.eval.reports import across_seeds, card_score
+from instructerc.eval.results import RESULTS_FILE
 
 from .config import RecipeError
 
@@ -130,7 +131,7 @@ def run_seeds(run: SeedRuns) -> dict:
     out = check(run)
     dataset = local_dataset(run) if run.evaluate else None
     for seed in run.seeds:
-        results = out / "eval" / f"seed-{seed}" / "results.json"
+        results = out / "eval" / f"seed-{seed}" / RESULTS_FILE
         if run.evaluate and results.is_file() and (out / f"seed-{seed}" / "adapter_config.json").is_file():
             print(f"\n=== seed {seed}: trained and evaluated already ({results})", flush=True)
             continue
@@ -146,7 +147,7 @@ def aggregate(out: Path, seeds: list[int]) -> dict:
     """Write ``seeds.json`` from the seeds' evaluation results and add the mean to each seed's card."""
     from instructerc.hub.eval_results import write_eval_results
 
-    runs = [json.loads((out / "eval" / f"seed-{s}" / "results.json").read_text(encoding="utf-8")) for s in seeds]
+    runs = [json.loads((out / "eval" / f"seed-{s}" / RESULTS_FILE).read_text(encoding="utf-8")) for s in seeds]
     groups = across_seeds(runs)
     if len(groups) != 1 or groups[0]["seeds"] != sorted(seeds):
         raise SeedRunError(f"{out}: the seeds' evaluations do not form one recipe group ({len(groups)} groups)", 1)
