@@ -42,6 +42,11 @@ class SeedRuns:
     eval_args: list[str] = field(default_factory=list)  # forwarded to eval/run_eval.py (--ci-*, ...)
 
 
+def eval_dir(out: Path, seed: int) -> Path:
+    """Where one seed's evaluation writes its result files."""
+    return out / "eval" / f"seed-{seed}"
+
+
 def check(run: SeedRuns) -> Path:
     """Refuse what cannot run, before any training; returns the output folder."""
     if len(run.seeds) < 1 or len(set(run.seeds)) != len(run.seeds):
@@ -99,7 +104,7 @@ def eval_command(run: SeedRuns, seed: int, out: Path, dataset: str | None = None
         "--split",
         run.split,
         "--output-dir",
-        str(out / "eval" / f"seed-{seed}"),
+        str(eval_dir(out, seed)),
         "--no-progress",
         *run.eval_args,
     ]
@@ -131,7 +136,7 @@ def run_seeds(run: SeedRuns) -> dict:
     out = check(run)
     dataset = local_dataset(run) if run.evaluate else None
     for seed in run.seeds:
-        results = out / "eval" / f"seed-{seed}" / RESULTS_FILE
+        results = eval_dir(out, seed) / RESULTS_FILE
         if run.evaluate and results.is_file() and (out / f"seed-{seed}" / "adapter_config.json").is_file():
             print(f"\n=== seed {seed}: trained and evaluated already ({results})", flush=True)
             continue
@@ -147,14 +152,14 @@ def aggregate(out: Path, seeds: list[int]) -> dict:
     """Write ``seeds.json`` from the seeds' evaluation results and add the mean to each seed's card."""
     from instructerc.hub.eval_results import write_eval_results
 
-    runs = [json.loads((out / "eval" / f"seed-{s}" / RESULTS_FILE).read_text(encoding="utf-8")) for s in seeds]
+    runs = [json.loads((eval_dir(out, s) / RESULTS_FILE).read_text(encoding="utf-8")) for s in seeds]
     groups = across_seeds(runs)
     if len(groups) != 1 or groups[0]["seeds"] != sorted(seeds):
         raise SeedRunError(f"{out}: the seeds' evaluations do not form one recipe group ({len(groups)} groups)", 1)
     summary = {
         **groups[0],
         "runs": {str(s): str(out / f"seed-{s}") for s in seeds},
-        "evaluations": {str(s): str(out / "eval" / f"seed-{s}") for s in seeds},
+        "evaluations": {str(s): str(eval_dir(out, s)) for s in seeds},
     }
     (out / SEEDS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     for s in seeds:
