@@ -270,9 +270,10 @@ def entries(runs: list[dict], split: str = "test") -> pd.DataFrame:
 
 
 def _cell(group: pd.DataFrame) -> str:
-    if group["seed"].notna().sum() > 1:
-        values = group["weighted_f1"].tolist()
-        return format_summary({"mean": sum(values) / len(values), "std": seed_std(values), "n": len(values)})
+    """Mean ± std over the seeds where a recipe has several, else the last run's score and interval."""
+    seeded = group[group["seed"].notna()]
+    if seeded["seed"].nunique() > 1:
+        return format_summary(summary(dict(zip(seeded["seed"].astype(int), seeded["weighted_f1"]))))
     last = group.iloc[-1]
     return format_interval(last["weighted_f1"], last["interval"])
 

@@ -222,7 +222,7 @@ def parse_recipe(argv: list[str] | None = None, doc: str | None = None):
                 "see `python train/sft.py --help` for the recipe keys"
             )
     script_args = parsed[0]
-    script_args.recipe_keys = list(dict.fromkeys(_yaml_keys(argv) + _cli_keys(argv)))
+    script_args.recipe_keys = list(dict.fromkeys(_yaml_keys(argv) + flag_keys(argv)))
     return tuple(parsed)
 
 
@@ -235,7 +235,8 @@ def _yaml_keys(argv: list[str]) -> list[str]:
         return [k for k in (yaml.safe_load(f) or {}) if k != "env"]
 
 
-def _cli_keys(argv: list[str]) -> list[str]:
+def flag_keys(argv: list[str]) -> list[str]:
+    """The recipe keys a command line sets: ``--max-steps=5`` and ``--no_packing`` name max_steps and packing."""
     keys = []
     for arg in argv:
         if arg.startswith("--") and arg != "--config":

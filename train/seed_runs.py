@@ -19,7 +19,7 @@ from instructerc.builders.errors import InstructercError
 from instructerc.eval.reports import across_seeds, card_score
 from instructerc.eval.results import RESULTS_FILE
 
-from .config import RecipeError
+from .config import RecipeError, flag_keys
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,8 +51,7 @@ def check(run: SeedRuns) -> Path:
     """Refuse what cannot run, before any training; returns the output folder."""
     if len(run.seeds) < 1 or len(set(run.seeds)) != len(run.seeds):
         raise RecipeError(f"--seeds: give distinct integers, got {run.seeds}")
-    for arg in run.overrides:
-        key = arg[2:].split("=")[0].replace("-", "_") if arg.startswith("--") else None
+    for key in flag_keys(run.overrides):
         if key in DRIVER_KEYS:
             raise RecipeError(f"--{key}: set by train/seeds.py for each seed; use --seeds and --output_dir")
     path = Path(run.config)
