@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 from .corpus import Corpus, Dialogue, Turn, repair_cp1252
-from .cosmic import sha256_file
 from .errors import DataError
+from .files import sha256_file
 from .labels import SPLITS
 
 

