@@ -12,7 +12,7 @@ import numpy as np
 
 from .candidates import Base, make_base
 from .embedder import Embedder
-from .errors import DataError
+from .errors import check_choice
 from .search import search
 
 
@@ -37,8 +37,7 @@ def select(
     if balance == "mmr":
         s, c = _mmr(base.vectors, scores, candidates, k)
         return s, base.resolve(c, query_groups)
-    if balance != "label":
-        raise DataError(f"--balance: {balance!r} is not one of {', '.join(BALANCES)}")
+    check_choice("--balance", balance, BALANCES)
     # one exact search per label, among that label's turns only
     names = sorted(set(base.turns.label))
     per_s = np.full((len(queries), len(names)), -np.inf, dtype=np.float32)

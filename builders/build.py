@@ -34,7 +34,7 @@ from instructerc.builders.balancing import BALANCES, DEFAULT_BALANCE
 from instructerc.builders.cli import parse_command_line
 from instructerc.builders.embedder import DEFAULT_CHECKPOINT, DEFAULT_EMBEDDER
 from instructerc.builders.errors import command
-from instructerc.builders.mixing import MIXES
+from instructerc.builders.mixing import DEFAULT_MIX, DEFAULT_SEED, MIXES
 from instructerc.builders.pipeline import ALL_DATASETS, DEFAULT_ORG, build_datasets
 from instructerc.builders.retrieval import DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS
 from instructerc.builders.tasks import CONFIGS, DEFAULT_WINDOW
@@ -51,16 +51,16 @@ class BuildArgs:
         default=None,
         metadata={"help": "local copy of the COSMIC pickles (iemocap/, meld/, emorynlp/); default: download"},
     )
-    out: str = field(default="output", metadata={"help": "output directory (default: output)"})
+    out: str = field(default="output", metadata={"help": "output directory (default: %(default)s)"})
     datasets: list[str] = field(default_factory=lambda: list(ALL_DATASETS), metadata={"choices": list(ALL_DATASETS)})
     configs: list[str] = field(default_factory=lambda: list(CONFIGS), metadata={"choices": list(CONFIGS)})
     window: int = field(default=DEFAULT_WINDOW, metadata={"help": "previous turns in the historical window"})
     train_fraction: str = field(default="1", metadata={"help": "dialogue-level fraction of train: 1, 1/2 ... 1/64"})
     mix: str = field(
-        default="total",
+        default=DEFAULT_MIX,
         metadata={"help": "unified subsampling: pooled (total) or per source (ratio)", "choices": list(MIXES)},
     )
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     max_dialogues: int | None = field(
         default=None, metadata={"help": "keep the first N dialogues of each split (quick builds)"}
     )
@@ -81,7 +81,7 @@ class RetrievalArgs:
 
     _argument_group_name = "retrieved demonstrations (the default config)"
 
-    top_k: int = field(default=DEFAULT_TOP_K, metadata={"help": "demonstrations per prompt (default: 1)"})
+    top_k: int = field(default=DEFAULT_TOP_K, metadata={"help": "demonstrations per prompt (default: %(default)s)"})
     embedder: str = field(default=DEFAULT_EMBEDDER, metadata={"help": "sentence-transformers id or local path"})
     embed_cache: str | None = field(
         default=None, metadata={"help": "embedding cache directory (default: $INSTRUCTERC_CACHE/embeddings)"}

@@ -77,13 +77,11 @@ class Base:
     candidate_groups: np.ndarray  # the one dialogue all members share, else -1
     turn_groups: np.ndarray
     groups: Groups
-    labels: np.ndarray = field(init=False)  # representative label per candidate (no exclusion)
     representative: np.ndarray = field(init=False)
 
     def __post_init__(self):
         reps = [self._choose(m) for m in self.members]
         self.representative = np.array(reps, dtype=np.int64)
-        self.labels = np.array([self.turns.label[i] for i in reps], dtype=object)
         # dialogues of the candidates that stand for several turns (the only ones to re-choose)
         self._shared = {c: {int(self.turn_groups[i]) for i in m} for c, m in enumerate(self.members) if len(m) > 1}
 

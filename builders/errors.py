@@ -25,6 +25,12 @@ class DataError(InstructercError, ValueError):
     """Bad input data: a raw file, a conversation, a dataset folder or card."""
 
 
+def check_choice(flag: str, value: object, choices: tuple[str, ...]) -> None:
+    """Refuse a ``flag`` value outside ``choices``, naming them all."""
+    if value not in choices:
+        raise DataError(f"{flag}: {value!r} is not one of {', '.join(choices)}")
+
+
 def one_line(text: object, limit: int | None = 300) -> str:
     """``text`` (an exception, a process's stderr) on one line, cut to ``limit`` characters."""
     flat = " ".join(str(text).split())

@@ -13,11 +13,13 @@ from dataclasses import replace
 from fractions import Fraction
 
 from .corpus import Corpus, Dialogue, Turn
-from .errors import DataError
+from .errors import DataError, check_choice
 from .labels import BENCHMARKS, TO_UNIFIED, UNIFIED, UNIFIED_LABELS, unified_speaker_names
 
 
 MIXES = ("total", "ratio")
+DEFAULT_MIX = MIXES[0]
+DEFAULT_SEED = 42  # the build's sampling seed (train fractions)
 
 
 def unify(corpora: dict[str, Corpus]) -> Corpus:
@@ -58,12 +60,11 @@ def _sample(dialogues: list[Dialogue], fraction: Fraction, rng: random.Random) -
     return rng.sample(dialogues, k)
 
 
-def subsample_train(corpus: Corpus, fraction: Fraction, seed: int = 42, mix: str = "total") -> Corpus:
+def subsample_train(corpus: Corpus, fraction: Fraction, seed: int = DEFAULT_SEED, mix: str = DEFAULT_MIX) -> Corpus:
     """Keep a seeded, dialogue-level fraction of train; validation and test stay whole."""
     if fraction == 1:
         return corpus
-    if mix not in MIXES:
-        raise DataError(f"--mix: {mix!r} is not one of {', '.join(MIXES)}")
+    check_choice("--mix", mix, MIXES)
     rng = random.Random(seed)
     train = corpus.split("train")
     if mix == "ratio":

@@ -13,9 +13,10 @@ from fractions import Fraction
 from pathlib import Path
 
 from .labels import BENCHMARKS, UNIFIED
+from .mixing import MIXES
 
 
-_FRACTION = re.compile(r"^(?P<name>.+?)(?:-(?P<mix>total|ratio))?-frac(?P<num>\d+)_(?P<den>\d+)$")
+_FRACTION = re.compile(rf"^(?P<name>.+?)(?:-(?P<mix>{'|'.join(MIXES)}))?-frac(?P<num>\d+)_(?P<den>\d+)$")
 
 
 def repo_name(id_or_path: str | Path) -> str:

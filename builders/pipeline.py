@@ -24,11 +24,12 @@ from .balancing import BALANCES, DEFAULT_BALANCE
 from .card import render
 from .conversations import read_conversations
 from .corpus import Corpus
-from .cosmic import read_cosmic, sha256_file
+from .cosmic import read_cosmic
 from .embedder import DEFAULT_CHECKPOINT, DEFAULT_EMBEDDER, Embedder
-from .errors import DataError
+from .errors import DataError, check_choice
+from .files import sha256_file
 from .labels import BENCHMARKS, SPLITS, UNIFIED, UNIFIED_SPEAKER_OFFSET
-from .mixing import MIXES, parse_fraction, subsample_train, truncate, unify
+from .mixing import DEFAULT_MIX, DEFAULT_SEED, MIXES, parse_fraction, subsample_train, truncate, unify
 from .naming import folder_name
 from .plots import plot_label_distribution
 from .retrieval import DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS, retrieve_corpus, texts_to_embed
@@ -47,8 +48,8 @@ logger = logging.getLogger(__name__)
 class BuildOptions:
     window: int = DEFAULT_WINDOW
     train_fraction: Fraction = Fraction(1)
-    mix: str = "total"
-    seed: int = 42
+    mix: str = DEFAULT_MIX
+    seed: int = DEFAULT_SEED
     max_dialogues: int | None = None
     configs: tuple[str, ...] = CONFIGS
     org: str = DEFAULT_ORG
@@ -198,8 +199,7 @@ def build_datasets(
     benchmarks. Other keyword arguments are ``BuildOptions`` fields.
     """
     options = BuildOptions(train_fraction=parse_fraction(train_fraction), **kwargs)
-    if options.mix not in MIXES:
-        raise DataError(f"--mix: {options.mix!r} is not one of {', '.join(MIXES)}")
+    check_choice("--mix", options.mix, MIXES)
     if options.window < 0:
         raise DataError(f"--window: {options.window} must be >= 0")
     unknown = [c for c in options.configs if c not in CONFIGS]
@@ -207,10 +207,8 @@ def build_datasets(
         raise DataError(f"configs: unknown {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
     if options.top_k < 1:
         raise DataError(f"--top-k: {options.top_k} must be >= 1")
-    if options.query not in QUERY_VARIANTS:
-        raise DataError(f"--query: {options.query!r} is not one of {', '.join(QUERY_VARIANTS)}")
-    if options.balance not in BALANCES:
-        raise DataError(f"--balance: {options.balance!r} is not one of {', '.join(BALANCES)}")
+    check_choice("--query", options.query, QUERY_VARIANTS)
+    check_choice("--balance", options.balance, BALANCES)
     if conversations is not None:
         if not name:
             raise DataError("--conversations needs --name NAME for the dataset")

@@ -15,7 +15,7 @@ from .balancing import BALANCES, DEFAULT_BALANCE, select
 from .candidates import Base, Groups, Turns, demonstration, labelled_turns, make_base
 from .corpus import Corpus
 from .embedder import DEFAULT_EMBEDDER, Embedder
-from .errors import DataError
+from .errors import DataError, check_choice
 from .search import cached_search, normalise
 
 
@@ -46,8 +46,7 @@ def embed_queries(embedder: Embedder, turns: Turns, variant: str, weight: float 
     validation, tests/benchmarks/query_variants.py) adds ``weight`` x the previous turn's vector and
     re-normalises. The base stays utterance-only.
     """
-    if variant not in QUERY_VARIANTS:
-        raise DataError(f"--query: {variant!r} is not one of {', '.join(QUERY_VARIANTS)}")
+    check_choice("--query", variant, QUERY_VARIANTS)
     utterance = embedder.encode(turns.text)
     if variant == "utterance":
         return utterance
@@ -60,7 +59,7 @@ def embed_queries(embedder: Embedder, turns: Turns, variant: str, weight: float 
 
 @dataclass
 class SplitRetrieval:
-    """One split's queries: the report's top-10 neighbours and the chosen demonstrations,
+    """One split's queries: the report's nearest neighbours (REPORT_NEIGHBOURS) and the chosen demonstrations,
     as indices of base turns (-1: none)."""
 
     queries: Turns
@@ -167,8 +166,7 @@ def retrieve(
         )
     if previous is not None and len(previous) != len(queries):
         raise DataError(f"previous: {len(previous)} entries for {len(queries)} queries")
-    if balance not in BALANCES:
-        raise DataError(f"--balance: {balance!r} is not one of {', '.join(BALANCES)}")
+    check_choice("--balance", balance, BALANCES)
     if not isinstance(embedder, Embedder):
         embedder = Embedder(embedder, cache_dir=cache_dir)
     feature = base.features["label"]

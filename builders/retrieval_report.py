@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from .retrieval import PREVIOUS_WEIGHT, REPORT_NEIGHBOURS, CorpusRetrieval
+from .templates import demonstration_section
 
 
 REPORT_SPLITS: tuple[str, ...] = ("validation", "test")
@@ -140,7 +141,7 @@ def markdown(result: CorpusRetrieval, report: dict, example: dict, reference: st
         "mmr": ", re-ranked by maximal marginal relevance for diversity",
     }[result.balance]
     coverage = k > 1 or result.balance != "none"
-    head = "| split | queries | top-1 label agreement | k-NN(10) weighted-F1 |"
+    head = f"| split | queries | top-1 label agreement | k-NN({REPORT_NEIGHBOURS}) weighted-F1 |"
     head += f" gold label among the {k} demonstrations |" if coverage else ""
     head += " majority-class weighted-F1 |"
     rows = []
@@ -156,8 +157,8 @@ def markdown(result: CorpusRetrieval, report: dict, example: dict, reference: st
             f"candidate) measured {a} label agreement and {f} k-NN weighted-F1 on {reference}'s test split."
         )
     shown = example.get("prompt", "").replace("\t", "\\t")
-    two_shot = '<plain prompt> Here are 2 demonstrations: <Speaker_3:"utterance"> is <label>. '
-    two_shot += '<Speaker_0:"utterance"> is <label>. Answer:'
+    one, other = ({"speaker": s, "utterance": "utterance", "label": "label"} for s in ("Speaker_3", "Speaker_0"))
+    one_shot, two_shot = ("<plain prompt>" + demonstration_section(d) for d in ([one], [one, other]))
     return f"""## Retrieved demonstrations (`default` config)
 
 `default` is the `plain` prompt followed by a demonstration section, keeping the paper's
@@ -166,7 +167,7 @@ best first, each with its speaker, text and label, then `Answer:` so the complet
 label) still follows the prompt:
 
 ```text
-<plain prompt> Here is a demonstration: <Speaker_3:"utterance"> is <label>. Answer:
+{one_shot}
 {two_shot}
 ```
 
@@ -191,7 +192,8 @@ Example (`default`, test split, first row):
 {chr(10).join(rows)}
 
 Top-1 label agreement: how often the first demonstration's label equals the gold label.
-k-NN(10): the 10 nearest train utterances vote for their labels, each with its cosine score.
+k-NN({REPORT_NEIGHBOURS}): the {REPORT_NEIGHBOURS} nearest train utterances vote for their labels,
+each with its cosine score.
 The query variant was chosen on validation; test numbers were never used to choose.{ref}"""
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import DataError, one_line
+from .mixing import DEFAULT_SEED
 from .tasks import CONFIGS
 
 
@@ -40,7 +41,7 @@ class BuildSettings:
     sources: list[dict]  # raw files: {file (name, never a path), sha256}
     train_fraction: str = "1"
     mix: str | None = None  # unified only
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     max_dialogues: int | None = None
     # the default config's demonstrations (None without that config)
     top_k: int | None = None
@@ -86,11 +87,6 @@ class BuildSettings:
         if "default" in labels and not (isinstance(settings.top_k, int) and isinstance(settings.embedder, dict)):
             raise DataError(f"{where}: `{SETTINGS_KEY}` has a default config but no top_k/embedder")
         return settings
-
-    @property
-    def embedder_name(self) -> str | None:
-        """What the build's embedder is called: its Hub id (None for a local folder)."""
-        return (self.embedder or {}).get("id")
 
     def prompt_values(self, config: str) -> dict:
         """The settings that shape ``config``'s prompts, plus its label set."""
@@ -140,7 +136,7 @@ def mismatches(expected: dict, settings: BuildSettings, config: str) -> list[tup
     return out
 
 
-def describe(found: list[tuple[str, object, object]], ours: str, theirs: str) -> str:
+def describe_mismatches(found: list[tuple[str, object, object]], ours: str, theirs: str) -> str:
     """One line naming every contradicting value: ``top_k: 1 in X, 3 in Y``."""
     return "; ".join(f"{key}: {a!r} in {ours}, {b!r} in {theirs}" for key, a, b in found)
 
@@ -185,7 +181,7 @@ __all__ = [
     "RECIPE_SETTINGS",
     "SETTINGS_KEY",
     "BuildSettings",
-    "describe",
+    "describe_mismatches",
     "mismatches",
     "read_card_metadata",
     "read_settings",

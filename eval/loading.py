@@ -18,7 +18,7 @@ from instructerc.builders.embedder import DEFAULT_EMBEDDER
 from instructerc.builders.errors import one_line
 from instructerc.builders.naming import hub_id_of_folder
 from instructerc.builders.retrieval import DEFAULT_QUERY
-from instructerc.builders.settings import BuildSettings, describe, mismatches
+from instructerc.builders.settings import BuildSettings, describe_mismatches, mismatches
 from instructerc.builders.tasks import DEFAULT_WINDOW
 
 from .errors import EvalError, parse_json
@@ -148,7 +148,7 @@ def check_settings(task: Task, settings: BuildSettings, config: str, dataset: st
     if found:
         raise EvalError(
             f"{dataset} ({config}) was not built with the prompt settings the adapter was trained on: "
-            f"{describe(found, TASK_FILE, 'the dataset card')}"
+            f"{describe_mismatches(found, TASK_FILE, 'the dataset card')}"
         )
 
 

@@ -19,7 +19,7 @@ from instructerc.builders.settings import (
     RECIPE_SETTINGS,
     SETTINGS_KEY,
     BuildSettings,
-    describe,
+    describe_mismatches,
     mismatches,
     read_settings,
 )
@@ -65,7 +65,7 @@ def dataset_settings(args: ERCScriptArguments) -> tuple[BuildSettings, str | Non
     if found:
         where = f"{args.dataset_name} (its card's {SETTINGS_KEY}: block)"
         raise RecipeError(
-            f"{describe(found, 'the recipe', where)}; the dataset is the source of its prompt settings: "
+            f"{describe_mismatches(found, 'the recipe', where)}; the dataset is the source of its prompt settings: "
             "drop the key from the recipe, or rebuild the dataset"
         )
     return settings, revision
