@@ -4,17 +4,16 @@ A card that the Hub rejects, or that a reader parses differently from us, fails 
 or, worse, silently; so every push checks first that the README.md parses with `huggingface_hub`'s
 own `ModelCard.load`/`DatasetCard.load`, round-trips through its YAML unchanged, names its base
 model by Hub id, lists data files that exist, and that its `.eval_results/*.yaml` files parse.
-`load_card` and `read_eval_results` are the readers the rest of the package uses too, so a card
-is read one way everywhere.
+Elsewhere the package reads only a card's YAML metadata, with `huggingface_hub.metadata_load`.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import yaml
 from huggingface_hub import DatasetCard, EvalResultEntry, ModelCard, SpaceCard, parse_eval_result_entries
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from instructerc.builders.errors import one_line
 
@@ -24,7 +23,15 @@ from .scores import is_number
 
 
 EVAL_RESULTS_DIR = ".eval_results"
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def is_hub_id(text: object) -> bool:
+    """``text`` is a repo id the Hub accepts (``NAME`` or ``ORG/NAME``), never a local path."""
+    try:
+        validate_repo_id(str(text))
+    except HFValidationError:
+        return False
+    return not Path(str(text)).is_absolute()
 
 
 def load_card(card_class, path: Path):
@@ -89,7 +96,7 @@ def _check_space_card(data: dict, readme: Path, folder: Path) -> None:
         raise CardError(f"{readme}: `app_file` {data['app_file']!r} is not in the folder")
     for key in ("models", "datasets"):
         for repo in data.get(key) or []:
-            if not _REPO_ID.match(str(repo)) or Path(str(repo)).is_absolute():
+            if not is_hub_id(repo):
                 raise CardError(f"{readme}: `{key}` must list Hub ids, got {repo!r}")
 
 
@@ -112,7 +119,7 @@ def _check_dataset_card(data: dict, readme: Path, folder: Path) -> None:
 def _check_model_card(card: ModelCard, data: dict, readme: Path, folder: Path) -> None:
     base_model = data.get("base_model")
     for model in base_model if isinstance(base_model, list) else [base_model]:
-        if not model or not _REPO_ID.match(str(model)) or Path(str(model)).is_absolute():
+        if not model or not is_hub_id(model):
             raise CardError(f"{readme}: `base_model` must be the Hub id of the base model, got {base_model!r}")
     if not data.get("library_name"):
         raise CardError(f"{readme}: the model card states no `library_name`")

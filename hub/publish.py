@@ -21,7 +21,7 @@ from instructerc import __version__
 from instructerc.builders.errors import one_line
 
 from .adapter_card import set_repo_id
-from .card_validation import validate_card
+from .card_validation import is_hub_id, validate_card
 from .errors import HubError, http_status, is_transient, redact, translate
 from .licenses import check_publication, folder_sources
 from .portability import check_portable
@@ -152,7 +152,7 @@ def _check_push(folder: Path, repo_id: str, repo_type: str, private: bool, confi
     """Everything a push refuses before it talks to the Hub; returns the files to upload and the data's sources."""
     if repo_type not in REPO_TYPES:
         raise HubError(f"--repo-type must be one of {', '.join(REPO_TYPES)}, got {repo_type!r}")
-    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+    if repo_id.count("/") != 1 or not is_hub_id(repo_id):
         raise HubError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
     if not folder.is_dir():
         raise HubError(f"{folder} is not a folder")

@@ -19,6 +19,7 @@ from pathlib import Path
 from huggingface_hub import SpaceCard, SpaceCardData
 
 from instructerc.builders.errors import one_line
+from instructerc.builders.naming import repo_name
 
 from .card_validation import load_card
 from .errors import CardError, HubError
@@ -88,7 +89,7 @@ def space_card(
         gradio_version = importlib.metadata.version("gradio")  # the Space runs the gradio the app was tested with
     except importlib.metadata.PackageNotFoundError:
         raise HubError("a Space pins the gradio it was tested with: install it (pip install -e '.[space]')") from None
-    name = adapter_id.split("/")[-1]
+    name = repo_name(adapter_id)
     data = SpaceCardData(
         title=f"{name} emotions"[:30],
         sdk="gradio",
