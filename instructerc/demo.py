@@ -32,6 +32,13 @@ SAMPLE = REPO / "examples" / "sample_conversation.json"
 # resampling units of the intervals and of the paired test, and a test over k dialogues cannot reach p < 0.01
 # below k = 8. The whole split is the real-model benchmark's (docs/benchmarks.md).
 SUBSET_ROWS = 400
+QUICK_DIALOGUES, QUICK_STEPS = 6, 20  # --quick: dialogues per split, training steps
+BASELINES = ("majority", "zero-shot")  # what the adapter is compared with, each in eval/<name>/
+
+
+def comparison_file(eval_dir: Path, baseline: str) -> Path:
+    """eval/compare.py's verdict on the adapter against one of the BASELINES."""
+    return eval_dir / f"test-vs-{baseline}.json"
 
 
 @dataclass(frozen=True)
@@ -126,9 +133,7 @@ def summary(plan: Plan, eval_dir: Path) -> str:
     the majority class and over zero-shot (paired interval, p by approximate randomisation)."""
     from instructerc.hub.scores import describe
 
-    read = {
-        name: json.loads((eval_dir / name / "results.json").read_text()) for name in ("test", "zero-shot", "majority")
-    }
+    read = {name: json.loads((eval_dir / name / "results.json").read_text()) for name in ("test", *BASELINES)}
     test = read["test"]
     rows = f"{test['num_examples']} test rows" + (
         f" (the shortest whole dialogues holding at least {plan.subset_rows})" if plan.subset_rows else ""
@@ -142,8 +147,8 @@ def summary(plan: Plan, eval_dir: Path) -> str:
         f"{scored(read['zero-shot'])}",
         f"  majority class: {scored(read['majority'])}",
     ]
-    for name in ("majority", "zero-shot"):
-        comparison = json.loads((eval_dir / f"test-vs-{name}.json").read_text())
+    for name in BASELINES:
+        comparison = json.loads(comparison_file(eval_dir, name).read_text())
         lines.append(f"adapter vs {name}: {versus(comparison)} (paired bootstrap interval; p over dialogues)")
     return "\n".join(lines)
 
@@ -191,7 +196,7 @@ class Demo:
 
     def build(self) -> None:
         build = ["builders/build.py", "--raw-dir", self.raw_dir, "--out", self.out, "--org", self.org]
-        build += ["--datasets", "iemocap"] + (["--max-dialogues", "6"] if self.plan is QUICK else [])
+        build += ["--datasets", "iemocap"] + (["--max-dialogues", str(QUICK_DIALOGUES)] if self.plan is QUICK else [])
         run("build the IEMOCAP instruction dataset", build)
 
     def base_model(self) -> str:
@@ -219,7 +224,7 @@ class Demo:
             "--hub_model_id",
             f"{self.org}/{self.plan.adapter}",
         ]
-        steps = self.max_steps or (20 if self.plan is QUICK else None)
+        steps = self.max_steps or (QUICK_STEPS if self.plan is QUICK else None)
         if steps:
             train += ["--max_steps", str(steps)]
         if self.plan is QUICK:
@@ -245,9 +250,9 @@ class Demo:
             "majority-class baseline on test",
             majority + self.test_rows() + ["--output-dir", self.eval_dir / "majority"],
         )
-        for name in ("majority", "zero-shot"):
+        for name in BASELINES:
             versus_run = ["--run-a", self.eval_dir / name, "--run-b", self.eval_dir / "test"]
-            versus_run += ["--output", self.eval_dir / f"test-vs-{name}.json"]
+            versus_run += ["--output", comparison_file(self.eval_dir, name)]
             if name == "zero-shot" and self.plan.zero_shot_config != self.plan.config:
                 versus_run.append("--across-configs")  # the same rows and gold labels, asked without demonstrations
             run(f"compare the adapter with {name}", ["eval/compare.py", *versus_run])
@@ -305,7 +310,10 @@ class DemoArgs:
         metadata={"help": "Hub namespace of the repos (default: $HF_ORG, else instructerc)"},
     )
     max_steps: int | None = field(default=None, metadata={"help": "override the recipe's max_steps"})
-    quick: bool = field(default=False, metadata={"help": "smoke run: the tiny random LLaMA, 6 dialogues, 20 steps"})
+    quick: bool = field(
+        default=False,
+        metadata={"help": f"smoke run: the tiny random LLaMA, {QUICK_DIALOGUES} dialogues, {QUICK_STEPS} steps"},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
