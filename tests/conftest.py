@@ -29,6 +29,12 @@ collect_ignore = ["benchmarks"]
 
 REPO = Path(__file__).resolve().parents[1]
 RAW_DIR = Path(os.environ.get("INSTRUCTERC_RAW_DIR", REPO.parent / "shared" / "data" / "cosmic"))
+# dialogues per split, as the data README counts them
+DIALOGUES = {
+    "iemocap": {"train": 108, "validation": 12, "test": 31},
+    "meld": {"train": 1038, "validation": 114, "test": 280},
+    "emorynlp": {"train": 659, "validation": 89, "test": 79},
+}
 
 
 def _once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]):

@@ -6,10 +6,12 @@ import re
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import DIALOGUES
 from datasets import ClassLabel, load_dataset
 from official_prompt import official_rows
 
 from instructerc.builders.labels import LABELS, TO_UNIFIED, UNIFIED_LABELS
+from instructerc.builders.tasks import DEFAULT_WINDOW
 
 
 # From the data README: utterances per split.
@@ -17,11 +19,6 @@ UTTERANCES = {
     "iemocap": {"train": 5163, "validation": 647, "test": 1623},
     "meld": {"train": 9989, "validation": 1109, "test": 2610},
     "emorynlp": {"train": 7551, "validation": 954, "test": 984},
-}
-DIALOGUES = {
-    "iemocap": {"train": 108, "validation": 12, "test": 31},
-    "meld": {"train": 1038, "validation": 114, "test": 280},
-    "emorynlp": {"train": 659, "validation": 89, "test": 79},
 }
 C1 = re.compile("[\u0080-\u009f]")
 
@@ -127,7 +124,11 @@ def test_speaker_and_prediction_tasks(full_build):
     r = pred[5]
     p = plain[(r["dialogue_id"], r["turn"])]
     assert r["completion"] == p["completion"]
-    assert r["utterance"] not in r["prompt"].split(" ### ")[-1]  # the target text is not shown
     assert f"next utterance is spoken by <{r['speaker']}>" in r["prompt"]
+    # the history is plain's without the target turn: it stops at the previous turn, whose own plain
+    # prompt shows the same history (within the window)
+    history = r["prompt"].split(" ### ")[1]
+    assert p["prompt"].split(" ### ")[1] == history + f'\t {r["speaker"]}:"{r["utterance"]}"'
     prev = plain[(r["dialogue_id"], r["turn"] - 1)]
-    assert r["prompt"].startswith(prev["prompt"].split(" ### Please select")[0])
+    assert history.endswith(f'\t {prev["speaker"]}:"{prev["utterance"]}"')
+    assert r["turn"] <= DEFAULT_WINDOW and history == prev["prompt"].split(" ### ")[1]

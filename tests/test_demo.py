@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import REPO
 from huggingface_hub import ModelCard
 
@@ -50,7 +51,7 @@ def test_hub_ready_folders_hold_no_machine_path_and_pass_validation(quick_demo):
     assert {r["num_examples"] for r in results.values()} == {results["test"]["num_examples"]}  # the same rows
     for name in ("majority", "zero-shot"):
         comparison = json.loads((out / "eval" / f"test-vs-{name}.json").read_text())
-        assert (
-            comparison["b"]["folder"].endswith("test")
-            and "p_value" in comparison["comparisons"]["all"]["metrics"]["weighted_f1"]
-        )
+        assert comparison["b"]["folder"].endswith("test")
+        f1 = comparison["comparisons"]["all"]["metrics"]["weighted_f1"]  # each side is its own run's score
+        assert (f1["a"], f1["b"]) == pytest.approx((results[name]["weighted_f1"], results["test"]["weighted_f1"]))
+        assert f1["delta"] == pytest.approx(f1["b"] - f1["a"]) and 0 <= f1["p_value"] <= 1

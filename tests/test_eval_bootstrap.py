@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import DIALOGUES
 from sklearn.metrics import accuracy_score, f1_score
 
 from instructerc.eval import metric
@@ -174,6 +175,6 @@ def test_1000_dialogue_resamples_of_the_unified_test_split_take_seconds(full_bui
     start = time.perf_counter()
     comparison = compare_runs(runs["majority"], runs["knn"], boot)  # overall and per benchmark
     paired = time.perf_counter() - start
-    assert settings["units"] == 31 + 280 + 79
+    assert settings["units"] == sum(DIALOGUES[name]["test"] for name in DIALOGUES)
     assert one_run < 10 and paired < 10, (one_run, paired)
     assert comparison["comparisons"]["all"]["metrics"]["weighted_f1"]["p_value"] < 0.01  # k-NN clears the floor

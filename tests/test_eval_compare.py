@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from instructerc.builders.reading import load_split
 from instructerc.eval.baseline import main as baseline_main
 from instructerc.eval.compare import main as compare_main
 
@@ -102,8 +104,13 @@ def test_baselines_score_what_the_dataset_card_reports(runs, small_build, name):
         scores = predictions[[f"score_{x}" for x in labels]].to_numpy()
         assert (np.array(labels)[scores.argmax(1)] == predictions["prediction"]).all()  # votes / train prior
         if baseline == "majority":
-            assert predictions["prediction"].nunique() == 1
-            assert predictions["prediction"][0] == results["baseline_details"]["label"]
+            # the train split's most frequent label, and its label frequencies as every row's scores
+            train = load_split(small_build[name], "plain", "train")
+            counts = Counter(train.features["label"].int2str(train["label"]))
+            label = predictions["prediction"][0]
+            assert predictions["prediction"].nunique() == 1 and counts[label] == max(counts.values())
+            assert label == results["baseline_details"]["label"]
+            assert scores[0] == pytest.approx([counts[x] / len(train) for x in labels])
     unified = json.loads((runs["unified-knn"] / "results.json").read_text())
     if name == "unified":
         assert set(unified["by_source"]) == {"iemocap", "meld", "emorynlp"}

@@ -292,6 +292,14 @@ def test_unified_scored_per_benchmark_in_both_label_sets(small_build, tiny_model
     for source, parts in results["by_source"].items():
         mine = [p for p in predictions if p["source"] == source]
         assert parts["unified"]["num_examples"] == len(mine) == 12
+        unified = f1_score(
+            [p["gold"] for p in mine],
+            [p["prediction"] for p in mine],
+            labels=UNIFIED_LABELS,
+            average="weighted",
+            zero_division=0,
+        )
+        assert parts["unified"]["weighted_f1"] == pytest.approx(unified)
         back = {u: o for o, u in TO_UNIFIED[source].items()}
         gold = [back[p["gold"]] for p in mine]
         pred = [back.get(p["prediction"], "<not a label of this benchmark>") for p in mine]

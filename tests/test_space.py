@@ -182,6 +182,12 @@ def test_no_request_left_the_machine(app, recorder):
     """Everything above ran with the app's HTTP(S) proxy pointed at a recorder that forwards
     nothing; Gradio's analytics and version checks would have reached it."""
     assert Recorder.seen == []
+    # the recorder does see what leaves: the HTTP client Gradio and huggingface_hub use, in that environment
+    canary = "import httpx\ntry:\n    httpx.get('https://example.com/canary', timeout=10)\n"
+    canary += "except httpx.HTTPError:\n    pass"
+    subprocess.run([sys.executable, "-c", canary], env=offline_env(recorder), check=True, timeout=60)
+    assert Recorder.seen == ["CONNECT example.com:443"]
+    Recorder.seen.clear()
 
 
 @pytest.fixture(scope="module")

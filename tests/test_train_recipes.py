@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -176,8 +177,11 @@ def test_local_builds_with_the_same_name_never_share_a_cache_entry(raw_dir, tmp_
     assert rows[0] == rows[2] < rows[1]
 
 
-def test_overlong_rows_are_dropped_or_left_truncated_never_cut_at_the_label(small_build, tiny_model_dir, caplog):
-    from transformers import AutoTokenizer
+def test_overlong_rows_are_dropped_or_left_truncated_never_cut_at_the_label(
+    small_build, tiny_model_dir, caplog, tmp_path
+):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     ds = load_split(str(small_build["iemocap"]), "plain", "train")
@@ -192,8 +196,32 @@ def test_overlong_rows_are_dropped_or_left_truncated_never_cut_at_the_label(smal
     assert len(kept) == len(ds) - over
     assert max(token_lengths(kept, tok)) <= limit
     assert f"{over} of {len(ds)} rows are longer than max_length={limit}" in caplog.text
-    # keep_end cuts the prompt from the left: rows stay, the label survives
-    assert len(fit_max_length(ds, tok, max_length=limit, truncation_mode="keep_end", packing=False)) == len(ds)
+    # keep_end cuts the prompt from the left: rows stay, and in SFTTrainer's own preparation each long
+    # row keeps exactly the label tokens it has untruncated
+    left = fit_max_length(ds, tok, max_length=limit, truncation_mode="keep_end", packing=False)
+    assert len(left) == len(ds)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+
+    def prepared(max_length):
+        args = SFTConfig(
+            output_dir=str(tmp_path / f"sft-{max_length}"),
+            report_to=[],
+            max_length=max_length,
+            truncation_mode="keep_end",
+            use_cpu=True,
+        )
+        return SFTTrainer(model=model, args=args, train_dataset=left, processing_class=tok).train_dataset
+
+    def label_tokens(row):
+        return [t for t, label in zip(row["input_ids"], row["labels"]) if label != -100]
+
+    whole, cut = prepared(None), prepared(limit)
+    assert len(cut) == len(whole) == len(ds)
+    long_rows = np.flatnonzero(lengths > limit).tolist()
+    assert long_rows and [len(whole[i]["input_ids"]) for i in long_rows] == lengths[long_rows].tolist()
+    for i in long_rows:
+        assert len(cut[i]["input_ids"]) == limit and cut[i]["input_ids"] == whole[i]["input_ids"][-limit:]
+        assert label_tokens(cut[i]) == label_tokens(whole[i]) and label_tokens(cut[i])[-1] == tok.eos_token_id
     # packing cuts from the right whatever truncation_mode says: dropped
     assert len(fit_max_length(ds, tok, max_length=limit, truncation_mode="keep_end", packing=True)) == len(ds) - over
     with pytest.raises(RecipeError, match="max_length"):
