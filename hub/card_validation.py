@@ -4,7 +4,8 @@ A card that the Hub rejects, or that a reader parses differently from us, fails 
 or, worse, silently; so every push checks first that the README.md parses with `huggingface_hub`'s
 own `ModelCard.load`/`DatasetCard.load`, round-trips through its YAML unchanged, names its base
 model by Hub id, lists data files that exist, and that its `.eval_results/*.yaml` files parse.
-Elsewhere the package reads only a card's YAML metadata, with `huggingface_hub.metadata_load`.
+`load_card` is how the package reads a card elsewhere too (adapter cards, Spaces, eval results); readers that
+need only the YAML metadata use `huggingface_hub.metadata_load`.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ EVAL_RESULTS_DIR = ".eval_results"
 
 
 def is_hub_id(text: object) -> bool:
-    """``text`` is a repo id the Hub accepts (``NAME`` or ``ORG/NAME``), never a local path."""
+    """``text`` is a repo id the Hub accepts (``NAME`` or ``ORG/NAME``); an absolute path never is."""
     try:
         validate_repo_id(str(text))
     except HFValidationError:
         return False
-    return not Path(str(text)).is_absolute()
+    return True
 
 
 def load_card(card_class, path: Path):

@@ -42,9 +42,14 @@ class SeedRuns:
     eval_args: list[str] = field(default_factory=list)  # forwarded to eval/run_eval.py (--ci-*, ...)
 
 
+def run_dir(out: Path, seed: int) -> Path:
+    """Where one seed's training run (its adapter) is written."""
+    return out / f"seed-{seed}"
+
+
 def eval_dir(out: Path, seed: int) -> Path:
     """Where one seed's evaluation writes its result files."""
-    return out / "eval" / f"seed-{seed}"
+    return out / "eval" / run_dir(out, seed).name
 
 
 def check(run: SeedRuns) -> Path:
@@ -75,7 +80,7 @@ def train_command(run: SeedRuns, seed: int, out: Path) -> list[str]:
         "--seed",
         str(seed),
         "--output_dir",
-        str(out / f"seed-{seed}"),
+        str(run_dir(out, seed)),
         "--run_name",
         out.name,
     ]
@@ -98,7 +103,7 @@ def eval_command(run: SeedRuns, seed: int, out: Path, dataset: str | None = None
         sys.executable,
         str(REPO / "eval" / "run_eval.py"),
         "--adapter",
-        str(out / f"seed-{seed}"),
+        str(run_dir(out, seed)),
         *(["--dataset", dataset] if dataset else []),
         "--split",
         run.split,
@@ -136,7 +141,7 @@ def run_seeds(run: SeedRuns) -> dict:
     dataset = local_dataset(run) if run.evaluate else None
     for seed in run.seeds:
         results = eval_dir(out, seed) / RESULTS_FILE
-        if run.evaluate and results.is_file() and (out / f"seed-{seed}" / "adapter_config.json").is_file():
+        if run.evaluate and results.is_file() and (run_dir(out, seed) / "adapter_config.json").is_file():
             print(f"\n=== seed {seed}: trained and evaluated already ({results})", flush=True)
             continue
         _step(f"train seed {seed}", train_command(run, seed, out))
@@ -157,10 +162,10 @@ def aggregate(out: Path, seeds: list[int]) -> dict:
         raise SeedRunError(f"{out}: the seeds' evaluations do not form one recipe group ({len(groups)} groups)", 1)
     summary = {
         **groups[0],
-        "runs": {str(s): str(out / f"seed-{s}") for s in seeds},
+        "runs": {str(s): str(run_dir(out, s)) for s in seeds},
         "evaluations": {str(s): str(eval_dir(out, s)) for s in seeds},
     }
     (out / SEEDS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     for s in seeds:
-        write_eval_results(out / f"seed-{s}", [card_score(groups[0])])
+        write_eval_results(run_dir(out, s), [card_score(groups[0])])
     return summary
