@@ -44,7 +44,6 @@ RECIPES = REPO / "train" / "recipes"
 LORA_RECIPE = RECIPES / "llama-2-7b" / "iemocap-lora.yaml"
 FULL_RECIPE = RECIPES / "llama-2-7b" / "iemocap-full.yaml"
 ACCELERATE = RECIPES / "accelerate_configs"
-# Dense bf16 FLOP/s by device name (datasheet, SXM parts, no sparsity).
 CARDS_GIB = {"24 GB": 22.0, "40 GB": 39.0, "80 GB": 79.0}  # usable after the CUDA context, conservatively
 # Fractional builds are not bundled: their recipes run on the whole dataset (an upper bound on memory).
 FRACTIONS = {
@@ -53,6 +52,23 @@ FRACTIONS = {
     "instructerc/unified-ratio-frac1_4": "unified",
 }
 TRAIN_MODES = ("padded", "padding_free", "packing")
+# A timed run trains only: no validation, checkpoints, best-model reload or test scoring.
+TRAIN_ONLY = [
+    "--eval_strategy",
+    "no",
+    "--save_strategy",
+    "no",
+    "--load_best_model_at_end",
+    "false",
+    "--do_test",
+    "false",
+]
+# Every step's loss and throughput in trainer_state.json, and no progress bars or trackers.
+LOG_EACH_STEP = ["--logging_steps", "1", "--report_to", "none", "--disable_tqdm", "true"]
+# The same recipe in the CPU dry run: fp32 (bf16 matmuls are slow there), no activation checkpointing.
+CPU_DRY_RUN = ["--dtype", "float32", "--bf16", "false", "--activation_checkpointing", "false"]
+# iemocap-lora.yaml's micro-batch and gradient accumulation as written (global batch 32 rows).
+RECIPE_MICRO_BATCH, RECIPE_ACCUMULATION = 8, 4
 
 
 class Proof:
@@ -273,17 +289,11 @@ def launch_sft(
         str(proof.model_dir),
         "--output_dir",
         str(out_dir),
-        "--logging_steps",
-        "1",
-        "--report_to",
-        "none",
-        "--disable_tqdm",
-        "true",
+        *LOG_EACH_STEP,
         *proof.num_proc,
         *overrides,
+        *(CPU_DRY_RUN if proof.dry else []),
     ]
-    if proof.dry:  # the same recipe on a CPU: fp32 (bf16 matmuls are slow there), no checkpointing
-        cmd += ["--dtype", "float32", "--bf16", "false", "--activation_checkpointing", "false"]
     result = run(cmd, proof, name, timeout)
     state = out_dir / "trainer_state.json"
     result["log"] = json.loads(state.read_text())["log_history"] if state.is_file() else []
@@ -337,21 +347,42 @@ VARIANTS = {
 }
 
 
+def packed_micro_batch(proof: Proof) -> int:
+    """Rows per packed micro-batch that hold as many real tokens as the recipe's padded micro-batch: packed
+    rows are the recipe's max_length long."""
+    import yaml
+
+    row = yaml.safe_load(LORA_RECIPE.read_text())["max_length"]
+    return max(1, round(RECIPE_MICRO_BATCH * proof.lengths("iemocap", "default/train")["mean"] / row))
+
+
+def lora_speed(proof: Proof, result: dict, model: dict, peak: dict, *, recompute: bool) -> dict:
+    """A LoRA run's tokens/s and peak memory (train_measures), its MFU and HFU (``recompute``: activation
+    checkpointing recomputes the forward pass), and the 6-epoch train time at that rate."""
+    m = train_measures(result["log"], proof.args.warmup)
+    s = proof.lengths("iemocap", "default/train")["attention_length"] / 2
+    m["mfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=False) / peak["peak_flops"]
+    m["hfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=recompute) / peak["peak_flops"]
+    m["mfu_vs_measured_gemm"] = m["mfu"] * peak["peak_flops"] / peak["measured_flops"]
+    m["projected_6_epochs_train_s"] = 6 * proof.lengths("iemocap", "default/train")["tokens"] / m["tokens_per_s"]
+    return m
+
+
 def stage_train(
     proof: Proof,
     mode: str,
     peak: dict,
     model: dict,
     *,
-    micro_batch: int = 8,
-    accumulation: int = 4,
+    micro_batch: int = RECIPE_MICRO_BATCH,
+    accumulation: int = RECIPE_ACCUMULATION,
     checkpointing: bool = True,
     variant_name: str | None = None,
 ) -> dict:
     args = proof.args
     steps = args.warmup + args.steps
     overrides = ["--dataset_name", str(proof.dataset()), "--max_steps", str(steps)]
-    batch = micro_batch  # the recipe's per_device_train_batch_size is 8
+    batch = micro_batch
     name = variant_name
     variant = name is not None
     if variant:
@@ -381,38 +412,22 @@ def stage_train(
             str(args.eval_rows),
         ]
     else:
-        overrides += [
-            "--eval_strategy",
-            "no",
-            "--save_strategy",
-            "no",
-            "--load_best_model_at_end",
-            "false",
-            "--do_test",
-            "false",
-        ]
+        overrides += TRAIN_ONLY
     if mode == "padding_free":
         overrides += ["--padding_free", "true"]
-    if mode == "packing":  # as many real tokens per micro-batch as the padded batch holds, in 2048-token rows
+    if mode == "packing":
         if not variant:
-            mean = proof.lengths("iemocap", "default/train")["mean"]
-            batch = max(1, round(8 * mean / 2048))
+            batch = packed_micro_batch(proof)
         overrides += ["--packing", "true", "--packing_strategy", "bfd", "--per_device_train_batch_size", str(batch)]
     result = launch_sft(
         proof, f"lora-{name or mode}", LORA_RECIPE, overrides, accelerate_config=ACCELERATE / "single_gpu.yaml"
     )
     if not result["ok"]:
         return result
-    m = train_measures(result["log"], args.warmup)
-    s = proof.lengths("iemocap", "default/train")["attention_length"] / 2
-    m["mfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=False) / peak["peak_flops"]
     recompute = checkpointing and not proof.dry  # activation checkpointing (turned off in the CPU dry run)
-    m["hfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=recompute) / peak["peak_flops"]
-    m["mfu_vs_measured_gemm"] = m["mfu"] * peak["peak_flops"] / peak["measured_flops"]
+    m = lora_speed(proof, result, model, peak, recompute=recompute)
     m.update(micro_batch=batch, accumulation=accumulation, checkpointing=recompute)
-    train = proof.lengths("iemocap", "default/train")
-    m["epoch_tokens"] = train["tokens"]
-    m["projected_6_epochs_train_s"] = 6 * train["tokens"] / m["tokens_per_s"]
+    m["epoch_tokens"] = proof.lengths("iemocap", "default/train")["tokens"]
     if mode == "padded":
         out = Path(result["output_dir"])
         m["files"] = sorted(p.name for p in out.iterdir() if p.is_file())
@@ -429,9 +444,9 @@ def stage_train(
 # give the recipe's loss at every step.
 AS_WRITTEN = [
     "--per_device_train_batch_size",
-    "8",
+    str(RECIPE_MICRO_BATCH),
     "--gradient_accumulation_steps",
-    "4",
+    str(RECIPE_ACCUMULATION),
     "--activation_checkpointing",
     "true",
     "--lora_dropout",
@@ -482,37 +497,28 @@ def stage_lever(proof: Proof, name: str, peak: dict, model: dict) -> dict:
         str(proof.dataset()),
         "--max_steps",
         str(args.warmup + args.steps),
-        "--eval_strategy",
-        "no",
-        "--save_strategy",
-        "no",
-        "--load_best_model_at_end",
-        "false",
-        "--do_test",
-        "false",
+        *TRAIN_ONLY,
         *AS_WRITTEN,
         *flags,
     ]
-    batch = 8
-    if "--packing" in flags:  # as many real tokens per micro-batch as the padded batch holds, in 2048-token rows
-        batch = max(1, round(8 * proof.lengths("iemocap", "default/train")["mean"] / 2048))
+    batch = RECIPE_MICRO_BATCH
+    if "--packing" in flags:
+        batch = packed_micro_batch(proof)
         overrides += ["--per_device_train_batch_size", str(batch)]
     result = launch_sft(
         proof, f"speed-{name}", LORA_RECIPE, overrides, accelerate_config=ACCELERATE / "single_gpu.yaml"
     )
     if not result["ok"]:
         return result
-    m = train_measures(result["log"], args.warmup)
     checkpointing = "--activation_checkpointing" not in flags and not proof.dry
-    s = proof.lengths("iemocap", "default/train")["attention_length"] / 2
-    m["mfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=False) / peak["peak_flops"]
-    m["hfu"] = m["tokens_per_s"] * flops_per_token(model, s, lora=True, recompute=checkpointing) / peak["peak_flops"]
-    m["mfu_vs_measured_gemm"] = m["mfu"] * peak["peak_flops"] / peak["measured_flops"]
+    m = lora_speed(proof, result, model, peak, recompute=checkpointing)
     m["losses"] = [e["loss"] for e in result["log"] if "loss" in e]
     m.update(
-        micro_batch=batch, accumulation=4, checkpointing=checkpointing, levers=together if name == "all" else [name]
+        micro_batch=batch,
+        accumulation=RECIPE_ACCUMULATION,
+        checkpointing=checkpointing,
+        levers=together if name == "all" else [name],
     )
-    m["projected_6_epochs_train_s"] = 6 * proof.lengths("iemocap", "default/train")["tokens"] / m["tokens_per_s"]
     return {**result, **m}
 
 
@@ -657,14 +663,7 @@ def stage_full(proof: Proof, engine: str) -> dict:
         str(proof.dataset()),
         "--max_steps",
         str(steps),
-        "--eval_strategy",
-        "no",
-        "--save_strategy",
-        "no",
-        "--load_best_model_at_end",
-        "false",
-        "--do_test",
-        "false",
+        *TRAIN_ONLY,
     ]
     config = ACCELERATE / ("fsdp.yaml" if engine == "fsdp" else "deepspeed_zero3.yaml")
     if engine == "deepspeed":
@@ -702,11 +701,8 @@ def stage_full(proof: Proof, engine: str) -> dict:
 def lora_recipes() -> list[Path]:
     import yaml
 
-    return [
-        p
-        for p in sorted((RECIPES / "llama-2-7b").glob("*.yaml"))
-        if yaml.safe_load(p.read_text()).get("use_peft") or yaml.safe_load(p.read_text()).get("init_adapter")
-    ]
+    specs = {p: yaml.safe_load(p.read_text()) for p in sorted((RECIPES / "llama-2-7b").glob("*.yaml"))}
+    return [p for p, spec in specs.items() if spec.get("use_peft") or spec.get("init_adapter")]
 
 
 def memfit_child(proof: Proof) -> int:
@@ -761,26 +757,13 @@ def memfit_child(proof: Proof) -> int:
             "1",
             "--train_sampling_strategy",
             "group_by_length",
-            "--eval_strategy",
-            "no",
-            "--save_strategy",
-            "no",
-            "--load_best_model_at_end",
-            "false",
-            "--do_test",
-            "false",
-            "--report_to",
-            "none",
-            "--disable_tqdm",
-            "true",
-            "--logging_steps",
-            "1",
+            *TRAIN_ONLY,
+            *LOG_EACH_STEP,
             *proof.num_proc,
+            *(CPU_DRY_RUN if proof.dry else []),
         ]
         if spec.get("init_adapter"):
             argv += ["--init_adapter", str(stage1)]
-        if proof.dry:
-            argv += ["--dtype", "float32", "--bf16", "false", "--activation_checkpointing", "false"]
         try:
             script_args, training_args, model_args = parse_recipe(argv)
             if base is None:
@@ -931,24 +914,11 @@ def profile_child(proof: Proof) -> int:
         str(proof.work / "runs" / "profile"),
         "--max_steps",
         str(proof.args.warmup + 1),
-        "--eval_strategy",
-        "no",
-        "--save_strategy",
-        "no",
-        "--load_best_model_at_end",
-        "false",
-        "--do_test",
-        "false",
-        "--report_to",
-        "none",
-        "--disable_tqdm",
-        "true",
-        "--logging_steps",
-        "1",
+        *TRAIN_ONLY,
+        *LOG_EACH_STEP,
         *proof.num_proc,
+        *(CPU_DRY_RUN if proof.dry else []),
     ]
-    if proof.dry:
-        argv += ["--dtype", "float32", "--bf16", "false", "--activation_checkpointing", "false"]
     script_args, training_args, model_args = parse_recipe(argv)
     finetune(script_args, training_args, model_args, callbacks=[Profile()])
     (proof.work / "profile.json").write_text(json.dumps(found, indent=1))
@@ -981,6 +951,9 @@ def part_full(proof: Proof) -> None:
     proof.stage("full_fsdp", stage_full, proof, "fsdp")
     proof.stage("full_deepspeed", stage_full, proof, "deepspeed")
     proof.stage("memfit", stage_memfit, proof)
+
+
+PARTS = {"train": part_train, "full": part_full, "sweep": part_sweep, "profile": part_profile, "speed": part_speed}
 
 
 # ---------------------------------------------------------------- report
@@ -1190,7 +1163,7 @@ class GpuProofArgs:
 
     part: str = field(
         default="all",
-        metadata={"help": "default: all of them", "choices": ["train", "full", "sweep", "profile", "speed", "all"]},
+        metadata={"help": "default: all of them", "choices": [*PARTS, "all"]},
     )
     bundle: str = field(
         default=".gpu-bundle", metadata={"help": "the bundle, gpu_bundle.py's --out (default .gpu-bundle)"}
@@ -1245,14 +1218,11 @@ def main(argv: list[str] | None = None) -> int:
         return memfit_child(proof)
     if args.profile:
         return profile_child(proof)
-    parts = ("train", "full", "sweep", "profile", "speed") if args.part == "all" else (args.part,)
     paths = []
-    for part in parts:
+    for part in PARTS if args.part == "all" else (args.part,):
         args.part = part
         proof = Proof(args)
-        {"train": part_train, "full": part_full, "sweep": part_sweep, "profile": part_profile, "speed": part_speed}[
-            part
-        ](proof)
+        PARTS[part](proof)
         paths.append(proof.results_path)
     print("\n" + report(paths))
     return 0
