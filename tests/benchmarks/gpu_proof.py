@@ -966,134 +966,144 @@ def _n(x, fmt="{:,.0f}") -> str:
 def report(paths: list[Path]) -> str:
     """The GPU tables of docs/benchmarks.md from the results files of the parts; every cell a measured value of
     those files, or a line saying what failed."""
-    parts = {}
-    for p in paths:
-        r = json.loads(Path(p).read_text())
-        parts[r["part"]] = r
-    lines = []
-    for r in parts.values():
-        e = r.get("environment", {})
-        lines.append(
-            f"Part `{r['part']}`{' (CPU dry run)' if r['dry_run'] else ''}: {e.get('device')}, {r['date']}; "
-            f"torch {e.get('torch')}, transformers {e.get('transformers')}, trl {e.get('trl')}, "
-            f"peft {e.get('peft')}, accelerate {e.get('accelerate')}, datasets {e.get('datasets')}"
-            + (f", deepspeed {e['deepspeed']}" if e.get("deepspeed") else "")
-            + "."
-        )
-    t = parts.get("train")
-    if t:
-        st = t["stages"]
-        peak, model = st["gemm_peak"], st["model"]
-        lines += [
-            "",
-            f"Model: {model.get('params', 0) / 1e9:.2f}B parameters ({model.get('layers')} layers, hidden "
-            f"{model.get('hidden')}, vocabulary {model.get('vocab')}), "
-            f"made in {_n(model.get('make_seconds'), '{:.1f}')} s "
-            f"and saved in {_n(model.get('save_seconds'), '{:.1f}')} s. Peak for MFU: {peak['peak_source']} "
-            f"{peak['peak_flops'] / 1e12:.1f} TFLOP/s; measured matmul {peak['measured_flops'] / 1e12:.1f} TFLOP/s.",
-        ]
-        lines += _train_table(st, [f"lora_{m}" for m in TRAIN_MODES], st.get("lora_padded", {}).get("tokens_per_s"))
-        test_rows = t.get("test_rows") or _bundle_test_rows()
-        lines += [
-            "",
-            "| evaluation (IEMOCAP test rows) | utterances | utt/s | seconds | vs generate "
-            f"| projected whole test split ({test_rows} rows), s |",
-            "|---|---:|---:|---:|---:|---:|",
-        ]
-        gen = st.get("eval_generate", {}).get("utterances_per_s")
-        for key, label in (
-            ("eval_score", "`score` (run_eval.py)"),
-            ("eval_generate", "`generate` (run_eval.py)"),
-            ("eval_prompt_pass", "bare prompt pass"),
-        ):
-            s = st.get(key, {})
-            if not s.get("ok"):
-                lines.append(f"| {label} | failed: {s.get('error') or _last_error(s)} | | | | |")
-                continue
-            lines.append(
-                f"| {label} | {s['utterances']} | {_n(s['utterances_per_s'], '{:.1f}')} | "
-                f"{_n(s['inference_seconds'], '{:.1f}')} | "
-                f"{_n(s['utterances_per_s'] / gen, '{:.2f}x') if gen else '—'} | "
-                f"{_n(test_rows / s['utterances_per_s'], '{:.1f}') if test_rows else '—'} |"
-            )
-    f = parts.get("full")
-    if f:
-        st = f["stages"]
-        lines += [
-            "",
-            "| all-parameter (`iemocap-full.yaml`, 1 GPU) | ran | tokens/s | peak memory (GiB) | what happened |",
-            "|---|---|---:|---:|---|",
-        ]
-        for key, label in (("full_fsdp", "`fsdp.yaml`"), ("full_deepspeed", "`deepspeed_zero3.yaml`")):
-            s = st.get(key, {})
-            if s.get("ran"):
-                lines.append(
-                    f"| {label} | yes | {_n(s['tokens_per_s'])} | {_n(s['peak_memory_gib'], '{:.1f}')} | "
-                    f"{s['timed_steps']} timed steps |"
-                )
-            elif s.get("out_of_memory"):
-                lines.append(
-                    f"| {label} | no: out of memory | — | {_n(s['allocated_gib'], '{:.1f}')} allocated | asked "
-                    f"{_n(s['asked_gib'], '{:.2f}')} GiB more of {_n(s['capacity_gib'], '{:.1f}')} GiB |"
-                )
-            else:
-                lines.append(f"| {label} | no | — | — | {s.get('error') or s.get('error_line', '')[:200]} |")
-        mem = st.get("memfit", {})
-        lines += [
-            "",
-            "| recipe | trained on | longest row (tokens) | peak allocated (GiB) | peak reserved (GiB) | "
-            + " | ".join(CARDS_GIB)
-            + " |",
-            "|---|---|---:|---:|---:|" + "---|" * len(CARDS_GIB),
-        ]
-        for row in mem.get("rows", []):
-            if "error" in row:
-                lines.append(
-                    f"| `{row['recipe']}` | {row['measured_on']} | {row.get('longest_row', '—')} | failed: "
-                    f"{row['error'][:150]} | | " + " | ".join("" for _ in CARDS_GIB) + " |"
-                )
-                continue
-            fits = ["fits" if row["peak_reserved_gib"] <= cap else "no" for cap in CARDS_GIB.values()]
-            lines.append(
-                f"| `{row['recipe']}` | {row['measured_on']} | {row['longest_row']} | "
-                f"{row['peak_allocated_gib']:.1f} | {row['peak_reserved_gib']:.1f} | " + " | ".join(fits) + " |"
-            )
-    sw = parts.get("sweep")
-    if sw:
-        base = (t or {}).get("stages", {}).get("lora_padded", {}).get("tokens_per_s")
+    parts = {r["part"]: r for r in (json.loads(Path(p).read_text()) for p in paths)}
+    lines = [_environment_line(r) for r in parts.values()]
+    if "train" in parts:
+        lines += _train_part(parts["train"])
+    if "full" in parts:
+        lines += _full_part(parts["full"])
+    if "sweep" in parts:  # its ratios are against the train part's padded run
+        base = parts.get("train", {}).get("stages", {}).get("lora_padded", {}).get("tokens_per_s")
+        stages = parts["sweep"]["stages"]
         lines += _train_table(
-            sw["stages"],
-            [k for k in sw["stages"] if k.startswith("lora_")],
+            stages,
+            [k for k in stages if k.startswith("lora_")],
             base,
             first="variant (global batch 32)",
             against="vs recipe (padded, run `train`)",
         )
-    pr = parts.get("profile")
-    if pr:
-        s = pr["stages"].get("profile", {})
-        words = s.get("command", "").split()
-        step = pr.get("warmup", words[words.index("--warmup") + 1] if "--warmup" in words else "?")
-        kind = s.get(
-            "device", "CPU operators" if "CPU" in str(pr.get("environment", {}).get("device")) else "GPU kernels"
+    if "profile" in parts:
+        lines += _profile_part(parts["profile"])
+    if "speed" in parts:
+        lines += _speed_table(parts["speed"]["stages"])
+    return "\n".join(lines)
+
+
+def _environment_line(r: dict) -> str:
+    e = r.get("environment", {})
+    return (
+        f"Part `{r['part']}`{' (CPU dry run)' if r['dry_run'] else ''}: {e.get('device')}, {r['date']}; "
+        f"torch {e.get('torch')}, transformers {e.get('transformers')}, trl {e.get('trl')}, "
+        f"peft {e.get('peft')}, accelerate {e.get('accelerate')}, datasets {e.get('datasets')}"
+        + (f", deepspeed {e['deepspeed']}" if e.get("deepspeed") else "")
+        + "."
+    )
+
+
+def _train_part(t: dict) -> list[str]:
+    """The model and peak line, the LoRA modes' table and the evaluation table."""
+    st = t["stages"]
+    peak, model = st["gemm_peak"], st["model"]
+    lines = [
+        "",
+        f"Model: {model.get('params', 0) / 1e9:.2f}B parameters ({model.get('layers')} layers, hidden "
+        f"{model.get('hidden')}, vocabulary {model.get('vocab')}), "
+        f"made in {_n(model.get('make_seconds'), '{:.1f}')} s "
+        f"and saved in {_n(model.get('save_seconds'), '{:.1f}')} s. Peak for MFU: {peak['peak_source']} "
+        f"{peak['peak_flops'] / 1e12:.1f} TFLOP/s; measured matmul {peak['measured_flops'] / 1e12:.1f} TFLOP/s.",
+    ]
+    lines += _train_table(st, [f"lora_{m}" for m in TRAIN_MODES], st.get("lora_padded", {}).get("tokens_per_s"))
+    test_rows = t.get("test_rows") or _bundle_test_rows()
+    lines += [
+        "",
+        "| evaluation (IEMOCAP test rows) | utterances | utt/s | seconds | vs generate "
+        f"| projected whole test split ({test_rows} rows), s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    gen = st.get("eval_generate", {}).get("utterances_per_s")
+    for key, label in (
+        ("eval_score", "`score` (run_eval.py)"),
+        ("eval_generate", "`generate` (run_eval.py)"),
+        ("eval_prompt_pass", "bare prompt pass"),
+    ):
+        s = st.get(key, {})
+        if not s.get("ok"):
+            lines.append(f"| {label} | failed: {s.get('error') or _last_error(s)} | | | | |")
+            continue
+        lines.append(
+            f"| {label} | {s['utterances']} | {_n(s['utterances_per_s'], '{:.1f}')} | "
+            f"{_n(s['inference_seconds'], '{:.1f}')} | "
+            f"{_n(s['utterances_per_s'] / gen, '{:.2f}x') if gen else '—'} | "
+            f"{_n(test_rows / s['utterances_per_s'], '{:.1f}') if test_rows else '—'} |"
         )
-        lines += [
-            "",
-            f"| one step of `iemocap-lora.yaml` under torch.profiler ({kind}) | wall s | busy s "
-            "| busy share | matmul s | attention s | other s |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-        ]
-        if s.get("ok") and s.get("kernel_s"):
-            k = s["kernel_s"]
+    return lines
+
+
+def _full_part(f: dict) -> list[str]:
+    """The all-parameter engines' table and the LoRA recipes' memory fit per card size."""
+    st = f["stages"]
+    lines = [
+        "",
+        "| all-parameter (`iemocap-full.yaml`, 1 GPU) | ran | tokens/s | peak memory (GiB) | what happened |",
+        "|---|---|---:|---:|---|",
+    ]
+    for key, label in (("full_fsdp", "`fsdp.yaml`"), ("full_deepspeed", "`deepspeed_zero3.yaml`")):
+        s = st.get(key, {})
+        if s.get("ran"):
             lines.append(
-                f"| step {int(step) + 1} | {s['wall_s']:.2f} | {sum(k.values()):.2f} | "
-                f"{100 * s['gpu_busy_fraction']:.0f}% | {k['matmul']:.2f} | {k['attention']:.2f} | {k['other']:.2f} |"
+                f"| {label} | yes | {_n(s['tokens_per_s'])} | {_n(s['peak_memory_gib'], '{:.1f}')} | "
+                f"{s['timed_steps']} timed steps |"
+            )
+        elif s.get("out_of_memory"):
+            lines.append(
+                f"| {label} | no: out of memory | — | {_n(s['allocated_gib'], '{:.1f}')} allocated | asked "
+                f"{_n(s['asked_gib'], '{:.2f}')} GiB more of {_n(s['capacity_gib'], '{:.1f}')} GiB |"
             )
         else:
-            lines.append(f"| failed: {s.get('error') or _last_error(s)} | | | | | | |")
-    sp = parts.get("speed")
-    if sp:
-        lines += _speed_table(sp["stages"])
-    return "\n".join(lines)
+            lines.append(f"| {label} | no | — | — | {s.get('error') or s.get('error_line', '')[:200]} |")
+    lines += [
+        "",
+        "| recipe | trained on | longest row (tokens) | peak allocated (GiB) | peak reserved (GiB) | "
+        + " | ".join(CARDS_GIB)
+        + " |",
+        "|---|---|---:|---:|---:|" + "---|" * len(CARDS_GIB),
+    ]
+    for row in st.get("memfit", {}).get("rows", []):
+        if "error" in row:
+            lines.append(
+                f"| `{row['recipe']}` | {row['measured_on']} | {row.get('longest_row', '—')} | failed: "
+                f"{row['error'][:150]} | | " + " | ".join("" for _ in CARDS_GIB) + " |"
+            )
+            continue
+        fits = ["fits" if row["peak_reserved_gib"] <= cap else "no" for cap in CARDS_GIB.values()]
+        lines.append(
+            f"| `{row['recipe']}` | {row['measured_on']} | {row['longest_row']} | "
+            f"{row['peak_allocated_gib']:.1f} | {row['peak_reserved_gib']:.1f} | " + " | ".join(fits) + " |"
+        )
+    return lines
+
+
+def _profile_part(pr: dict) -> list[str]:
+    """Where one step's time goes: busy share and matmul / attention / other kernel seconds."""
+    s = pr["stages"].get("profile", {})
+    words = s.get("command", "").split()
+    step = pr.get("warmup", words[words.index("--warmup") + 1] if "--warmup" in words else "?")
+    kind = s.get("device", "CPU operators" if "CPU" in str(pr.get("environment", {}).get("device")) else "GPU kernels")
+    lines = [
+        "",
+        f"| one step of `iemocap-lora.yaml` under torch.profiler ({kind}) | wall s | busy s "
+        "| busy share | matmul s | attention s | other s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    if s.get("ok") and s.get("kernel_s"):
+        k = s["kernel_s"]
+        lines.append(
+            f"| step {int(step) + 1} | {s['wall_s']:.2f} | {sum(k.values()):.2f} | "
+            f"{100 * s['gpu_busy_fraction']:.0f}% | {k['matmul']:.2f} | {k['attention']:.2f} | {k['other']:.2f} |"
+        )
+    else:
+        lines.append(f"| failed: {s.get('error') or _last_error(s)} | | | | | | |")
+    return lines
 
 
 def _train_table(
