@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from instructerc.builders.balancing import BALANCES
 from instructerc.builders.candidates import Groups, labelled_turns, make_base
 from instructerc.builders.cli import parse_command_line
 from instructerc.builders.embedder import DEFAULT_EMBEDDER, Embedder
 from instructerc.builders.labels import BENCHMARKS
-from instructerc.builders.pipeline import read_corpora
+from instructerc.builders.pipeline import ALL_DATASETS, read_corpora
 from instructerc.builders.retrieval import (
     DEFAULT_QUERY,
     PREVIOUS_WEIGHT,
@@ -43,7 +44,6 @@ VARIANTS = [  # (name, query, weight, distinct base)
     ("utterance + 0.5 x previous, identical texts merged", "previous", 0.5, True),
     ("utterance + 1.0 x previous, identical texts merged", "previous", 1.0, True),
 ]
-DATASETS = BENCHMARKS + ("unified",)
 
 
 def measure_variant(corpus, embedder, query, weight, distinct) -> dict[str, tuple[float, float]]:
@@ -78,7 +78,7 @@ class QueryVariantsArgs:
 
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command_line(__doc__, "tests/benchmarks/query_variants.py", [QueryVariantsArgs], argv)
-    corpora = read_corpora(list(DATASETS), args.raw_dir)
+    corpora = read_corpora(list(ALL_DATASETS), args.raw_dir)
     embedder = Embedder(DEFAULT_EMBEDDER, args.embed_cache, progress=True)
     embedder.encode(list(dict.fromkeys(t for c in corpora.values() for t in texts_to_embed(c, "previous"))))
 
@@ -86,15 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     mean_val = {v: np.mean([r[b]["validation"][0] for b in BENCHMARKS]) for v, r in results.items()}
     chosen = max(mean_val, key=mean_val.get)
 
-    head = " | ".join(f"{d} val | {d} test" for d in DATASETS)
+    head = " | ".join(f"{d} val | {d} test" for d in ALL_DATASETS)
     print("Top-1 label agreement / k-NN(10) weighted-F1 (%), train as the base:\n")
     print(f"| variant | mean val agreement (3 benchmarks) | {head} |")
-    print("|---|---|" + "---|---|" * len(DATASETS))
+    print("|---|---|" + "---|---|" * len(ALL_DATASETS))
     for v, r in results.items():
         cells = " | ".join(
             f"{r[d]['validation'][0]:.1f} / {r[d]['validation'][1]:.1f} | "
             f"{r[d]['test'][0]:.1f} / {r[d]['test'][1]:.1f}"
-            for d in DATASETS
+            for d in ALL_DATASETS
         )
         mark = " **(chosen)**" if v == chosen else ""
         print(f"| {v}{mark} | {mean_val[v]:.2f} | {cells} |")
@@ -104,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     print(
-        "\nBalancing, k=3, chosen variant, validation: gold label among the 3 demonstrations / "
+        "\nBalancing, k=3, the code's default variant, validation: gold label among the 3 demonstrations / "
         "share of demonstrations with the gold label (%):\n"
     )
-    print("| balance | " + " | ".join(DATASETS) + " |")
-    print("|---|" + "---|" * len(DATASETS))
-    for balance in ("none", "label", "mmr"):
+    print("| balance | " + " | ".join(ALL_DATASETS) + " |")
+    print("|---|" + "---|" * len(ALL_DATASETS))
+    for balance in BALANCES:
         cells = []
         for name, corpus in corpora.items():
             r = retrieve_corpus(corpus, embedder, top_k=3, balance=balance, splits=("validation",))
