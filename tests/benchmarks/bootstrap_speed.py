@@ -3,8 +3,8 @@
 On real predictions of the 5,217-row unified test split (the majority and k-NN baselines, made once,
 untimed), for each resampling unit: one run's intervals (3 metrics) and the paired comparison of the
 two runs (overall and per benchmark), each repeated --runs times in turn, the median shown with every
-run; the baseline scores resamples one at a time with scikit-learn (weighted-F1 only, timed on 50 and scaled
-to --resamples).
+run. The baseline scores resamples one at a time with scikit-learn (weighted-F1 only), timed --runs times on
+50 resamples each and scaled to --resamples; the ratios are against its median.
 
 Usage:
 
@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from instructerc.builders.cli import parse_command_line
-from instructerc.eval.bootstrap import Bootstrap, confidence_intervals, unit_index
+from instructerc.eval.bootstrap import UNITS, Bootstrap, confidence_intervals, unit_index
 from instructerc.eval.evaluation import BaselineRun, run_baseline
 from instructerc.eval.results import compare_runs, read_run
 
@@ -52,11 +52,12 @@ def one_by_one(run, unit: str, n_resamples: int) -> float:
     """Seconds for ``n_resamples`` resamples scored with sklearn, extrapolated from 50."""
     units = unit_index(run.dialogues if unit == "dialogue" else None, len(run.gold))
     rows = [np.flatnonzero(units == u) for u in range(units.max() + 1)]
+    n_labels = len(run.results["labels"])
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     for _ in range(50):
         pick = np.concatenate([rows[i] for i in rng.integers(0, len(rows), len(rows))])
-        f1_score(run.gold[pick], run.pred[pick], labels=range(9), average="weighted", zero_division=0)
+        f1_score(run.gold[pick], run.pred[pick], labels=range(n_labels), average="weighted", zero_division=0)
     return (time.perf_counter() - start) * n_resamples / 50
 
 
@@ -76,21 +77,27 @@ def main(argv: list[str] | None = None) -> int:
         f"median of {args.runs} runs (each run in s)\n"
     )
     print(
-        "| unit | units | one run's intervals (3 metrics) | paired comparison, overall + 3 benchmarks | "
-        "baseline: sklearn one resample at a time (weighted-F1 only) |"
+        "| unit | units | one run's intervals (3 metrics) | vs baseline | paired comparison, overall + 3 "
+        "benchmarks | vs baseline | baseline: sklearn one resample at a time (weighted-F1 only) |"
     )
-    print("|---|---:|---:|---:|---:|")
-    for unit in ("dialogue", "utterance"):
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    n_labels = len(knn.results["labels"])
+    for unit in UNITS:
         boot = Bootstrap(unit, args.resamples, 0)
-        single = timed(lambda: confidence_intervals(knn.gold, knn.pred, 9, boot, knn.dialogues), args.runs)
+        single = timed(lambda: confidence_intervals(knn.gold, knn.pred, n_labels, boot, knn.dialogues), args.runs)
         paired = timed(lambda: compare_runs(runs["majority"], knn, boot), args.runs)
+        baseline = [one_by_one(knn, unit, args.resamples) for _ in range(args.runs)]
         n_units = len(set(knn.dialogues)) if unit == "dialogue" else len(knn.ids)
 
-        def cell(xs):
-            return f"{statistics.median(xs):.3f} ({', '.join(f'{x:.3f}' for x in xs)})"
+        def cell(xs, fmt="{:.3f}"):
+            return f"{fmt.format(statistics.median(xs))} ({', '.join(fmt.format(x) for x in xs)})"
+
+        def ratio(xs):
+            return f"{statistics.median(baseline) / statistics.median(xs):,.0f}x faster"
 
         print(
-            f"| {unit} | {n_units} | {cell(single)} | {cell(paired)} | {one_by_one(knn, unit, args.resamples):.1f} |"
+            f"| {unit} | {n_units} | {cell(single)} | {ratio(single)} | {cell(paired)} | {ratio(paired)} | "
+            f"{cell(baseline, '{:.1f}')} |"
         )
     return 0
 
