@@ -35,7 +35,8 @@ from instructerc.builders.cli import parse_command_line
 from instructerc.builders.embedder import DEFAULT_CHECKPOINT, DEFAULT_EMBEDDER
 from instructerc.builders.errors import command
 from instructerc.builders.mixing import DEFAULT_MIX, DEFAULT_SEED, MIXES
-from instructerc.builders.pipeline import ALL_DATASETS, DEFAULT_ORG, build_datasets
+from instructerc.builders.naming import DEFAULT_ORG
+from instructerc.builders.pipeline import ALL_DATASETS, build_datasets
 from instructerc.builders.retrieval import DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS
 from instructerc.builders.tasks import CONFIGS, DEFAULT_WINDOW
 

@@ -16,6 +16,7 @@ from .labels import BENCHMARKS, UNIFIED
 from .mixing import MIXES
 
 
+DEFAULT_ORG = "instructerc"  # the Hub namespace of the project's datasets, adapters and Spaces
 _FRACTION = re.compile(rf"^(?P<name>.+?)(?:-(?P<mix>{'|'.join(MIXES)}))?-frac(?P<num>\d+)_(?P<den>\d+)$")
 
 

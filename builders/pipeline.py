@@ -30,7 +30,7 @@ from .errors import DataError, check_choice
 from .files import sha256_file
 from .labels import BENCHMARKS, SPLITS, UNIFIED, UNIFIED_SPEAKER_OFFSET
 from .mixing import DEFAULT_MIX, DEFAULT_SEED, MIXES, parse_fraction, subsample_train, truncate, unify
-from .naming import folder_name
+from .naming import DEFAULT_ORG, folder_name
 from .plots import plot_label_distribution
 from .retrieval import DEFAULT_QUERY, DEFAULT_TOP_K, QUERY_VARIANTS, retrieve_corpus, texts_to_embed
 from .retrieval_report import log_text, markdown, measure
@@ -40,7 +40,6 @@ from .templates import TEMPLATE_VERSION
 
 
 ALL_DATASETS: tuple[str, ...] = BENCHMARKS + (UNIFIED,)
-DEFAULT_ORG = "instructerc"
 logger = logging.getLogger(__name__)
 
 

@@ -247,6 +247,13 @@ def format_interval(value: float, interval: dict | None, digits: int = 2) -> str
     return text
 
 
+def format_delta(metric: dict, digits: int = 2) -> str:
+    """``+3.10 [-1.20, +7.40]``: one metric's Δ = B − A of ``compare`` with its paired interval (in %, signed,
+    so a gain and a loss read apart)."""
+    delta, low, high = (f"{100 * metric[key]:+.{digits}f}" for key in ("delta", "low", "high"))
+    return f"{delta} [{low}, {high}]"
+
+
 @dataclass(kw_only=True)
 class IntervalArgs:
     """The ``--ci-*`` flags of eval/run_eval.py, eval/baseline.py and eval/compare.py, as

@@ -28,7 +28,7 @@ from instructerc.builders.errors import one_line
 from instructerc.builders.labels import LABELS
 from instructerc.hub.scores import describe
 
-from .bootstrap import Bootstrap, compare, format_interval
+from .bootstrap import Bootstrap, compare, format_delta, format_interval
 from .errors import EvalError, parse_json
 from .metric import UNPARSEABLE, benchmarks_in, dialogue_ids, is_unified, to_original
 
@@ -300,10 +300,6 @@ def compare_runs(a: Run, b: Run, boot: Bootstrap, across_configs: bool = False) 
     }
 
 
-def _signed(x: float) -> str:
-    return f"{100 * x:+.2f}"
-
-
 SHORT = {"weighted_f1": "W-F1", "accuracy": "accuracy", "macro_f1": "macro-F1"}
 
 
@@ -329,7 +325,7 @@ def markdown(comparison: dict, metric: str = "weighted_f1") -> str:
         m = c["metrics"][metric]
         lines.append(
             f"| {name} | {c['rows']} | {c['bootstrap']['units']} | {100 * m['a']:.2f} | {100 * m['b']:.2f} | "
-            f"{_signed(m['delta'])} [{_signed(m['low'])}, {_signed(m['high'])}] | {m['p_value']:.3g} |"
+            f"{format_delta(m)} | {m['p_value']:.3g} |"
         )
     exact = [name for name, c in rows.items() if c["exact"]]
     lines += [

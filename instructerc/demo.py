@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from instructerc.builders.cli import parse_command_line
+from instructerc.builders.naming import DEFAULT_ORG
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,15 +87,20 @@ QUICK = Plan(
 )
 
 
-def run(step: str, args: list, env: dict | None = None) -> None:
+def run(step: str, args: list) -> None:
     cmd = [sys.executable, *args]
     shown = " ".join(shlex.quote(str(a)) for a in ["python", *args])
     print(f"\n=== {step}\n$ {shown}", flush=True)
     start = time.perf_counter()
-    proc = subprocess.run([str(c) for c in cmd], cwd=REPO, env=env)
+    proc = subprocess.run([str(c) for c in cmd], cwd=REPO)
     if proc.returncode != 0:
         sys.exit(f"demo: step '{step}' failed with exit status {proc.returncode}")
     print(f"--- {step}: {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def hub_folders(out: Path, org: str) -> Path:
+    """OUT/hub/<org>: where ``Demo.publish`` writes the Hub-ready repo folders (notebooks/demo.ipynb opens on them)."""
+    return out / "hub" / org
 
 
 def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
@@ -121,19 +127,19 @@ def scored(results: dict) -> str:
 
 
 def versus(comparison: dict) -> str:
+    from instructerc.eval.bootstrap import format_delta
+
     delta = comparison["comparisons"]["all"]["metrics"]["weighted_f1"]
-    return (
-        f"Δ {100 * delta['delta']:+.2f} [{100 * delta['low']:+.2f}, {100 * delta['high']:+.2f}], "
-        f"p = {delta['p_value']:.3g}"
-    )
+    return f"Δ {format_delta(delta)}, p = {delta['p_value']:.3g}"
 
 
 def summary(plan: Plan, eval_dir: Path) -> str:
     """The demo's verdict: each run's test weighted-F1 with its interval, and the adapter's gain over
     the majority class and over zero-shot (paired interval, p by approximate randomisation)."""
+    from instructerc.eval.results import RESULTS_FILE
     from instructerc.hub.scores import describe
 
-    read = {name: json.loads((eval_dir / name / "results.json").read_text()) for name in ("test", *BASELINES)}
+    read = {name: json.loads((eval_dir / name / RESULTS_FILE).read_text()) for name in ("test", *BASELINES)}
     test = read["test"]
     rows = f"{test['num_examples']} test rows" + (
         f" (the shortest whole dialogues holding at least {plan.subset_rows})" if plan.subset_rows else ""
@@ -188,7 +194,7 @@ class Demo:
 
     @property
     def hub(self) -> Path:
-        return self.out / "hub" / self.org
+        return hub_folders(self.out, self.org)
 
     def test_rows(self) -> list:
         subset = ["--subset-rows", str(self.plan.subset_rows)] if self.plan.subset_rows else []
@@ -278,10 +284,12 @@ class Demo:
         run("load the adapter back and predict the sample conversation", predicting)
 
     def report(self, folder: Path, adapter: str, seconds: float) -> None:
+        from instructerc.eval.results import CONFUSION_FILE, PER_CLASS_FILE, PREDICTIONS_FILE, RESULTS_FILE
+
         print(f"\n=== done in {seconds:.0f} s")
         print(summary(self.plan, self.eval_dir))
         print("artefacts:")
-        evaluations = "evaluations (results.json, predictions.parquet, confusion_matrix.png, per_class.md)"
+        evaluations = f"evaluations ({', '.join((RESULTS_FILE, PREDICTIONS_FILE, CONFUSION_FILE, PER_CLASS_FILE))})"
         for label, path in [
             ("dataset", self.data),
             ("base model", self.base_dir),
@@ -306,8 +314,8 @@ class DemoArgs:
     out: str = field(default="output", metadata={"help": "output directory (default: output)"})
     # read when the command runs, not when the module is imported
     org: str = field(
-        default_factory=lambda: os.environ.get("HF_ORG", "instructerc"),
-        metadata={"help": "Hub namespace of the repos (default: $HF_ORG, else instructerc)"},
+        default_factory=lambda: os.environ.get("HF_ORG", DEFAULT_ORG),
+        metadata={"help": f"Hub namespace of the repos (default: $HF_ORG, else {DEFAULT_ORG})"},
     )
     max_steps: int | None = field(default=None, metadata={"help": "override the recipe's max_steps"})
     quick: bool = field(

@@ -26,12 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from instructerc.builders.cli import parse_command_line
+from instructerc.builders.naming import DEFAULT_ORG
+from instructerc.demo import REAL, scored
 
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPE = REPO / "train" / "recipes" / "smollm2-135m" / "iemocap-lora-cpu.yaml"
-ORG = "instructerc"
-BASE = "smollm2-135m-instruct"
 FRACTIONS = ("1/64", "1/32", "1/16")
 # (name, train fraction or None for zero-shot, config), in the order they run. zero-shot: the base model through
 # its chat template, no training; lora-*: one epoch of the dialogue-level IEMOCAP train fraction with the main
@@ -75,7 +74,12 @@ def run(cmd: list, log: Path) -> float:
 
 def dataset(work: Path, fraction: str | None) -> Path:
     name = "iemocap" if fraction in (None, "1") else f"iemocap-frac{fraction.replace('/', '_')}"
-    return work / ORG / name
+    return work / DEFAULT_ORG / name
+
+
+def base_model(work: Path) -> Path:
+    """The base model's folder, laid out as its Hub id (WORK/<org>/<name>), as `make demo` lays it out."""
+    return work / DEFAULT_ORG / REAL.base
 
 
 def prepare(work: Path, raw_dir: str, log: Path) -> None:
@@ -100,12 +104,14 @@ def prepare(work: Path, raw_dir: str, log: Path) -> None:
                 ],
                 log,
             )
-    run([sys.executable, "train/make_smollm2.py", "--out_dir", work / ORG / BASE], log)
+    run([sys.executable, "train/make_smollm2.py", "--out_dir", base_model(work)], log)
 
 
 def finished(work: Path, name: str, config: str) -> dict | None:
     """A cell's results, if it ran with the prompts it has now (a folder of an older design is refused)."""
-    path = work / "cells" / name / "results.json"
+    from instructerc.eval.results import RESULTS_FILE
+
+    path = work / "cells" / name / RESULTS_FILE
     if not path.is_file():
         return None
     results = json.loads(path.read_text())
@@ -117,12 +123,17 @@ def finished(work: Path, name: str, config: str) -> dict | None:
 def train_cell(work: Path, name: str, fraction: str, config: str, log: Path) -> dict:
     """Train one cell's adapter (once: its timings are kept in the run folder, so a rerun scores it without
     training again); returns the training's timings."""
+    from transformers import TrainerState
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from instructerc.train.artifacts import STATE_FILE
+
     run_dir = work / "runs" / name
     done = run_dir / "bench-train.json"
     if done.is_file():
         return json.loads(done.read_text())
     # a resumed training's time counts only what this run trained: the report marks it
-    resumed = any(run_dir.glob("checkpoint-*"))
+    resumed = run_dir.is_dir() and get_last_checkpoint(str(run_dir)) is not None
     # a fraction trains one epoch; all of train ("1") trains the recipe's own max_steps
     steps = [] if fraction == "1" else ["--max_steps", "-1", "--num_train_epochs", "1"]
     timing = {
@@ -131,11 +142,11 @@ def train_cell(work: Path, name: str, fraction: str, config: str, log: Path) -> 
                 sys.executable,
                 "train/sft.py",
                 "--config",
-                RECIPE,
+                REAL.recipe,
                 "--model_name_or_path",
-                work / ORG / BASE,
+                base_model(work),
                 "--base_model_id",
-                f"{ORG}/{BASE}",
+                f"{DEFAULT_ORG}/{REAL.base}",
                 "--dataset_name",
                 dataset(work, fraction),
                 "--dataset_config",
@@ -147,12 +158,12 @@ def train_cell(work: Path, name: str, fraction: str, config: str, log: Path) -> 
             log,
         )
     }
-    state = json.loads((run_dir / "trainer_state.json").read_text())
-    timing["train_tokens"] = max((e.get("num_tokens", 0) for e in state["log_history"]), default=None)
+    state = TrainerState.load_from_json(str(run_dir / STATE_FILE))
+    timing["train_tokens"] = max((e.get("num_tokens", 0) for e in state.log_history), default=None)
     # rows trained: the epochs run times the train split's rows (train_samples is the split's size)
     samples = json.loads((run_dir / "train_results.json").read_text()).get("train_samples")
-    timing["train_rows"] = round(state["epoch"] * samples) if samples else None
-    timing["peak_rss_gib"] = max((e.get("peak_memory_gib", 0) for e in state["log_history"]), default=None)
+    timing["train_rows"] = round(state.epoch * samples) if samples else None
+    timing["peak_rss_gib"] = max((e.get("peak_memory_gib", 0) for e in state.log_history), default=None)
     timing["resumed"] = resumed
     done.write_text(json.dumps(timing, indent=2) + "\n")
     return timing
@@ -167,7 +178,7 @@ def run_cell(work: Path, name: str, fraction: str | None, config: str, log: Path
         return
     if fraction is None:
         timing: dict = {}
-        evaluate = ["--model", work / ORG / BASE, "--dataset-config", config, "--chat-template"]
+        evaluate = ["--model", base_model(work), "--dataset-config", config, "--chat-template"]
     else:
         timing = train_cell(work, name, fraction, config, log)
         evaluate = ["--adapter", work / "runs" / name]
@@ -203,14 +214,9 @@ def compare(work: Path, a: str, b: str, log: Path) -> dict:
 
 
 def report(work: Path) -> str:
-    from instructerc.demo import scored
+    from instructerc.eval.bootstrap import format_delta
 
     lines = [
-        f"SmolLM2-135M-Instruct (dequantized Q4_1, train/make_smollm2.py) on IEMOCAP, whole test split "
-        f"(1,623 rows, 31 dialogues; 95% intervals, dialogues resampled); "
-        f"{platform.processor() or platform.machine()}, "
-        f"{datetime.date.today().isoformat()}",
-        "",
         "| cell | train rows | train tokens | train time | scoring time | peak RSS (train) | test W-F1 [95% CI] "
         "| accuracy | paper, LLaMA-2-7B |",
         "|---|---:|---:|---:|---:|---:|---|---:|---:|",
@@ -243,14 +249,19 @@ def report(work: Path) -> str:
             f"{timing.get('peak_rss_gib') or 0:.1f} GiB | {scored(results)} | {100 * results['accuracy']:.2f} "
             f"| {paper} |"
         )
-    lines += ["", "| B vs A | ΔW-F1 [95% CI] | p |", "|---|---|---:|"]
+    # every cell is scored on the same whole test split: any scored cell has its size
+    split = next(iter(done.values()), None)
+    size = f"{split['num_examples']:,} rows, {split['bootstrap']['units']} dialogues; " if split else ""
+    title = (
+        f"SmolLM2-135M-Instruct (dequantized Q4_1, train/make_smollm2.py) on IEMOCAP, whole test split "
+        f"({size}95% intervals, dialogues resampled); {platform.processor() or platform.machine()}, "
+        f"{datetime.date.today().isoformat()}"
+    )
+    lines = [title, "", *lines, "", "| B vs A | ΔW-F1 [95% CI] | p |", "|---|---|---:|"]
     for a, b in COMPARISONS:
         if a in done and b in done:
             d = compare(work, a, b, work / "bench.log")
-            lines.append(
-                f"| {b} vs {a} | {100 * d['delta']:+.2f} [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] "
-                f"| {d['p_value']:.3g} |"
-            )
+            lines.append(f"| {b} vs {a} | {format_delta(d)} | {d['p_value']:.3g} |")
     text = "\n".join(lines) + "\n"
     (work / "report.md").write_text(text)
     return text

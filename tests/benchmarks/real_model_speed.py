@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,15 +27,15 @@ from argparse import SUPPRESS
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from rounds import median_run, round_robin  # this script's folder (it runs by path)
 
 from instructerc.builders.cli import parse_command_line
+from instructerc.builders.naming import DEFAULT_ORG
+from instructerc.demo import REAL
 
 
-REPO = Path(__file__).resolve().parents[2]
-RECIPE = REPO / "train" / "recipes" / "smollm2-135m" / "iemocap-lora-cpu.yaml"
-# The prompts the recipe trains on, and so the ones its adapter is scored on
-CONFIG = yaml.safe_load(RECIPE.read_text())["dataset_config"]
+# the main job's base model and dataset, as `make demo` lays them out
+BASE_DIR, DATASET_DIR = f"output/{DEFAULT_ORG}/{REAL.base}", f"output/{DEFAULT_ORG}/iemocap"
 TRAIN_MODES = ("before", "labelled-only", "recipe")
 SCORE_MODES = ("before", "merged", "auto")
 
@@ -56,7 +54,10 @@ def train_child(args, mode: str) -> dict:
 
     Trained tokens/s counts real tokens (pads excluded) over the steps after ``--warmup``; memory is the peak RSS
     of the process."""
+    from transformers import TrainerState
+
     import instructerc.train.finetune as finetune
+    from instructerc.train.artifacts import STATE_FILE
     from instructerc.train.sft import main
 
     if mode == "before":
@@ -65,7 +66,7 @@ def train_child(args, mode: str) -> dict:
     with tempfile.TemporaryDirectory() as out:
         argv = [
             "--config",
-            str(RECIPE),
+            str(REAL.recipe),
             "--model_name_or_path",
             args.model,
             "--dataset_name",
@@ -86,7 +87,7 @@ def train_child(args, mode: str) -> dict:
         ]
         if main(argv) != 0:
             raise SystemExit(f"train/sft.py failed in mode {mode}")
-        log = json.loads((Path(out) / "trainer_state.json").read_text())["log_history"]
+        log = TrainerState.load_from_json(str(Path(out) / STATE_FILE)).log_history
     rows = [e for e in log if "train_tokens_per_second" in e and e["step"] > args.warmup]
     return {
         "mode": mode,
@@ -107,7 +108,7 @@ def score_child(args, mode: str) -> dict:
 
     dtype = "auto" if mode == "auto" else "float32"
     model, tokenizer = load_model(args.model, Path(args.adapter), merge=mode != "before", dtype=dtype)
-    test = load_split(args.dataset, CONFIG, "test").select(range(args.score_rows))
+    test = load_split(args.dataset, REAL.config, "test").select(range(args.score_rows))
     scorer = LabelScorer(model, tokenizer, test.features["label"].names, batch_size=8)
     scorer.score(test["prompt"][:8])  # warm-up
     start = time.perf_counter()
@@ -134,7 +135,7 @@ def adapter_for_scoring(args, work: Path) -> str:
             main(
                 [
                     "--config",
-                    str(RECIPE),
+                    str(REAL.recipe),
                     "--model_name_or_path",
                     args.model,
                     "--dataset_name",
@@ -156,38 +157,12 @@ def adapter_for_scoring(args, work: Path) -> str:
     return str(out)
 
 
-def rounds(args, kind: str, modes: tuple[str, ...], extra: list[str]) -> dict[str, list[dict]]:
-    runs: dict[str, list[dict]] = {m: [] for m in modes}
-    for _ in range(args.repeats):  # round robin, so a busy spell of the machine hits every mode alike
-        for mode in modes:
-            child = subprocess.run(
-                [sys.executable, __file__, *sys.argv[1:], *extra, f"--{kind}", mode],
-                capture_output=True,
-                text=True,
-                env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
-            )
-            if child.returncode != 0:
-                raise SystemExit(child.stdout[-2000:] + child.stderr[-3000:])
-            runs[mode].append(json.loads(child.stdout.strip().splitlines()[-1]))
-    return runs
-
-
-def median_run(runs: list[dict], key: str) -> dict:
-    return sorted(runs, key=lambda r: r[key])[len(runs) // 2] | {f"all_{key}": [r[key] for r in runs]}
-
-
 @dataclass
 class RealModelSpeedArgs:
     """The flags of tests/benchmarks/real_model_speed.py."""
 
-    model: str = field(
-        default="output/instructerc/smollm2-135m-instruct",
-        metadata={"help": "base model folder (default output/instructerc/smollm2-135m-instruct)"},
-    )
-    dataset: str = field(
-        default="output/instructerc/iemocap",
-        metadata={"help": "built IEMOCAP folder (default output/instructerc/iemocap)"},
-    )
+    model: str = field(default=BASE_DIR, metadata={"help": f"base model folder (default {BASE_DIR})"})
+    dataset: str = field(default=DATASET_DIR, metadata={"help": f"built IEMOCAP folder (default {DATASET_DIR})"})
     adapter: str | None = field(
         default=None, metadata={"help": "adapter to score with (default: two steps of the recipe, made once)"}
     )
@@ -207,6 +182,7 @@ class RealModelSpeedArgs:
 
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command_line(__doc__, "tests/benchmarks/real_model_speed.py", [RealModelSpeedArgs], argv)
+    argv = sys.argv[1:] if argv is None else list(argv)  # what each child measurement is run with
     if args.train or args.score:
         print(json.dumps(train_child(args, args.train) if args.train else score_child(args, args.score)))
         return 0
@@ -216,13 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     adapter = adapter_for_scoring(args, work)
-    train = {m: median_run(r, "tokens_per_s") for m, r in rounds(args, "train", TRAIN_MODES, []).items()}
-    score = {
-        m: median_run(r, "rows_per_s") for m, r in rounds(args, "score", SCORE_MODES, ["--adapter", adapter]).items()
-    }
+    trained = round_robin(__file__, argv, "train", TRAIN_MODES, args.repeats)
+    scored = round_robin(__file__, [*argv, "--adapter", adapter], "score", SCORE_MODES, args.repeats)
+    train = {m: median_run(r, "tokens_per_s") for m, r in trained.items()}
+    score = {m: median_run(r, "rows_per_s") for m, r in scored.items()}
     device = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     lines = [
-        f"SmolLM2-135M-Instruct + LoRA (every projection), IEMOCAP {CONFIG} prompts; {device}, "
+        f"SmolLM2-135M-Instruct + LoRA (every projection), IEMOCAP {REAL.config} prompts; {device}, "
         f"{datetime.date.today().isoformat()}; median of {args.repeats} rounds (each round's value in brackets)",
         "",
         "| training | real tokens/s | vs before | peak RSS (GiB) | loss at each step |",
