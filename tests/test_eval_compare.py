@@ -138,7 +138,7 @@ def test_compare_prints_a_table_per_benchmark(runs, tmp_path, capsys):
         assert m["low"] <= m["delta"] <= m["high"] and 0 < m["p_value"] <= 1
         shown = (
             f"| {name} | {c['rows']} | {c['bootstrap']['units']} | {100 * m['a']:.2f} | {100 * m['b']:.2f} "
-            f"| {100 * m['delta']:+.2f} ["
+            f"| {100 * m['delta']:+.2f} [{100 * m['low']:+.2f}, {100 * m['high']:+.2f}] | {m['p_value']:.3g} |"
         )
         assert shown in table
     assert comparison["a"]["name"] == "majority-class baseline" and comparison["b"]["name"] == "10-NN vote baseline"
