@@ -10,9 +10,9 @@ Usage:
     # CPU, tiny LLaMA (built from the real data), 64 IEMOCAP test prompts
     python tests/benchmarks/eval_throughput.py --raw-dir ../shared/data/cosmic --threads 1
 
-    # a trained adapter on the tiny model
+    # the adapter `python -m instructerc.demo --quick` trains, on its tiny model
     python tests/benchmarks/eval_throughput.py --dataset output/instructerc/iemocap \\
-        --model output/tiny-llama --adapter output/tiny-lora
+        --model output/instructerc/tiny-llama --adapter output/runs/tiny-llama-iemocap-lora
 
     # GPU: also a LLaMA-2-7B-shaped model (random weights, bf16)
     python tests/benchmarks/eval_throughput.py --raw-dir ../shared/data/cosmic --llama7b --n 256 --batch-size 16
@@ -30,11 +30,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from shapes import LLAMA_2_7B, llama_2_7b_config, random_model  # this script's folder (it runs by path)
 
 from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import InstructercError, command
 from instructerc.eval.loading import label_names, load_model, load_split
 from instructerc.eval.scoring import inference, longest_first, pad, run_inference
+from instructerc.train.tiny_model import dataset_texts, make_tiny_model, train_tokenizer
 
 
 def prompt_pass(model, tokenizer, prompts, batch_size) -> float:
@@ -95,11 +97,7 @@ def bench(name, model, tokenizer, prompts, labels, args) -> str:
 def llama7b_shaped(texts):
     """LLaMA-2-7B's shape (32 layers, hidden 4096, vocabulary 32000) with random bf16 weights on the GPU, and
     a BPE tokenizer of that vocabulary trained on ``texts`` (LLaMA-2's own cannot be downloaded)."""
-    from shapes import llama_2_7b_config, random_model
-
-    from instructerc.train.tiny_model import train_tokenizer
-
-    tokenizer = train_tokenizer(texts, vocab_size=32000)
+    tokenizer = train_tokenizer(texts, vocab_size=LLAMA_2_7B["vocab_size"])
     model = random_model(llama_2_7b_config(tokenizer), device="cuda", dtype=torch.bfloat16)
     return model.eval(), tokenizer
 
@@ -149,8 +147,6 @@ def main(argv: list[str] | None = None) -> int:
     prompts = [ds[int(i)]["prompt"] for i in rng.choice(len(ds), size=min(args.n, len(ds)), replace=False)]
     model_dir = args.model
     if model_dir is None:
-        from instructerc.train.tiny_model import dataset_texts, make_tiny_model
-
         model_dir = str(make_tiny_model(work / "tiny", dataset_texts(dataset, args.config)))
     model, tokenizer = load_model(model_dir, Path(args.adapter) if args.adapter else None)
     print(
@@ -159,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         "| agreement where generate is valid |"
     )
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    name = "tiny LLaMA (2x64)" + (" + LoRA" if args.adapter else ", random")
+    shape = f"({model.config.num_hidden_layers}x{model.config.hidden_size})"  # layers x hidden
+    name = f"{Path(args.model).name} {shape}" if args.model else f"tiny LLaMA {shape}, random"
+    if args.adapter:
+        name += " + LoRA"
     if args.max_new_tokens:
         name += f", generate <= {args.max_new_tokens} new tokens"
     print(bench(name, model, tokenizer, prompts, labels, args), flush=True)
@@ -168,8 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             print("| — | no GPU available in this session | LLaMA-2-7B-shaped | | | | | | | | | | |")
         else:
             del model
-            texts = (row["prompt"] + row["completion"] for row in load_split(dataset, args.config, "train"))
-            big, big_tok = llama7b_shaped(texts)
+            big, big_tok = llama7b_shaped(dataset_texts(dataset, args.config))
             print(bench("LLaMA-2-7B-shaped, random, bf16", big, big_tok, prompts, labels, args), flush=True)
     return 0
 

@@ -25,8 +25,11 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from shapes import LLAMA_2_7B  # this script's folder (it runs by path)
 
 from instructerc.builders.cli import parse_command_line
+from instructerc.builders.labels import UNIFIED
+from instructerc.builders.pipeline import ALL_DATASETS
 
 
 LIMIT_BYTES = 64 * 2**20
@@ -73,40 +76,38 @@ PLATFORMS = (
     "manylinux2014_x86_64",
     "manylinux1_x86_64",
 )
-DATASETS = ("iemocap", "meld", "emorynlp", "unified")
 # The configs the LLaMA-2-7B recipes train on: all of IEMOCAP's (speaker, plain, multi-task recipes), only
 # `default` of the others, so all four fit the 64 MiB beside the wheels.
-RECIPE_CONFIGS = {"iemocap": None, "meld": ("default",), "emorynlp": ("default",), "unified": ("default",)}
+RECIPE_CONFIGS = {name: None if name == "iemocap" else ("default",) for name in ALL_DATASETS}
 TOKENIZER_CONFIGS = ("default", "speaker", "prediction")  # `plain` prompts are inside `default`'s
-VOCAB = 32000
+VOCAB = LLAMA_2_7B["vocab_size"]
 
 
 def folder_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def download_wheels(dest: Path, deepspeed: bool = True) -> dict[str, str]:
-    """The tested version of each package in ``WHEELS``, as a cp312 manylinux wheel (and DeepSpeed)."""
+def download_wheels(dest: Path) -> dict[str, str]:
+    """The tested version of each package in ``WHEELS``, as a cp312 manylinux wheel, and DeepSpeed's."""
     pins = {name: metadata.version(name) for name in WHEELS}
-    if deepspeed:
-        pins.update({name: _version_or(name, "hjson", "3.1.0") for name in DEEPSPEED_DEPS})
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "-q",
-                "--disable-pip-version-check",
-                "--no-deps",
-                "--no-build-isolation",
-                f"deepspeed=={DEEPSPEED}",
-                "-w",
-                str(dest),
-            ],
-            check=True,
-            env={**os.environ, "DS_BUILD_OPS": "0"},
-        )
+    pins.update({name: _version_or(name, "3.1.0") for name in DEEPSPEED_DEPS})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-build-isolation",
+            f"deepspeed=={DEEPSPEED}",
+            "-w",
+            str(dest),
+        ],
+        check=True,
+        env={**os.environ, "DS_BUILD_OPS": "0"},
+    )
     cmd = [
         sys.executable,
         "-m",
@@ -147,25 +148,24 @@ def copy_dataset(folder: Path, dest: Path, configs: tuple[str, ...] | None) -> l
     return [c["config_name"] for c in kept]
 
 
-def _version_or(name: str, fallback_name: str, fallback: str) -> str:
-    """The installed version, or the pinned one for the package this environment lacks (hjson)."""
+def _version_or(name: str, fallback: str) -> str:
+    """The installed version, or ``fallback`` for hjson, the one DeepSpeed dependency this environment lacks."""
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
-        if name != fallback_name:
+        if name != "hjson":
             raise
         return fallback
 
 
 def tokenizer_texts(folders: list[Path]):
-    from instructerc.builders.reading import load_split
+    """The train prompts and completions of every dataset but the unified one (the union of the others)."""
+    from instructerc.train.tiny_model import dataset_texts
 
     for folder in folders:
-        if folder.name == "unified":  # the union of the others
-            continue
-        for config in TOKENIZER_CONFIGS:
-            for row in load_split(str(folder), config, "train"):
-                yield row["prompt"] + row["completion"]
+        if folder.name != UNIFIED:
+            for config in TOKENIZER_CONFIGS:
+                yield from dataset_texts(folder, config)
 
 
 def length_stats(folder: Path, tokenizer) -> dict:
@@ -192,7 +192,7 @@ def length_stats(folder: Path, tokenizer) -> dict:
     return stats
 
 
-def make_bundle(datasets_dir: Path, out: Path, *, names=DATASETS, wheels: bool = True, vocab: int = VOCAB) -> dict:
+def make_bundle(datasets_dir: Path, out: Path, *, names=ALL_DATASETS, wheels: bool = True, vocab: int = VOCAB) -> dict:
     """Write the bundle into ``out`` (replaced whole, via a staging folder); returns its manifest.
 
     - ``wheels/``: the versions this checkout is tested with (read from the running environment), for Python
@@ -268,8 +268,8 @@ class GpuBundleArgs:
     )
     out: str = field(default=".gpu-bundle", metadata={"help": "the bundle folder (default .gpu-bundle)"})
     datasets: list[str] = field(
-        default_factory=lambda: list(DATASETS),
-        metadata={"help": f"built datasets to bundle (default: {' '.join(DATASETS)})"},
+        default_factory=lambda: list(ALL_DATASETS),
+        metadata={"help": f"built datasets to bundle (default: {' '.join(ALL_DATASETS)})"},
     )
     wheels: bool = field(
         default=True, metadata={"help": "bundle the wheels (default); --no-wheels skips them (a CPU dry run)"}

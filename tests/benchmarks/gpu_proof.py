@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from shapes import GPU_PEAK_BF16  # this script's folder (it runs by path)
+from shapes import flops_per_token, gemm_peak  # this script's folder (it runs by path)
 
 from instructerc.builders.cli import parse_command_line
 
@@ -157,37 +157,6 @@ def environment() -> dict:
     return info
 
 
-def gemm_peak(dry: bool) -> dict:
-    """Measured bf16 matrix-product rate (GPU, 8192^3, median of 20 after warm-up; fp32 512^3 on CPU), and the
-    peak MFU divides by: the card's dense bf16 datasheet figure where known, else the measured rate."""
-    import torch
-
-    gpu = torch.cuda.is_available()
-    n = 8192 if gpu else 512
-    dtype = torch.bfloat16 if gpu else torch.float32
-    a = torch.randn(n, n, device="cuda" if gpu else "cpu", dtype=dtype)
-    b = torch.randn(n, n, device=a.device, dtype=dtype)
-    times = []
-    for i in range(25 if gpu else 6):
-        if gpu:
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        a @ b
-        if gpu:
-            torch.cuda.synchronize()
-        if i >= 5 or (not gpu and i >= 1):
-            times.append(time.perf_counter() - t)
-    measured = 2 * n**3 / statistics.median(times)
-    name = torch.cuda.get_device_name(0) if gpu else "cpu"
-    datasheet = next((v for k, v in GPU_PEAK_BF16.items() if k in name), None)
-    return {
-        "measured_flops": measured,
-        "datasheet_flops": datasheet,
-        "peak_flops": datasheet or measured,
-        "peak_source": "datasheet bf16 dense" if datasheet else "measured matmul",
-    }
-
-
 _MADE: dict[str, dict] = {}  # model folder -> what make_model recorded: `--part all` makes and saves it once
 
 
@@ -197,7 +166,7 @@ def make_model(proof: Proof) -> dict:
     if str(proof.model_dir) in _MADE and proof.model_dir.is_dir():
         return {**_MADE[str(proof.model_dir)], "made_by_an_earlier_part": True}
     import torch
-    from shapes import llama_2_7b_config, non_embedding_params, random_model
+    from shapes import llama_2_7b_config, model_shape, random_model
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(proof.bundle / "tokenizer"))
@@ -219,9 +188,7 @@ def make_model(proof: Proof) -> dict:
     info = {
         "ok": True,
         "params": sum(p.numel() for p in model.parameters()),
-        "non_embedding_params": non_embedding_params(model),
-        "layers": c.num_hidden_layers,
-        "hidden": c.hidden_size,
+        **model_shape(model),
         "vocab": c.vocab_size,
         "tokenizer_vocab": len(tokenizer),
         "make_seconds": round(made, 1),
@@ -320,22 +287,6 @@ def train_measures(log: list[dict], warmup: int) -> dict:
         "loss_first": next(e["loss"] for e in log if "loss" in e),
         "loss_last": rows[-1].get("loss"),
     }
-
-
-def flops_per_token(model: dict, s: float, *, lora: bool, recompute: bool) -> float:
-    """FLOPs per trained token; N = parameters except the input embedding, L layers, d hidden, s the mean
-    number of keys a token attends to.
-
-    - LoRA, model FLOPs (MFU): 4N + 12·L·d·s (forward 2N; backward 2N for the activation gradients through
-      the frozen weights; LoRA's own weight gradients are under 0.1% and left out);
-    - LoRA with activation checkpointing (``recompute``), hardware FLOPs (HFU): 6N + 16·L·d·s (the forward
-      runs twice);
-    - all-parameter: 6N + 12·L·d·s model FLOPs.
-    """
-    n, L, d = model["non_embedding_params"], model["layers"], model["hidden"]
-    if not lora:
-        return 6 * n + 12 * L * d * s
-    return (6 * n + 16 * L * d * s) if recompute else (4 * n + 12 * L * d * s)
 
 
 # Settings tried beside the recipe's (micro-batch 8 x 4 accumulation, activation checkpointing) to find where the
@@ -525,7 +476,7 @@ def stage_lever(proof: Proof, name: str, peak: dict, model: dict) -> dict:
 def measured_peak_and_model(proof: Proof) -> tuple[dict, dict]:
     """The stages every training part starts with: the environment, this run's matmul peak, the model."""
     proof.results["environment"] = environment()
-    peak = proof.stage("gemm_peak", lambda: {"ok": True, **gemm_peak(proof.dry)})
+    peak = proof.stage("gemm_peak", lambda: {"ok": True, **gemm_peak()})
     return peak, proof.stage("model", make_model, proof)
 
 

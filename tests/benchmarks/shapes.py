@@ -1,12 +1,15 @@
 """The LLaMA-2-7B shape the GPU benchmarks build with random weights (LLaMA-2's own weights are not
-reachable here), and the GPUs' peak FLOP/s. One place for them: gpu_proof.py, train_throughput.py and
-eval_throughput.py use them.
+reachable here), the devices' peak FLOP/s, the FLOPs a trained token costs, and the tiny LLaMA the CPU runs
+default to. One place for them: gpu_proof.py, train_throughput.py and eval_throughput.py use them.
 
 The numbers are those of meta-llama/Llama-2-7b-hf's config.json; the vocabulary stays 32,000 even
 when the stand-in tokenizer learnt fewer tokens, so the embedding and head cost what LLaMA-2's do.
 """
 
 from __future__ import annotations
+
+import statistics
+import time
 
 
 LLAMA_2_7B = dict(
@@ -27,6 +30,17 @@ LLAMA_2_7B = dict(
 GPU_PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12}
 
 
+def quick_demo():
+    """Where `python -m instructerc.demo --quick`, with its default flags, puts the tiny LLaMA (``base_dir``)
+    and its adapter (``run_dir``)."""
+    from pathlib import Path
+
+    from instructerc.demo import QUICK, Demo, DemoArgs
+
+    demo = DemoArgs()
+    return Demo(QUICK, demo.raw_dir, Path(demo.out), demo.org, max_steps=None, push=False)
+
+
 def llama_2_7b_config(tokenizer, **overrides):
     """LLaMA-2-7B's config with the stand-in tokenizer's special-token ids."""
     from transformers import LlamaConfig
@@ -39,21 +53,72 @@ def llama_2_7b_config(tokenizer, **overrides):
 
 
 def random_model(config, *, device: str, dtype):
-    """A ``LlamaForCausalLM`` with random weights made directly on ``device`` in ``dtype`` (a 7B model in
-    bf16 on a GPU takes seconds; made on the CPU in fp32 first, it would take minutes and 27 GB)."""
+    """A causal LM with random weights made directly on ``device`` in ``dtype`` (a 7B model in bf16 on a GPU
+    takes seconds; made on the CPU in fp32 first, it would take minutes and 27 GB)."""
     import torch
-    from transformers import LlamaForCausalLM
+    from transformers import AutoModelForCausalLM
 
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        with torch.device(device):
-            model = LlamaForCausalLM(config)
-    finally:
-        torch.set_default_dtype(default)
-    return model
+    with torch.device(device):
+        return AutoModelForCausalLM.from_config(config, dtype=dtype)
 
 
-def non_embedding_params(model) -> int:
-    """Parameters that do matrix work per token: all but the input embedding (a lookup)."""
-    return sum(p.numel() for p in model.parameters()) - model.get_input_embeddings().weight.numel()
+def datasheet_peak(device_name: str) -> float | None:
+    """The dense bf16 datasheet FLOP/s of the GPU ``device_name`` names, None for one not in GPU_PEAK_BF16."""
+    return next((v for k, v in GPU_PEAK_BF16.items() if k in device_name), None)
+
+
+def gemm_peak() -> dict:
+    """Measured matrix-product rate (GPU: bf16 8192^3; CPU: fp32 1024^3; median of 20 after 5 warm-ups), and
+    the peak MFU divides by: the card's dense bf16 datasheet figure where known, else the measured rate."""
+    import torch
+
+    gpu = torch.cuda.is_available()
+    n = 8192 if gpu else 1024
+    dtype = torch.bfloat16 if gpu else torch.float32
+    a = torch.randn(n, n, device="cuda" if gpu else "cpu", dtype=dtype)
+    b = torch.randn(n, n, device=a.device, dtype=dtype)
+    times = []
+    for i in range(25):
+        if gpu:
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        a @ b
+        if gpu:
+            torch.cuda.synchronize()
+        if i >= 5:
+            times.append(time.perf_counter() - t)
+    measured = 2 * n**3 / statistics.median(times)
+    datasheet = datasheet_peak(torch.cuda.get_device_name(0)) if gpu else None
+    return {
+        "measured_flops": measured,
+        "datasheet_flops": datasheet,
+        "peak_flops": datasheet or measured,
+        "peak_source": "datasheet bf16 dense" if datasheet else "measured matmul",
+    }
+
+
+def model_shape(model) -> dict:
+    """What ``flops_per_token`` needs of a model: N, its parameters except the input embedding (a lookup, no
+    FLOPs), its layers and hidden size."""
+    c = model.config
+    return {
+        "non_embedding_params": model.num_parameters(exclude_embeddings=True),
+        "layers": c.num_hidden_layers,
+        "hidden": c.hidden_size,
+    }
+
+
+def flops_per_token(model: dict, s: float, *, lora: bool, recompute: bool) -> float:
+    """FLOPs per trained token; ``model`` as ``model_shape`` gives it (N, L layers, d hidden), s the mean
+    number of keys a token attends to.
+
+    - LoRA, model FLOPs (MFU): 4N + 12·L·d·s (forward 2N; backward 2N for the activation gradients through
+      the frozen weights; LoRA's own weight gradients are under 0.1% and left out);
+    - LoRA with activation checkpointing (``recompute``), hardware FLOPs (HFU): 6N + 16·L·d·s (the forward
+      runs twice);
+    - all-parameter: 6N + 12·L·d·s model FLOPs.
+    """
+    n, L, d = model["non_embedding_params"], model["layers"], model["hidden"]
+    if not lora:
+        return 6 * n + 12 * L * d * s
+    return (6 * n + 16 * L * d * s) if recompute else (4 * n + 12 * L * d * s)

@@ -3,13 +3,16 @@
 Three ways TRL's SFTTrainer batches the same rows (IEMOCAP `plain` train prompts), compared in one run: `padded`,
 `padding_free` (rows concatenated, no pad tokens) and `packing` (best-fit decreasing into --max-length rows). Each
 mode runs in a fresh process with the same seed, the modes take turns for --repeats rounds, and the median round's
-tokens/s, peak memory and model-FLOPs utilisation (`measure`) make the table of docs/benchmarks.md.
+tokens/s, peak memory, MFU and HFU (gpu_proof.py's: MFU counts LoRA's model FLOPs, HFU also the forward that
+activation checkpointing recomputes; `measure`) make the table of docs/benchmarks.md. With --work, each
+child's result is kept there as <mode>-<round>.json and a rerun with the same flags skips the children whose
+result is already there (an interrupted run resumes).
 
 Usage:
 
-    # CPU, the tiny LLaMA (always available)
+    # CPU, the tiny LLaMA of `python -m instructerc.demo --quick`
     python tests/benchmarks/train_throughput.py --dataset output/instructerc/iemocap \\
-        --model tiny --tiny-model-dir output/tiny-llama [--steps 20] [--json out.json]
+        --model tiny [--tiny-model-dir output/instructerc/tiny-llama] [--steps 20] [--json out.json] [--work DIR]
 
     # GPU, a LLaMA-2-7B-shaped model (the real config, random weights, bf16, sdpa)
     python tests/benchmarks/train_throughput.py --dataset output/instructerc/iemocap \\
@@ -22,83 +25,83 @@ import datetime
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from argparse import SUPPRESS
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from shapes import GPU_PEAK_BF16  # this script's folder (it runs by path)
+from gpu_proof import LORA_RECIPE  # this script's folder (it runs by path)
+from shapes import LLAMA_2_7B, flops_per_token, gemm_peak, llama_2_7b_config, model_shape, quick_demo, random_model
 
 from instructerc.builders.cli import parse_command_line
+from instructerc.demo import QUICK
 
 
 MODES = ("padded", "padding_free", "packing")
-
-
-def cpu_gemm_peak(seconds: float = 3.0, n: int = 1024) -> float:
-    """Sustained fp32 matmul FLOP/s of this CPU with torch's current thread count."""
-    import torch
-
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        torch.mm(a, b)
-        done += 1
-    return 2 * n**3 * done / (time.perf_counter() - start)
+# The LoRA recipe each model trains with: the demo's for the tiny LLaMA, LLaMA-2-7B's for its shape.
+RECIPES = {"tiny": QUICK.recipe, "llama-2-7b-shaped": LORA_RECIPE}
 
 
 def build_model(args, gpu: bool):
-    """The model, its tokenizer and the LoRA targets. The 7B-shaped model's tokenizer is a 32k byte-level BPE
-    trained on the built prompts (LLaMA-2's own cannot be downloaded offline), so its token counts are close
-    to, not equal to, LLaMA-2's."""
+    """The model and its tokenizer. The 7B-shaped model's tokenizer is a 32k byte-level BPE trained on the
+    built prompts (LLaMA-2's own cannot be downloaded offline), so its token counts are close to, not equal
+    to, LLaMA-2's."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if args.model == "tiny":
         tok = AutoTokenizer.from_pretrained(args.tiny_model_dir)
-        model = AutoModelForCausalLM.from_pretrained(args.tiny_model_dir, dtype=torch.float32)
-        return model, tok, "all-linear"
-    from shapes import llama_2_7b_config, random_model
+        return AutoModelForCausalLM.from_pretrained(args.tiny_model_dir, dtype=torch.float32), tok
+    from instructerc.train.tiny_model import dataset_texts, train_tokenizer
 
-    from instructerc.builders.reading import load_split
-    from instructerc.train.tiny_model import train_tokenizer
-
-    rows = load_split(args.dataset, "plain", "train")
-    tok = train_tokenizer((p + c for p, c in zip(rows["prompt"], rows["completion"])), vocab_size=32000)
+    tok = train_tokenizer(dataset_texts(args.dataset, "plain"), vocab_size=LLAMA_2_7B["vocab_size"])
     config = llama_2_7b_config(tok, attn_implementation=args.attn_implementation)
-    model = random_model(config, device="cuda" if gpu else "cpu", dtype=torch.bfloat16)
-    return model, tok, ["q_proj", "k_proj", "v_proj"]  # the LLaMA-2-7B recipes' LoRA targets
+    return random_model(config, device="cuda" if gpu else "cpu", dtype=torch.bfloat16), tok
+
+
+def lora_config(model: str):
+    """The LoRA adapter of ``model``'s recipe (RECIPES)."""
+    import yaml
+    from peft import LoraConfig
+
+    recipe = yaml.safe_load(RECIPES[model].read_text())
+    return LoraConfig(
+        r=recipe["lora_r"],
+        lora_alpha=recipe["lora_alpha"],
+        lora_dropout=recipe["lora_dropout"],
+        target_modules=recipe["lora_target_modules"],
+        task_type="CAUSAL_LM",
+    )
 
 
 def measure(args, mode: str) -> dict:
     """One mode's run: ``--warmup`` untimed steps, then ``--steps`` timed ones. `packing`'s batch holds as many
-    real tokens as the padded batch. Trained tokens count prompt + completion, pads excluded; peak memory is
-    max allocated on a GPU, peak RSS on a CPU. MFU: LoRA needs about 4 x params x tokens (forward 2, backward
-    through the frozen weights 2; + 2 with activation checkpointing), divided by the device peak (GPU: bf16
-    dense peak of the card; CPU: a measured fp32 GEMM peak of this machine); params are the base model's without
-    the input embedding (a lookup, no FLOPs), and attention's sequence-length term is left out, so MFU is
-    slightly understated for long rows."""
+    real tokens as the padded batch. Trained tokens count prompt + completion + EOS, pads excluded; peak memory
+    is max allocated on a GPU, peak RSS on a CPU (peak_memory_gib). FLOPs per trained token are gpu_proof.py's
+    (shapes.flops_per_token, s from these rows' lengths): MFU counts LoRA's model FLOPs, 4N + 12·L·d·s, HFU
+    also the forward that activation checkpointing recomputes, 6N + 16·L·d·s; both against the device peak
+    (shapes.gemm_peak: a GPU's dense bf16 datasheet figure, else a measured matmul rate)."""
     import torch
-    from peft import LoraConfig
     from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
     from instructerc.builders.reading import load_split
+    from instructerc.train.callbacks import peak_memory_gib
+    from instructerc.train.data import token_lengths
 
     gpu = torch.cuda.is_available()
     torch.manual_seed(0)
-    model, tok, targets = build_model(args, gpu)
+    model, tok = build_model(args, gpu)
     rows = load_split(args.dataset, "plain", "train").select_columns(["prompt", "completion"])
     rows = rows.shuffle(seed=0).select(range(min(len(rows), args.rows)))
+    lengths = token_lengths(rows, tok)  # as SFTTrainer counts them: prompt + completion + EOS
     checkpointing = gpu and args.model != "tiny"
     batch = args.batch_size
     if mode == "packing":  # as many real tokens per step as the padded batch holds, in max_length sequences
-        mean = sum(len(ids) for ids in tok([p + c for p, c in zip(rows["prompt"], rows["completion"])])["input_ids"])
-        batch = max(1, round(args.batch_size * mean / len(rows) / args.max_length))
+        batch = max(1, round(args.batch_size * lengths.mean() / args.max_length))
 
     times: dict[int, float] = {}
 
@@ -128,9 +131,13 @@ def measure(args, mode: str) -> dict:
             packing_strategy="bfd",
             max_length=None if mode == "padding_free" else args.max_length,
         )
-        peft = LoraConfig(r=16, lora_alpha=16, lora_dropout=0.05, target_modules=targets, task_type="CAUSAL_LM")
         trainer = SFTTrainer(
-            model=model, args=config, train_dataset=rows, processing_class=tok, peft_config=peft, callbacks=[Clock()]
+            model=model,
+            args=config,
+            train_dataset=rows,
+            processing_class=tok,
+            peft_config=lora_config(args.model),
+            callbacks=[Clock()],
         )
         if gpu:
             torch.cuda.reset_peak_memory_stats()
@@ -139,35 +146,32 @@ def measure(args, mode: str) -> dict:
     first, last = args.warmup, args.warmup + args.steps
     seconds = times[last] - times[first]
     n_tokens = tokens[last] - tokens[first]
-    base = trainer.model.get_base_model()
-    params = sum(p.numel() for p in base.parameters()) - base.get_input_embeddings().weight.numel()
-    flops_per_token = (6 if checkpointing else 4) * params
+    shape = model_shape(trainer.model.get_base_model())
+    s = float((lengths.astype("float64") ** 2).sum() / lengths.sum()) / 2  # mean keys a token attends to
     tps = n_tokens / seconds
-    if gpu:
-        peak_mem = torch.cuda.max_memory_allocated() / 2**30
-    else:
-        peak_mem = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     return {
         "mode": mode,
         "batch_size": batch,
         "tokens_per_s": tps,
         "seconds": seconds,
         "tokens": n_tokens,
-        "peak_mem_gib": peak_mem,
-        "achieved_flops": tps * flops_per_token,
-        "params": params,
+        "peak_mem_gib": peak_memory_gib(),
+        "model_flops": tps * flops_per_token(shape, s, lora=True, recompute=False),
+        "hardware_flops": tps * flops_per_token(shape, s, lora=True, recompute=checkpointing),
+        "params": shape["non_embedding_params"],
         "checkpointing": checkpointing,
     }
 
 
-def device_info() -> tuple[str, float]:
+def device_info() -> tuple[str, dict]:
+    """The device's name and its peak (shapes.gemm_peak)."""
     import torch
 
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name()
-        peak = next((v for k, v in GPU_PEAK_BF16.items() if k in name), float("nan"))
-        return name, peak
-    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads", cpu_gemm_peak()
+    else:
+        name = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return name, gemm_peak()
 
 
 @dataclass
@@ -183,7 +187,8 @@ class TrainThroughputArgs:
         },
     )
     tiny_model_dir: str = field(
-        default="output/tiny-llama", metadata={"help": "the tiny LLaMA's folder (default output/tiny-llama)"}
+        default=str(quick_demo().base_dir),
+        metadata={"help": f"the tiny LLaMA's folder (default {quick_demo().base_dir}: the quick demo's)"},
     )
     steps: int = field(default=20, metadata={"help": "timed steps per mode (default 20)"})
     warmup: int = field(default=3, metadata={"help": "untimed steps first (default 3)"})
@@ -199,6 +204,9 @@ class TrainThroughputArgs:
         default="sdpa", metadata={"help": "7B-shaped model: sdpa (default), flash_attention_2, ..."}
     )
     json: str | None = field(default=None, metadata={"help": "also write the results here"})
+    work: str | None = field(
+        default=None, metadata={"help": "keep each child's result here, and reuse those of an earlier run"}
+    )
     mode: str | None = field(  # one measurement, in a child process
         default=None, metadata={"help": SUPPRESS, "choices": list(MODES)}
     )
@@ -212,8 +220,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     runs: dict[str, list[dict]] = {m: [] for m in MODES}
     passthrough = list((argv if argv is not None else sys.argv[1:]))
-    for _ in range(args.repeats):  # round robin, so a busy spell of a shared machine hits every mode alike
+    # what a kept result must have been measured with to be reused
+    key = {k: v for k, v in vars(args).items() if k not in ("json", "work", "repeats", "mode")}
+    work = Path(args.work) if args.work else None
+    for round_ in range(args.repeats):  # round robin, so a busy spell of a shared machine hits every mode alike
         for mode in MODES:
+            kept = work / f"{mode}-{round_}.json" if work else None
+            if kept and kept.is_file() and (old := json.loads(kept.read_text()))["args"] == key:
+                runs[mode].append(old["result"])
+                continue
             child = subprocess.run(
                 [sys.executable, __file__, *passthrough, "--mode", mode],
                 capture_output=True,
@@ -224,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(child.stderr[-3000:], file=sys.stderr)
                 return child.returncode
             runs[mode].append(json.loads(child.stdout.strip().splitlines()[-1]))
+            if kept:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                kept.write_text(json.dumps({"args": key, "result": runs[mode][-1]}, indent=2) + "\n")
     # the median round of each mode (the upper median for an even count)
     results = [
         sorted(runs[m], key=lambda r: r["tokens_per_s"])[len(runs[m]) // 2]
@@ -234,27 +252,29 @@ def main(argv: list[str] | None = None) -> int:
     padded = results[0]["tokens_per_s"]
     print(
         f"\n{args.model}, batch {args.batch_size}, {args.steps} timed steps, {device}, "
-        f"{datetime.date.today().isoformat()}; peak {peak / 1e12:.2f} TFLOP/s\n"
+        f"{datetime.date.today().isoformat()}; peak ({peak['peak_source']}) {peak['peak_flops'] / 1e12:.2f} "
+        "TFLOP/s; MFU: LoRA's model FLOPs 4N + 12·L·d·s, HFU: + the forward activation checkpointing recomputes\n"
     )
-    print("| mode | batch | tokens/s, median (each run) | vs padded | peak memory (GiB) | MFU |")
-    print("|---|---|---|---|---|---|")
+    print("| mode | batch | tokens/s, median (each run) | vs padded | peak memory (GiB) | MFU | HFU |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
-        r["mfu"] = r["achieved_flops"] / peak
+        r["mfu"] = r["model_flops"] / peak["peak_flops"]
+        r["hfu"] = r["hardware_flops"] / peak["peak_flops"]
         r["speedup"] = r["tokens_per_s"] / padded
         runs_text = ", ".join(f"{x:,.0f}" for x in r["all_tokens_per_s"])
         print(
             f"| {r['mode']} | {r['batch_size']} | {r['tokens_per_s']:,.0f} ({runs_text}) | {r['speedup']:.2f}x "
-            f"| {r['peak_mem_gib']:.2f} "
-            f"| {100 * r['mfu']:.1f}% |"
+            f"| {r['peak_mem_gib']:.2f} | {100 * r['mfu']:.1f}% | {100 * r['hfu']:.1f}% |"
         )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
                 {
                     "device": device,
-                    "peak_flops": peak,
+                    "peak_flops": peak["peak_flops"],
+                    "peak_source": peak["peak_source"],
                     "date": datetime.date.today().isoformat(),
-                    "args": {k: v for k, v in vars(args).items() if k != "json"},
+                    "args": {k: v for k, v in vars(args).items() if k not in ("json", "work")},
                     "results": results,
                 },
                 f,
