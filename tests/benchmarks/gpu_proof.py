@@ -219,7 +219,7 @@ def run(cmd: list[str], proof: Proof, log_name: str, timeout: float) -> dict:
         "rc": rc,
         "seconds": round(seconds, 1),
         "command": " ".join(_short(c, proof) for c in cmd),
-        "tail": output[-3000:] if rc != 0 else "",
+        "tail": _short(output[-3000:], proof) if rc != 0 else "",
     }
 
 
@@ -231,10 +231,22 @@ def child_command(proof: Proof, mode: str, *extra: str) -> list[str]:
     return cmd + ["--work", str(proof.work), *extra] + (["--dry-run"] if proof.dry else [])
 
 
-def _short(arg: str, proof: Proof) -> str:
-    for path, name in ((proof.work, "$WORK"), (proof.bundle, "$BUNDLE"), (REPO, ".")):
-        arg = arg.replace(str(path) + "/", f"{name}/" if name != "." else "").replace(str(path), name)
-    return arg
+def _short(text: str, proof: Proof) -> str:
+    """``text`` with this machine's folders named, not spelled out: the results files are kept in the repo."""
+    import sysconfig
+
+    names = (
+        (sys.executable, "python"),
+        (proof.work, "$WORK"),
+        (proof.bundle, "$BUNDLE"),
+        (REPO, "."),
+        (sysconfig.get_paths()["purelib"], "$SITE_PACKAGES"),
+        # gpu_proof.sh's private site folder
+        *((p, "$PYTHONPATH") for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if os.path.isabs(p)),
+    )
+    for path, name in names:
+        text = text.replace(str(path) + "/", f"{name}/" if name != "." else "").replace(str(path), name)
+    return text
 
 
 def launch_sft(
@@ -264,7 +276,7 @@ def launch_sft(
     result = run(cmd, proof, name, timeout)
     state = out_dir / "trainer_state.json"
     result["log"] = json.loads(state.read_text())["log_history"] if state.is_file() else []
-    result["output_dir"] = str(out_dir)
+    result["output_dir"] = _short(str(out_dir), proof)
     result["ok"] = result["rc"] == 0
     return result
 
@@ -380,7 +392,7 @@ def stage_train(
     m.update(micro_batch=batch, accumulation=accumulation, checkpointing=recompute)
     m["epoch_tokens"] = proof.lengths("iemocap", "default/train")["tokens"]
     if mode == "padded":
-        out = Path(result["output_dir"])
+        out = proof.work / "runs" / "lora-padded"
         m["files"] = sorted(p.name for p in out.iterdir() if p.is_file())
         for split in ("eval", "test"):
             f = out / f"{split}_results.json"
