@@ -1,10 +1,14 @@
-"""The project's cache folder and file digests, shared by the raw-data, embedder and model checks."""
+"""The project's cache folder, file digests and the file that marks an adapter folder, shared by the raw-data,
+embedder and model checks, training, evaluation and publishing."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
+
+
+ADAPTER_CONFIG = "adapter_config.json"  # peft's CONFIG_NAME, named here so hub/ need not import peft (and torch)
 
 
 def cache_root() -> Path:
@@ -21,4 +25,9 @@ def sha256_file(path: str | Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-__all__ = ["cache_root", "sha256_file"]
+def is_adapter(folder: str | Path) -> bool:
+    """A PEFT adapter folder: it holds ``adapter_config.json``."""
+    return (Path(folder) / ADAPTER_CONFIG).is_file()
+
+
+__all__ = ["ADAPTER_CONFIG", "cache_root", "is_adapter", "sha256_file"]

@@ -16,6 +16,7 @@ from instructerc.builders import reading
 from instructerc.builders.balancing import DEFAULT_BALANCE
 from instructerc.builders.embedder import DEFAULT_EMBEDDER
 from instructerc.builders.errors import one_line
+from instructerc.builders.files import ADAPTER_CONFIG, is_adapter
 from instructerc.builders.naming import hub_id_of_folder
 from instructerc.builders.retrieval import DEFAULT_QUERY
 from instructerc.builders.settings import BuildSettings, describe_mismatches, mismatches
@@ -234,8 +235,8 @@ def resolve_adapter(adapter: str | None, revision: str | None = None) -> Path | 
         return None
     if is_local(adapter):
         path = Path(adapter)
-        if not (path / "adapter_config.json").is_file():
-            raise EvalError(f"--adapter {adapter}: no adapter_config.json in this folder (not a PEFT adapter)")
+        if not is_adapter(path):
+            raise EvalError(f"--adapter {adapter}: no {ADAPTER_CONFIG} in this folder (not a PEFT adapter)")
         return path
     from huggingface_hub import snapshot_download
 
@@ -256,7 +257,7 @@ def recorded_base_model(adapter_dir: Path) -> str | None:
     task = read_task(adapter_dir)
     if task and task.base_model:
         return str(task.base_model)
-    config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    config = json.loads((adapter_dir / ADAPTER_CONFIG).read_text(encoding="utf-8"))
     return config.get("base_model_name_or_path")
 
 

@@ -17,6 +17,7 @@ from huggingface_hub import DatasetCard, EvalResultEntry, ModelCard, SpaceCard, 
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from instructerc.builders.errors import one_line
+from instructerc.builders.files import is_adapter
 
 from .errors import CardError, redact
 from .licenses import folder_sources
@@ -124,7 +125,7 @@ def _check_model_card(card: ModelCard, data: dict, readme: Path, folder: Path) -
             raise CardError(f"{readme}: `base_model` must be the Hub id of the base model, got {base_model!r}")
     if not data.get("library_name"):
         raise CardError(f"{readme}: the model card states no `library_name`")
-    if (folder / "adapter_config.json").is_file() and data.get("library_name") != "peft":
+    if is_adapter(folder) and data.get("library_name") != "peft":
         raise CardError(f"{readme}: an adapter folder's card needs `library_name: peft`")
     for result in card.data.eval_results or []:
         if not is_number(result.metric_value):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from instructerc.builders.files import ADAPTER_CONFIG
+
 from .errors import CardError
 
 
@@ -80,7 +82,7 @@ _TRAINED_BY_PATH = (
 )
 CAUSES = {
     "erc_task.json": _TRAINED_BY_PATH,
-    "adapter_config.json": _TRAINED_BY_PATH,
+    ADAPTER_CONFIG: _TRAINED_BY_PATH,
     "recipe.yaml": _TRAINED_BY_PATH,
     "trainer_state.json": (
         "the Trainer recorded its best checkpoint by path; train/sft.py of this version "

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
+from instructerc.builders.files import ADAPTER_CONFIG, is_adapter
 from instructerc.hub.adapter_card import link_space
 from instructerc.hub.errors import HubError
 from instructerc.hub.licenses import check_publication, folder_sources
@@ -41,7 +42,7 @@ from instructerc.hub.spaces import push_space
 def detect_repo_type(folder: str | Path) -> str:
     """`model` for a trained adapter or model folder, `dataset` otherwise."""
     folder = Path(folder)
-    is_model = (folder / "adapter_config.json").is_file() or (folder / "config.json").is_file()
+    is_model = is_adapter(folder) or (folder / "config.json").is_file()
     return "model" if is_model else "dataset"
 
 
@@ -95,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     repo_type = args.repo_type or detect_repo_type(args.folder)
     if args.space:
-        if repo_type != "model" or not (Path(args.folder) / "adapter_config.json").is_file():
-            raise HubError(f"--space: {args.folder} is not an adapter folder (no adapter_config.json)")
+        if repo_type != "model" or not is_adapter(args.folder):
+            raise HubError(f"--space: {args.folder} is not an adapter folder (no {ADAPTER_CONFIG})")
         check_publication(
             folder_sources(args.folder),
             public=not args.private,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from instructerc.builders.cli import parse_command_line
+from instructerc.builders.files import is_adapter
 from instructerc.builders.naming import DEFAULT_ORG
 
 
@@ -113,7 +114,7 @@ def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     copy_publishable(folder, dest, repo_type)
-    if repo_type == "model" and (dest / "adapter_config.json").is_file():
+    if repo_type == "model" and is_adapter(dest):
         set_repo_id(dest, hub_id_of_folder(dest))
     validate_folder(dest, repo_type)
     return dest

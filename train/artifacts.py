@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from instructerc.builders.files import ADAPTER_CONFIG
 from instructerc.eval.evaluation import RECIPE_FILE
 from instructerc.hub.adapter_card import make_adapter_card
 from instructerc.hub.errors import redact
@@ -88,7 +89,7 @@ def base_model_id(declared: str | None, name_or_path: str) -> str:
 def name_base_model(folder: str | Path, base_model: str) -> None:
     """``adapter_config.json`` names the base model as the task file and card do. Set after
     saving: PEFT looks the configured name up on the Hub while it saves."""
-    path = Path(folder) / "adapter_config.json"
+    path = Path(folder) / ADAPTER_CONFIG
     if path.is_file():
         config = json.loads(path.read_text(encoding="utf-8"))
         if config.get("base_model_name_or_path") != base_model:

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from instructerc.builders.errors import InstructercError
+from instructerc.builders.files import is_adapter
 from instructerc.eval.reports import across_seeds, card_score
 from instructerc.eval.results import RESULTS_FILE
 
@@ -141,7 +142,7 @@ def run_seeds(run: SeedRuns) -> dict:
     dataset = local_dataset(run) if run.evaluate else None
     for seed in run.seeds:
         results = eval_dir(out, seed) / RESULTS_FILE
-        if run.evaluate and results.is_file() and (run_dir(out, seed) / "adapter_config.json").is_file():
+        if run.evaluate and results.is_file() and is_adapter(run_dir(out, seed)):
             print(f"\n=== seed {seed}: trained and evaluated already ({results})", flush=True)
             continue
         _step(f"train seed {seed}", train_command(run, seed, out))
