@@ -177,6 +177,12 @@ class Demo:
     max_steps: int | None
     push: bool  # PUSH=1: push to HF_ENDPOINT as private repos, and load the adapter back by repo id
 
+    @classmethod
+    def with_defaults(cls, plan: Plan) -> Demo:
+        """The demo of ``plan`` run with its default flags: where it puts each artefact (benchmarks read them)."""
+        args = DemoArgs()
+        return cls(plan, args.raw_dir, Path(args.out), args.org, args.max_steps, push=False)
+
     @property
     def data(self) -> Path:
         return self.out / self.org / "iemocap"

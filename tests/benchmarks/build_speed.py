@@ -4,19 +4,17 @@ Median of --runs runs, each step in a fresh process (imports and model loading c
 (a) the cold full build of all four datasets, all configs, with an empty embedding cache; (b) the warm
 rebuild after changing the window (every text cached); (c) the baseline, plain `SentenceTransformer.encode`
 of the same distinct texts, the floor a cold build cannot beat; each step's ratio is against (c) of the
-same runs. Prints the table of docs/benchmarks.md. Each finished run is kept in --work, and a rerun with
-the same settings and commit starts after the last one kept (a run takes minutes on 2 cores); delete
-the folder to measure the same code again.
+same runs. Prints the table of docs/benchmarks.md. With --work, each finished run is kept there, and a
+rerun of the same code with the same flags takes the kept runs (a run takes minutes on 2 cores; rounds.py).
 
 Usage:
 
     python tests/benchmarks/build_speed.py --raw-dir ../shared/data/cosmic [--runs 3] [--json out.json]
-    python tests/benchmarks/build_speed.py --raw-dir DIR --runs 3 --search-base 1000000
+    python tests/benchmarks/build_speed.py --raw-dir DIR --runs 3 --search-base 1000000 [--work DIR]
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import platform
@@ -26,6 +24,8 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rounds import Kept, measured_on  # this script's folder (it runs by path)
 
 from instructerc.builders.cli import parse_command_line
 from instructerc.builders.tasks import DEFAULT_WINDOW
@@ -92,9 +92,8 @@ class BuildSpeedArgs:
     raw_dir: str = field(metadata={"help": "local copy of the COSMIC pickles (as builders/build.py --raw-dir)"})
     runs: int = field(default=3, metadata={"help": "runs of the three steps; the median is reported (default 3)"})
     json: str | None = field(default=None, metadata={"help": "also write the measurements here"})
-    work: str = field(
-        default="output/benchmarks/build_speed",
-        metadata={"help": "where each finished run is kept, to resume from (default %(default)s)"},
+    work: str | None = field(
+        default=None, metadata={"help": "keep each finished run here, and reuse those of an earlier run"}
     )
     search_base: int = field(
         default=0,
@@ -109,30 +108,25 @@ class BuildSpeedArgs:
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command_line(__doc__, "tests/benchmarks/build_speed.py", [BuildSpeedArgs], argv)
 
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
-    settings = {
-        "raw_dir": str(Path(args.raw_dir).resolve()),
-        "search_base": args.search_base,
-        "commit": commit.stdout.strip(),  # a run of other code is measured again
-    }
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    runs = []
-    for i in range(args.runs):
-        kept = work / f"run-{i + 1}.json"
-        if kept.is_file() and json.loads(kept.read_text())["settings"] == settings:
-            runs.append(json.loads(kept.read_text())["run"])
-            print(f"run {i + 1}: kept in {kept}", file=sys.stderr, flush=True)
-            continue
+    # a kept run is reused only when it was measured on the same data, with the same flags, by the same code
+    cpu = f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
+    kept = Kept(args.work, {"raw_dir": str(Path(args.raw_dir).resolve()), "search_base": args.search_base, "cpu": cpu})
+
+    def one_run() -> dict:
         with tempfile.TemporaryDirectory(prefix="instructerc-bench-") as tmp:
             cache = Path(tmp) / "embeddings"
-            cold = _run(BUILD, args.raw_dir, Path(tmp) / "cold", DEFAULT_WINDOW, cache)
-            warm = _run(BUILD, args.raw_dir, Path(tmp) / "warm", WARM_WINDOW, cache)
-            encode = _run(ENCODE, args.raw_dir)
-        runs.append({"cold": cold, "warm": warm, "encode": encode})
+            run = {
+                "cold": _run(BUILD, args.raw_dir, Path(tmp) / "cold", DEFAULT_WINDOW, cache),
+                "warm": _run(BUILD, args.raw_dir, Path(tmp) / "warm", WARM_WINDOW, cache),
+                "encode": _run(ENCODE, args.raw_dir),
+            }
         if args.search_base:
-            runs[-1]["search"] = _run(SEARCH, args.search_base)
-        kept.write_text(json.dumps({"settings": settings, "run": runs[-1]}, indent=2))
+            run["search"] = _run(SEARCH, args.search_base)
+        return run
+
+    runs = []
+    for i in range(args.runs):
+        runs.append(kept.measure(f"run-{i + 1}", one_run))
         print(f"run {i + 1}: {json.dumps(runs[-1])}", file=sys.stderr, flush=True)
 
     def med(step, key):
@@ -141,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     def each(step):
         return ", ".join(f"{r[step]['seconds']:.1f}" for r in runs)
 
-    cpu = f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
-    date = datetime.date.today().isoformat()
+    date = measured_on(runs)
     baseline = med("encode", "seconds")
     rows = [
         ("(a) cold full build, empty embedding cache", "cold", "≤ 150 s"),

@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from shapes import LLAMA_2_7B  # this script's folder (it runs by path)
+from shapes import LLAMA_2_7B, attention_length  # this script's folder (it runs by path)
 
 from instructerc.builders.cli import parse_command_line
 from instructerc.builders.labels import UNIFIED
@@ -186,8 +186,7 @@ def length_stats(folder: Path, tokenizer) -> dict:
                 "median": float(np.median(n)),
                 "p99": float(np.percentile(n, 99)),
                 "max": int(n.max()),
-                # E[len^2] / E[len]: what the attention FLOPs per token scale with
-                "attention_length": round(float((n.astype(np.float64) ** 2).sum() / n.sum()), 1),
+                "attention_length": round(attention_length(n), 1),
             }
     return stats
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from shapes import flops_per_token, gemm_peak  # this script's folder (it runs by path)
+from shapes import LORA_RECIPE, flops_per_token, gemm_peak  # this script's folder (it runs by path)
 
 from instructerc.builders.cli import parse_command_line
 
@@ -41,7 +41,6 @@ from instructerc.builders.cli import parse_command_line
 REPO = Path(__file__).resolve().parents[2]
 
 RECIPES = REPO / "train" / "recipes"
-LORA_RECIPE = RECIPES / "llama-2-7b" / "iemocap-lora.yaml"
 FULL_RECIPE = RECIPES / "llama-2-7b" / "iemocap-full.yaml"
 ACCELERATE = RECIPES / "accelerate_configs"
 CARDS_GIB = {"24 GB": 22.0, "40 GB": 39.0, "80 GB": 79.0}  # usable after the CUDA context, conservatively
@@ -67,8 +66,10 @@ TRAIN_ONLY = [
 LOG_EACH_STEP = ["--logging_steps", "1", "--report_to", "none", "--disable_tqdm", "true"]
 # The same recipe in the CPU dry run: fp32 (bf16 matmuls are slow there), no activation checkpointing.
 CPU_DRY_RUN = ["--dtype", "float32", "--bf16", "false", "--activation_checkpointing", "false"]
-# iemocap-lora.yaml's micro-batch and gradient accumulation as written (global batch 32 rows).
-RECIPE_MICRO_BATCH, RECIPE_ACCUMULATION = 8, 4
+# iemocap-lora.yaml's micro-batch and gradient accumulation as written when the speed levers were chosen
+# (global batch 32 rows): the speed part's baseline, whatever the recipe now says.
+AS_WRITTEN_MICRO_BATCH, AS_WRITTEN_ACCUMULATION = 8, 4
+PADDED_RUN = "lora-padded"  # the train part's run of the recipe as it is: scored, evaluated, prompt-passed
 
 
 class Proof:
@@ -102,6 +103,9 @@ class Proof:
         }
         # On the GPU machine's 16 cores, TRL's tokenization of a split in parallel (the recipes leave it serial).
         self.num_proc = [] if self.dry else ["--dataset_num_proc", "8"]
+
+    def run_dir(self, name: str) -> Path:
+        return self.work / "runs" / name
 
     def dataset(self, name: str = "iemocap") -> Path:
         return self.bundle / "data" / "instructerc" / name
@@ -238,13 +242,14 @@ def _short(text: str, proof: Proof) -> str:
     names = (
         (sys.executable, "python"),
         (proof.work, "$WORK"),
+        (proof.out, "$OUT"),
         (proof.bundle, "$BUNDLE"),
         (REPO, "."),
         (sysconfig.get_paths()["purelib"], "$SITE_PACKAGES"),
         # gpu_proof.sh's private site folder
         *((p, "$PYTHONPATH") for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if os.path.isabs(p)),
     )
-    for path, name in names:
+    for path, name in sorted(names, key=lambda pair: -len(str(pair[0]))):  # the most specific folder first
         text = text.replace(str(path) + "/", f"{name}/" if name != "." else "").replace(str(path), name)
     return text
 
@@ -252,7 +257,7 @@ def _short(text: str, proof: Proof) -> str:
 def launch_sft(
     proof: Proof, name: str, recipe: Path, overrides: list[str], *, accelerate_config: Path, timeout: float = 540
 ) -> dict:
-    out_dir = proof.work / "runs" / name
+    out_dir = proof.run_dir(name)
     cmd = [
         sys.executable,
         "-m",
@@ -273,8 +278,10 @@ def launch_sft(
         *overrides,
         *(CPU_DRY_RUN if proof.dry else []),
     ]
+    from instructerc.train.artifacts import STATE_FILE
+
     result = run(cmd, proof, name, timeout)
-    state = out_dir / "trainer_state.json"
+    state = out_dir / STATE_FILE
     result["log"] = json.loads(state.read_text())["log_history"] if state.is_file() else []
     result["output_dir"] = _short(str(out_dir), proof)
     result["ok"] = result["rc"] == 0
@@ -310,13 +317,17 @@ VARIANTS = {
 }
 
 
-def packed_micro_batch(proof: Proof) -> int:
-    """Rows per packed micro-batch that hold as many real tokens as the recipe's padded micro-batch: packed
-    rows are the recipe's max_length long."""
+def lora_recipe() -> dict:
     import yaml
 
-    row = yaml.safe_load(LORA_RECIPE.read_text())["max_length"]
-    return max(1, round(RECIPE_MICRO_BATCH * proof.lengths("iemocap", "default/train")["mean"] / row))
+    return yaml.safe_load(LORA_RECIPE.read_text())
+
+
+def packed_micro_batch(proof: Proof, padded_micro_batch: int) -> int:
+    """Rows per packed micro-batch that hold as many real tokens as ``padded_micro_batch`` padded rows: packed
+    rows are the recipe's max_length long."""
+    row = lora_recipe()["max_length"]
+    return max(1, round(padded_micro_batch * proof.lengths("iemocap", "default/train")["mean"] / row))
 
 
 def lora_speed(proof: Proof, result: dict, model: dict, peak: dict, *, recompute: bool) -> dict:
@@ -337,12 +348,18 @@ def stage_train(
     peak: dict,
     model: dict,
     *,
-    micro_batch: int = RECIPE_MICRO_BATCH,
-    accumulation: int = RECIPE_ACCUMULATION,
-    checkpointing: bool = True,
+    micro_batch: int | None = None,
+    accumulation: int | None = None,
+    checkpointing: bool | None = None,
     variant_name: str | None = None,
 ) -> dict:
+    """One LoRA run of the recipe in ``mode`` (TRAIN_MODES); a sweep variant (``variant_name``) sets the
+    micro-batch, accumulation and checkpointing, the recipe's own otherwise."""
     args = proof.args
+    recipe = lora_recipe()
+    micro_batch = recipe["per_device_train_batch_size"] if micro_batch is None else micro_batch
+    accumulation = recipe["gradient_accumulation_steps"] if accumulation is None else accumulation
+    checkpointing = recipe["activation_checkpointing"] if checkpointing is None else checkpointing
     steps = args.warmup + args.steps
     overrides = ["--dataset_name", str(proof.dataset()), "--max_steps", str(steps)]
     batch = micro_batch
@@ -380,7 +397,7 @@ def stage_train(
         overrides += ["--padding_free", "true"]
     if mode == "packing":
         if not variant:
-            batch = packed_micro_batch(proof)
+            batch = packed_micro_batch(proof, micro_batch)
         overrides += ["--packing", "true", "--packing_strategy", "bfd", "--per_device_train_batch_size", str(batch)]
     result = launch_sft(
         proof, f"lora-{name or mode}", LORA_RECIPE, overrides, accelerate_config=ACCELERATE / "single_gpu.yaml"
@@ -392,7 +409,7 @@ def stage_train(
     m.update(micro_batch=batch, accumulation=accumulation, checkpointing=recompute)
     m["epoch_tokens"] = proof.lengths("iemocap", "default/train")["tokens"]
     if mode == "padded":
-        out = proof.work / "runs" / "lora-padded"
+        out = proof.run_dir(f"lora-{name or mode}")
         m["files"] = sorted(p.name for p in out.iterdir() if p.is_file())
         for split in ("eval", "test"):
             f = out / f"{split}_results.json"
@@ -407,9 +424,9 @@ def stage_train(
 # give the recipe's loss at every step.
 AS_WRITTEN = [
     "--per_device_train_batch_size",
-    str(RECIPE_MICRO_BATCH),
+    str(AS_WRITTEN_MICRO_BATCH),
     "--gradient_accumulation_steps",
-    str(RECIPE_ACCUMULATION),
+    str(AS_WRITTEN_ACCUMULATION),
     "--activation_checkpointing",
     "true",
     "--lora_dropout",
@@ -464,9 +481,9 @@ def stage_lever(proof: Proof, name: str, peak: dict, model: dict) -> dict:
         *AS_WRITTEN,
         *flags,
     ]
-    batch = RECIPE_MICRO_BATCH
+    batch = AS_WRITTEN_MICRO_BATCH
     if "--packing" in flags:
-        batch = packed_micro_batch(proof)
+        batch = packed_micro_batch(proof, AS_WRITTEN_MICRO_BATCH)
         overrides += ["--per_device_train_batch_size", str(batch)]
     result = launch_sft(
         proof, f"speed-{name}", LORA_RECIPE, overrides, accelerate_config=ACCELERATE / "single_gpu.yaml"
@@ -478,7 +495,7 @@ def stage_lever(proof: Proof, name: str, peak: dict, model: dict) -> dict:
     m["losses"] = [e["loss"] for e in result["log"] if "loss" in e]
     m.update(
         micro_batch=batch,
-        accumulation=RECIPE_ACCUMULATION,
+        accumulation=AS_WRITTEN_ACCUMULATION,
         checkpointing=checkpointing,
         levers=together if name == "all" else [name],
     )
@@ -534,7 +551,7 @@ def _speed_table(stages: dict) -> list[str]:
 
 
 def stage_eval(proof: Proof, mode: str) -> dict:
-    adapter = proof.work / "runs" / "lora-padded"
+    adapter = proof.run_dir(PADDED_RUN)
     out = proof.work / "eval" / mode
     cmd = [
         sys.executable,
@@ -560,7 +577,9 @@ def stage_eval(proof: Proof, mode: str) -> dict:
     result = run(cmd, proof, f"eval-{mode}", 540)
     result["ok"] = result["rc"] == 0
     if result["ok"]:
-        r = json.loads((out / "results.json").read_text())
+        from instructerc.eval.results import RESULTS_FILE
+
+        r = json.loads((out / RESULTS_FILE).read_text())
         result.update(
             utterances=r["num_examples"],
             utterances_per_s=r["runtime"]["utterances_per_s"],
@@ -592,7 +611,7 @@ def prompt_pass_child(proof: Proof) -> int:
     from instructerc.builders.reading import load_split
     from instructerc.eval.loading import load_model
 
-    model, tokenizer = load_model(str(proof.model_dir), proof.work / "runs" / "lora-padded")
+    model, tokenizer = load_model(str(proof.model_dir), proof.run_dir(PADDED_RUN))
     prompts = load_split(str(proof.dataset()), "default", "test")["prompt"]
     if proof.args.eval_max_samples:
         prompts = prompts[: proof.args.eval_max_samples]
@@ -677,6 +696,7 @@ def memfit_child(proof: Proof) -> int:
     import yaml
     from transformers import TrainerCallback
 
+    from instructerc.train.artifacts import STATE_FILE
     from instructerc.train.config import parse_recipe
     from instructerc.train.finetune import finetune
     from instructerc.train.model import load_model
@@ -746,7 +766,7 @@ def memfit_child(proof: Proof) -> int:
                 from instructerc.train.callbacks import peak_memory_gib
 
                 row["peak_allocated_gib"] = row["peak_reserved_gib"] = peak_memory_gib()
-            state = json.loads((out / "trainer_state.json").read_text())
+            state = json.loads((out / STATE_FILE).read_text())
             row["tokens_first_step"] = next(e["num_tokens"] for e in state["log_history"] if "num_tokens" in e)
         except Exception as e:  # noqa: BLE001 - recorded per recipe
             row["error"] = f"{type(e).__name__}: {' '.join(str(e).split())[:500]}"
@@ -874,7 +894,7 @@ def profile_child(proof: Proof) -> int:
         "--dataset_name",
         str(proof.dataset()),
         "--output_dir",
-        str(proof.work / "runs" / "profile"),
+        str(proof.run_dir("profile")),
         "--max_steps",
         str(proof.args.warmup + 1),
         *TRAIN_ONLY,

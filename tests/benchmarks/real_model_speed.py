@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime
 import json
 import platform
-import resource
 import statistics
 import sys
 import tempfile
@@ -30,18 +29,15 @@ from pathlib import Path
 from rounds import median_run, round_robin  # this script's folder (it runs by path)
 
 from instructerc.builders.cli import parse_command_line
-from instructerc.builders.naming import DEFAULT_ORG
-from instructerc.demo import REAL
+from instructerc.builders.files import is_adapter
+from instructerc.demo import REAL, Demo
+from instructerc.train.callbacks import peak_memory_gib
 
 
-# the main job's base model and dataset, as `make demo` lays them out
-BASE_DIR, DATASET_DIR = f"output/{DEFAULT_ORG}/{REAL.base}", f"output/{DEFAULT_ORG}/iemocap"
+# the main job's base model and dataset, where `make demo` puts them
+BASE_DIR, DATASET_DIR = str(Demo.with_defaults(REAL).base_dir), str(Demo.with_defaults(REAL).data)
 TRAIN_MODES = ("before", "labelled-only", "recipe")
 SCORE_MODES = ("before", "merged", "auto")
-
-
-def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def train_child(args, mode: str) -> dict:
@@ -93,7 +89,7 @@ def train_child(args, mode: str) -> dict:
         "mode": mode,
         "tokens_per_s": statistics.median(e["train_tokens_per_second"] for e in rows),
         "loss": [e["loss"] for e in log if "loss" in e],
-        "peak_rss_gib": peak_rss_gib(),
+        "peak_rss_gib": peak_memory_gib(),  # a CPU benchmark: peak RSS
     }
 
 
@@ -118,7 +114,7 @@ def score_child(args, mode: str) -> dict:
         "mode": mode,
         "rows_per_s": len(test) / seconds,
         "dtype": str(model.dtype).removeprefix("torch."),
-        "peak_rss_gib": peak_rss_gib(),
+        "peak_rss_gib": peak_memory_gib(),  # a CPU benchmark: peak RSS
         "predictions": scores.argmax(axis=1).tolist(),
     }
 
@@ -128,7 +124,7 @@ def adapter_for_scoring(args, work: Path) -> str:
     if args.adapter:
         return args.adapter
     out = work / "adapter"
-    if not (out / "adapter_config.json").is_file():
+    if not is_adapter(out):
         from instructerc.train.sft import main
 
         assert (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from pathlib import Path
 
 
 LLAMA_2_7B = dict(
@@ -25,20 +26,11 @@ LLAMA_2_7B = dict(
     tie_word_embeddings=False,
 )
 
+# The LLaMA-2-7B LoRA recipe the GPU benchmarks train (the paper's IEMOCAP setting).
+LORA_RECIPE = Path(__file__).resolve().parents[2] / "train" / "recipes" / "llama-2-7b" / "iemocap-lora.yaml"
 # Datasheet dense bf16 FLOP/s of the GPUs the benchmarks may meet (by a substring of the device name): the
 # peak their MFU is measured against.
 GPU_PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12}
-
-
-def quick_demo():
-    """Where `python -m instructerc.demo --quick`, with its default flags, puts the tiny LLaMA (``base_dir``)
-    and its adapter (``run_dir``)."""
-    from pathlib import Path
-
-    from instructerc.demo import QUICK, Demo, DemoArgs
-
-    demo = DemoArgs()
-    return Demo(QUICK, demo.raw_dir, Path(demo.out), demo.org, max_steps=None, push=False)
 
 
 def llama_2_7b_config(tokenizer, **overrides):
@@ -99,13 +91,22 @@ def gemm_peak() -> dict:
 
 def model_shape(model) -> dict:
     """What ``flops_per_token`` needs of a model: N, its parameters except the input embedding (a lookup, no
-    FLOPs), its layers and hidden size."""
+    FLOPs; a tied head goes with it, which LLaMA-2 has not), its layers and hidden size."""
     c = model.config
     return {
         "non_embedding_params": model.num_parameters(exclude_embeddings=True),
         "layers": c.num_hidden_layers,
         "hidden": c.hidden_size,
     }
+
+
+def attention_length(lengths) -> float:
+    """E[len^2] / E[len] of the rows' token lengths: what attention's FLOPs per token scale with (a token of
+    a row of n tokens attends to n / 2 keys on average, so ``flops_per_token``'s s is half of it)."""
+    import numpy as np
+
+    n = np.asarray(lengths, dtype=np.float64)
+    return float((n**2).sum() / n.sum())
 
 
 def flops_per_token(model: dict, s: float, *, lora: bool, recompute: bool) -> float:

@@ -5,8 +5,8 @@ Three ways TRL's SFTTrainer batches the same rows (IEMOCAP `plain` train prompts
 mode runs in a fresh process with the same seed, the modes take turns for --repeats rounds, and the median round's
 tokens/s, peak memory, MFU and HFU (gpu_proof.py's: MFU counts LoRA's model FLOPs, HFU also the forward that
 activation checkpointing recomputes; `measure`) make the table of docs/benchmarks.md. With --work, each
-child's result is kept there as <mode>-<round>.json and a rerun with the same flags skips the children whose
-result is already there (an interrupted run resumes).
+child's result is kept there as <mode>-<round>.json, and a rerun with the same flags, on the same device, of
+the same code skips the children whose result is already there (an interrupted run resumes; rounds.py).
 
 Usage:
 
@@ -21,28 +21,33 @@ Usage:
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from argparse import SUPPRESS
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from gpu_proof import LORA_RECIPE  # this script's folder (it runs by path)
-from shapes import LLAMA_2_7B, flops_per_token, gemm_peak, llama_2_7b_config, model_shape, quick_demo, random_model
+from rounds import Kept, measured_on, median_run, round_robin  # this script's folder (it runs by path)
+from shapes import (
+    LLAMA_2_7B,
+    LORA_RECIPE,
+    attention_length,
+    flops_per_token,
+    gemm_peak,
+    llama_2_7b_config,
+    model_shape,
+    random_model,
+)
 
 from instructerc.builders.cli import parse_command_line
-from instructerc.demo import QUICK
+from instructerc.demo import QUICK, Demo
 
 
 MODES = ("padded", "padding_free", "packing")
 # The LoRA recipe each model trains with: the demo's for the tiny LLaMA, LLaMA-2-7B's for its shape.
-RECIPES = {"tiny": QUICK.recipe, "llama-2-7b-shaped": LORA_RECIPE}
+LORA_RECIPES = {"tiny": QUICK.recipe, "llama-2-7b-shaped": LORA_RECIPE}
 
 
 def build_model(args, gpu: bool):
@@ -63,11 +68,11 @@ def build_model(args, gpu: bool):
 
 
 def lora_config(model: str):
-    """The LoRA adapter of ``model``'s recipe (RECIPES)."""
+    """The LoRA adapter of ``model``'s recipe (LORA_RECIPES)."""
     import yaml
     from peft import LoraConfig
 
-    recipe = yaml.safe_load(RECIPES[model].read_text())
+    recipe = yaml.safe_load(LORA_RECIPES[model].read_text())
     return LoraConfig(
         r=recipe["lora_r"],
         lora_alpha=recipe["lora_alpha"],
@@ -147,7 +152,7 @@ def measure(args, mode: str) -> dict:
     seconds = times[last] - times[first]
     n_tokens = tokens[last] - tokens[first]
     shape = model_shape(trainer.model.get_base_model())
-    s = float((lengths.astype("float64") ** 2).sum() / lengths.sum()) / 2  # mean keys a token attends to
+    s = attention_length(lengths) / 2  # mean keys a token attends to
     tps = n_tokens / seconds
     return {
         "mode": mode,
@@ -163,15 +168,12 @@ def measure(args, mode: str) -> dict:
     }
 
 
-def device_info() -> tuple[str, dict]:
-    """The device's name and its peak (shapes.gemm_peak)."""
+def device_name() -> str:
     import torch
 
     if torch.cuda.is_available():
-        name = torch.cuda.get_device_name()
-    else:
-        name = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    return name, gemm_peak()
+        return torch.cuda.get_device_name()
+    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
 @dataclass
@@ -187,8 +189,8 @@ class TrainThroughputArgs:
         },
     )
     tiny_model_dir: str = field(
-        default=str(quick_demo().base_dir),
-        metadata={"help": f"the tiny LLaMA's folder (default {quick_demo().base_dir}: the quick demo's)"},
+        default=str(Demo.with_defaults(QUICK).base_dir),
+        metadata={"help": f"the tiny LLaMA's folder (default {Demo.with_defaults(QUICK).base_dir}: the quick demo's)"},
     )
     steps: int = field(default=20, metadata={"help": "timed steps per mode (default 20)"})
     warmup: int = field(default=3, metadata={"help": "untimed steps first (default 3)"})
@@ -218,41 +220,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode:
         print(json.dumps(measure(args, args.mode)))
         return 0
-    runs: dict[str, list[dict]] = {m: [] for m in MODES}
-    passthrough = list((argv if argv is not None else sys.argv[1:]))
-    # what a kept result must have been measured with to be reused
-    key = {k: v for k, v in vars(args).items() if k not in ("json", "work", "repeats", "mode")}
-    work = Path(args.work) if args.work else None
-    for round_ in range(args.repeats):  # round robin, so a busy spell of a shared machine hits every mode alike
-        for mode in MODES:
-            kept = work / f"{mode}-{round_}.json" if work else None
-            if kept and kept.is_file() and (old := json.loads(kept.read_text()))["args"] == key:
-                runs[mode].append(old["result"])
-                continue
-            child = subprocess.run(
-                [sys.executable, __file__, *passthrough, "--mode", mode],
-                capture_output=True,
-                text=True,
-                env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
-            )
-            if child.returncode != 0:
-                print(child.stderr[-3000:], file=sys.stderr)
-                return child.returncode
-            runs[mode].append(json.loads(child.stdout.strip().splitlines()[-1]))
-            if kept:
-                kept.parent.mkdir(parents=True, exist_ok=True)
-                kept.write_text(json.dumps({"args": key, "result": runs[mode][-1]}, indent=2) + "\n")
-    # the median round of each mode (the upper median for an even count)
-    results = [
-        sorted(runs[m], key=lambda r: r["tokens_per_s"])[len(runs[m]) // 2]
-        | {"all_tokens_per_s": [r["tokens_per_s"] for r in runs[m]]}
-        for m in MODES
-    ]
-    device, peak = device_info()
+    argv = sys.argv[1:] if argv is None else list(argv)  # what each child measurement is run with
+    device = device_name()
+    # a kept result is reused only when measured with these flags, on this device, by this code
+    settings = {k: v for k, v in vars(args).items() if k not in ("json", "work", "repeats", "mode")}
+    kept = Kept(args.work, {**settings, "device": device})
+    runs = round_robin(__file__, argv, "mode", MODES, args.repeats, kept)
+    results = [median_run(runs[m], "tokens_per_s") for m in MODES]
+    peak = kept.measure("peak", gemm_peak)  # kept with the runs it divides
     padded = results[0]["tokens_per_s"]
     print(
         f"\n{args.model}, batch {args.batch_size}, {args.steps} timed steps, {device}, "
-        f"{datetime.date.today().isoformat()}; peak ({peak['peak_source']}) {peak['peak_flops'] / 1e12:.2f} "
+        f"{measured_on([r for m in MODES for r in runs[m]])}; "
+        f"peak ({peak['peak_source']}) {peak['peak_flops'] / 1e12:.2f} "
         "TFLOP/s; MFU: LoRA's model FLOPs 4N + 12·L·d·s, HFU: + the forward activation checkpointing recomputes\n"
     )
     print("| mode | batch | tokens/s, median (each run) | vs padded | peak memory (GiB) | MFU | HFU |")
@@ -273,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                     "device": device,
                     "peak_flops": peak["peak_flops"],
                     "peak_source": peak["peak_source"],
-                    "date": datetime.date.today().isoformat(),
+                    "date": measured_on([r for m in MODES for r in runs[m]]),
                     "args": {k: v for k, v in vars(args).items() if k not in ("json", "work")},
                     "results": results,
                 },
