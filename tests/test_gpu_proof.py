@@ -58,6 +58,7 @@ def dry_run(small_build, tmp_path_factory):
         "iemocap-emotion-stage2-lora.yaml",
         "--variants",
         "packing_b2_no_ckpt",
+        "padded_b8_no_ckpt",
     ]
     child = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert child.returncode == 0, child.stdout[-3000:] + child.stderr[-3000:]
@@ -172,3 +173,8 @@ def test_numbers_come_from_this_runs_files(dry_run):
         rates = [e["train_tokens_per_second"] for e in log if "train_tokens_per_second" in e and e["step"] > 1]
         assert speed[f"speed_{lever}"]["tokens_per_s"] == pytest.approx(statistics.median(rates))
         assert speed[f"speed_{lever}"]["losses"] == [e["loss"] for e in log if "loss" in e]
+    # a padded sweep variant reports its own run folder (it trains only: no test scoring), not the recipe's
+    variant = dry_run["results"]["sweep"]["stages"]["lora_padded_b8_no_ckpt"]
+    folder = work / "runs" / "lora-padded_b8_no_ckpt"
+    assert variant["files"] == sorted(p.name for p in folder.iterdir() if p.is_file())
+    assert "test_results.json" not in variant["files"] and "test_results" not in variant
