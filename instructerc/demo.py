@@ -99,11 +99,6 @@ def run(step: str, args: list) -> None:
     print(f"--- {step}: {time.perf_counter() - start:.0f} s", flush=True)
 
 
-def hub_folders(out: Path, org: str) -> Path:
-    """OUT/hub/<org>: where ``Demo.publish`` writes the Hub-ready repo folders (notebooks/demo.ipynb opens on them)."""
-    return out / "hub" / org
-
-
 def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
     """A fresh copy of the files a push would upload (no checkpoints, logs or training state),
     named for its repo id and checked as a push checks it."""
@@ -201,7 +196,7 @@ class Demo:
 
     @property
     def hub(self) -> Path:
-        return hub_folders(self.out, self.org)
+        return self.out / "hub" / self.org  # the Hub-ready repo folders publish writes (notebooks/demo.ipynb reads)
 
     def test_rows(self) -> list:
         subset = ["--subset-rows", str(self.plan.subset_rows)] if self.plan.subset_rows else []

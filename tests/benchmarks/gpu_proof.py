@@ -1127,9 +1127,7 @@ def _settings(stage: dict) -> tuple[int, bool]:
     recipe (results files written before these fields existed)."""
     if "accumulation" in stage:
         return stage["accumulation"], stage["checkpointing"]
-    import yaml
-
-    recipe = yaml.safe_load(LORA_RECIPE.read_text())
+    recipe = lora_recipe()
     words = stage.get("command", "").split()
     value = lambda key, default: words[words.index(key) + 1] if key in words else default  # noqa: E731
     accumulation = int(value("--gradient_accumulation_steps", recipe["gradient_accumulation_steps"]))

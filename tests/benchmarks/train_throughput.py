@@ -228,10 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = round_robin(__file__, argv, "mode", MODES, args.repeats, kept)
     results = [median_run(runs[m], "tokens_per_s") for m in MODES]
     peak = kept.measure("peak", gemm_peak)  # kept with the runs it divides
+    date = measured_on([r for m in MODES for r in runs[m]])
     padded = results[0]["tokens_per_s"]
     print(
         f"\n{args.model}, batch {args.batch_size}, {args.steps} timed steps, {device}, "
-        f"{measured_on([r for m in MODES for r in runs[m]])}; "
+        f"{date}; "
         f"peak ({peak['peak_source']}) {peak['peak_flops'] / 1e12:.2f} "
         "TFLOP/s; MFU: LoRA's model FLOPs 4N + 12·L·d·s, HFU: + the forward activation checkpointing recomputes\n"
     )
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                     "device": device,
                     "peak_flops": peak["peak_flops"],
                     "peak_source": peak["peak_source"],
-                    "date": measured_on([r for m in MODES for r in runs[m]]),
+                    "date": date,
                     "args": {k: v for k, v in vars(args).items() if k not in ("json", "work")},
                     "results": results,
                 },
