@@ -226,3 +226,16 @@ def test_overlong_rows_are_dropped_or_left_truncated_never_cut_at_the_label(
     assert len(fit_max_length(ds, tok, max_length=limit, truncation_mode="keep_end", packing=True)) == len(ds) - over
     with pytest.raises(RecipeError, match="max_length"):
         fit_max_length(ds, tok, max_length=limit, truncation_mode="keep_start", packing=False, policy="error")
+
+
+def test_a_recipe_without_a_selection_metric_selects_on_weighted_f1(tmp_path):
+    # TrainingArguments makes an unset metric "loss" when load_best_model_at_end is on: the parser's default
+    # must win over that, and a recipe's own choice over the default
+    recipe = yaml.safe_load((RECIPES / "tiny" / "iemocap-lora-cpu.yaml").read_text())
+    assert recipe["load_best_model_at_end"] and recipe.pop("metric_for_best_model") and recipe.pop("greater_is_better")
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    _, training_args, _ = parse_recipe(["--config", str(path)])
+    assert (training_args.metric_for_best_model, training_args.greater_is_better) == ("weighted_f1", True)
+    _, training_args, _ = parse_recipe(["--config", str(path), "--metric_for_best_model", "loss"])
+    assert (training_args.metric_for_best_model, training_args.greater_is_better) == ("loss", False)

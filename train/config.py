@@ -20,6 +20,8 @@ from instructerc.builders.tasks import CONFIGS, EMOTION_CONFIGS
 
 
 OVERLONG_POLICIES: tuple[str, ...] = ("auto", "drop", "error")
+SELECTION_METRIC = "weighted_f1"  # model selection's default: label scoring on validation (callbacks.py)
+SELECTION_METRICS: tuple[str, ...] = (SELECTION_METRIC, "accuracy", "loss")
 
 
 class RecipeError(InstructercError, ValueError):
@@ -192,7 +194,11 @@ def make_parser(doc: str | None = None):
     from instructerc.builders.cli import make_parser as script_parser
 
     dataclasses = [ERCScriptArguments, SFTConfig, ERCModelConfig]
-    return script_parser(doc, "train/sft.py", dataclasses, config=True, formatter_class=DefaultsHelpFormatter)
+    parser = script_parser(doc, "train/sft.py", dataclasses, config=True, formatter_class=DefaultsHelpFormatter)
+    # This toolkit selects on validation weighted-F1. It must be the parser's default: with
+    # load_best_model_at_end, TrainingArguments.__post_init__ turns an unset metric into "loss".
+    parser.set_defaults(metric_for_best_model=SELECTION_METRIC)
+    return parser
 
 
 def parse_recipe(argv: list[str] | None = None, doc: str | None = None):

@@ -26,7 +26,7 @@ from instructerc.eval.loading import dataset_id as hub_dataset_id
 
 from . import artifacts
 from .callbacks import ThroughputCallback, WeightedF1Callback, score_split
-from .config import ERCModelConfig, ERCScriptArguments, RecipeError
+from .config import SELECTION_METRIC, SELECTION_METRICS, ERCModelConfig, ERCScriptArguments, RecipeError
 from .data import TEXT_COLUMNS, ERCData, fit_max_length, load_erc_data
 from .model import add_adapter, load_model, score_labelled_positions_only
 
@@ -63,15 +63,15 @@ def check_training_args(args: ERCScriptArguments, training_args: SFTConfig, mode
             "on a machine without GPU set use_cpu: true"
         )
     selecting = training_args.eval_strategy != "no"
-    if selecting and training_args.metric_for_best_model is None:  # this toolkit's selection metric
-        training_args.metric_for_best_model, training_args.greater_is_better = "weighted_f1", True
+    if selecting and training_args.metric_for_best_model is None:  # an SFTConfig built without the parser
+        training_args.metric_for_best_model, training_args.greater_is_better = SELECTION_METRIC, True
     metric = (training_args.metric_for_best_model or "").removeprefix("eval_")
     if training_args.load_best_model_at_end and not selecting:
         raise RecipeError("load_best_model_at_end: needs eval_strategy (and save_strategy) epoch or steps")
-    if selecting and metric not in ("weighted_f1", "accuracy", "loss"):
+    if selecting and metric not in SELECTION_METRICS:
         raise RecipeError(
-            f"metric_for_best_model: {training_args.metric_for_best_model!r}; model selection uses weighted_f1 "
-            "(label scoring on validation), accuracy or loss"
+            f"metric_for_best_model: {training_args.metric_for_best_model!r}; model selection uses "
+            f"{', '.join(SELECTION_METRICS)} ({SELECTION_METRIC}: label scoring on validation)"
         )
 
 
