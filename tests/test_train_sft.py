@@ -276,3 +276,15 @@ def test_two_stage_curriculum_continues_the_speaker_adapter(small_build, tiny_mo
     )
     c = load_file(tmp_path / "trained" / "adapter_model.safetensors")
     assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_a_padding_free_run_records_the_max_length_it_was_given(small_build, tiny_model_dir, tmp_path):
+    # TRL's padding-free collator takes no max_length, so the run hands it None after fitting the rows to the
+    # recipe's; recipe.yaml must still say the recipe's, or a rerun from it would keep longer rows
+    quick = ["--max_steps", "1", "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false"]
+    out = tmp_path / "padding-free"
+    argv = tiny_argv(small_build, tiny_model_dir, out, *quick, "--padding_free", "true", "--max_test_samples", "4")
+    assert main(argv) == 0
+    recipe = yaml.safe_load((out / "recipe.yaml").read_text())
+    assert recipe["padding_free"] is True
+    assert recipe["max_length"] == yaml.safe_load(TINY_RECIPE.read_text())["max_length"] == 1536

@@ -187,13 +187,11 @@ def scores_of_run(trainer: SFTTrainer, args: ERCScriptArguments, data: ERCData, 
     return results
 
 
-def write_run_files(args, training_args, model_args, data: ERCData, hub: HubPush, where: dict, results) -> None:
+def write_run_files(args, training_args, data: ERCData, recipe: dict, where: dict, results) -> None:
     """Everything beside the adapter: the base model's name, the portable recipe, erc_task.json, the card."""
     output_dir = Path(training_args.output_dir)
     base_model, dataset_id = where["base_model"], where["dataset_id"]
     artifacts.name_base_model(output_dir, base_model)
-    recipe = artifacts.recipe_as_run(args, training_args, model_args, keys=args.recipe_keys or None)
-    recipe["push_to_hub"] = hub.push
     recipe = artifacts.portable_recipe(
         recipe, dataset_id=dataset_id, dataset_revision=data.revision, base_model=base_model
     )
@@ -231,6 +229,8 @@ def finetune(
     (whose tokenizer is still used), e.g. to run several recipes on one copy of a 7B model.
     """
     check_training_args(args, training_args, model_args)
+    # recipe.yaml reruns the run: taken before HubPush and a padding-free fit_rows change push_to_hub and max_length
+    recipe = artifacts.recipe_as_run(args, training_args, model_args, keys=args.recipe_keys or None)
     hub = HubPush.take(training_args)
     data = load_erc_data(args, seed=training_args.seed, with_validation=training_args.eval_strategy != "no")
     if hub.push:  # refuse a public IEMOCAP-derived push now, not after hours of training
@@ -268,7 +268,7 @@ def finetune(
     output_dir = Path(training_args.output_dir)
     if trainer.accelerator.is_main_process:
         base_model = artifacts.base_model_id(args.base_model_id, model_args.model_name_or_path)
-        write_run_files(args, training_args, model_args, data, hub, {**where, "base_model": base_model}, results)
+        write_run_files(args, training_args, data, recipe, {**where, "base_model": base_model}, results)
         if hub.push:
             private = bool(training_args.hub_private_repo)
             pushed = artifacts.push(
