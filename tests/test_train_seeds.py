@@ -142,3 +142,15 @@ def test_compare_the_demo_recipe_with_the_majority_baseline(seed_runs, small_bui
         json.loads((majority / "results.json").read_text())["weighted_f1"],
     )
     assert f"| {100 * b:.2f} | {100 * a:.2f} | {100 * (a - b):+.2f} [" in line
+
+
+def test_a_forwarded_token_is_not_printed_with_the_step(capsys):
+    import sys
+
+    from instructerc.train.seed_runs import _step
+
+    token, other = "not-shaped-like-hf-token", "hf_" + "x" * 34
+    _step("a step", [sys.executable, "-c", "", "--hub_token", token, f"--hub_token={token}", "--note", other])
+    out = capsys.readouterr().out
+    assert "$ " in out and "--hub_token '***' '--hub_token=***' --note '***'" in out
+    assert token not in out and other not in out

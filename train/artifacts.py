@@ -10,6 +10,7 @@ import dataclasses
 import enum
 import json
 import os
+import shlex
 from pathlib import Path
 
 import yaml
@@ -24,6 +25,20 @@ from instructerc.hub.eval_results import write_eval_results
 STATE_FILE = "trainer_state.json"
 # Fields that hold credentials: never written anywhere.
 SECRET_FIELDS = frozenset({"hub_token", "token"})
+
+
+def shown_command(cmd: list[str]) -> str:
+    """``cmd`` as a shell line to print, with the value of a secret flag and anything token-shaped as ``***``."""
+    flags = {f"--{name}" for name in SECRET_FIELDS}
+    shown = []
+    for i, arg in enumerate(cmd):
+        flag = arg.split("=", 1)[0]
+        if i and cmd[i - 1] in flags:
+            arg = "***"
+        elif flag in flags and "=" in arg:
+            arg = f"{flag}=***"
+        shown.append(redact(arg))
+    return shlex.join(shown)
 
 
 def _plain(value):

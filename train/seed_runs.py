@@ -20,6 +20,7 @@ from instructerc.builders.files import is_adapter
 from instructerc.eval.reports import across_seeds, card_score
 from instructerc.eval.results import RESULTS_FILE
 
+from .artifacts import shown_command
 from .config import RecipeError, flag_keys
 
 
@@ -116,7 +117,7 @@ def eval_command(run: SeedRuns, seed: int, out: Path, dataset: str | None = None
 
 
 def _step(what: str, cmd: list[str]) -> None:
-    print(f"\n=== {what}\n$ {shlex.join(cmd)}", flush=True)
+    print(f"\n=== {what}\n$ {shown_command(cmd)}", flush=True)
     code = subprocess.run(cmd).returncode
     if code != 0:
         raise SeedRunError(f"{what} failed with exit status {code}", code)
