@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from instructerc.hub.adapter_card import link_space
 from instructerc.hub.errors import HubError
 from instructerc.hub.licenses import check_publication, folder_sources
 from instructerc.hub.publish import REPO_TYPES, push_folder
-from instructerc.hub.spaces import push_space
+from instructerc.hub.spaces import checked_space, push_space
 
 
 def detect_repo_type(folder: str | Path) -> str:
@@ -104,19 +105,22 @@ def main(argv: list[str] | None = None) -> int:
             confirmed=args.confirm_iemocap_license,
             target=f"space repo {args.space}",
         )
-        link_space(args.folder, args.space)
-    results = [
-        push_folder(
-            args.folder,
-            args.repo_id,
-            repo_type=repo_type,
-            revision=args.revision,
-            commit_message=args.commit_message,
-            **options,
-        )
-    ]
-    if args.space:
-        results.append(push_space(args.folder, args.repo_id, args.space, **options))
+    # the Space is made and checked first: nothing is linked or pushed for a Space that cannot be made
+    with checked_space(args.folder, args.repo_id, args.space) if args.space else nullcontext() as space:
+        if space:
+            link_space(args.folder, args.space)
+        results = [
+            push_folder(
+                args.folder,
+                args.repo_id,
+                repo_type=repo_type,
+                revision=args.revision,
+                commit_message=args.commit_message,
+                **options,
+            )
+        ]
+        if space:
+            results.append(push_space(space, args.repo_id, args.space, **options))
     for result in results:
         print(result)
     return 0

@@ -14,6 +14,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from huggingface_hub import SpaceCard, SpaceCardData
@@ -21,7 +23,7 @@ from huggingface_hub import SpaceCard, SpaceCardData
 from instructerc.builders.errors import one_line
 from instructerc.builders.naming import repo_name
 
-from .card_validation import load_card
+from .card_validation import is_hub_id, load_card
 from .errors import CardError, HubError
 from .licenses import SOURCES_KEY, folder_sources
 
@@ -164,18 +166,25 @@ def space_folder(dest: str | Path, adapter_folder: str | Path, adapter_id: str, 
     return dest
 
 
-def push_space(adapter_folder: str | Path, adapter_id: str, space_id: str, **push_options):
-    """Publish the adapter's Space as ``space_id`` (``push_folder`` options: private, token,
-    confirm_iemocap_license, ...); returns its ``PushResult``. The folder is made in a temporary
-    directory and checked (card, paths, licence) before anything is uploaded."""
-    from .publish import push_folder
+@contextmanager
+def checked_space(adapter_folder: str | Path, adapter_id: str, space_id: str) -> Iterator[Path]:
+    """The adapter's Space folder, made in a temporary directory and checked (its id, card and paths) as
+    its push will check it: hub/push.py makes it before it links or pushes anything, so a Space that
+    cannot be made leaves the adapter and its card as they were."""
+    from .publish import validate_folder
 
+    if space_id.count("/") != 1 or not is_hub_id(space_id):
+        raise HubError(f"--space must look like ORG/NAME, got {space_id!r}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = space_folder(Path(tmp) / "space", adapter_folder, adapter_id, space_id)
-        return push_folder(
-            folder,
-            space_id,
-            repo_type="space",
-            commit_message=f"Space for {adapter_id}, made with instructerc",
-            **push_options,
-        )
+        validate_folder(folder, "space")
+        yield folder
+
+
+def push_space(folder: str | Path, adapter_id: str, space_id: str, **push_options):
+    """Publish a Space folder (``checked_space``) as ``space_id`` (``push_folder`` options: private, token,
+    confirm_iemocap_license, ...); returns its ``PushResult``."""
+    from .publish import push_folder
+
+    commit_message = f"Space for {adapter_id}, made with instructerc"
+    return push_folder(folder, space_id, repo_type="space", commit_message=commit_message, **push_options)

@@ -253,6 +253,17 @@ def test_a_public_space_over_an_iemocap_adapter_is_refused(hub, space):
     assert not hub.has_repo("instructerc/public-space-test", "space")
 
 
+def test_a_bad_space_id_changes_and_pushes_nothing(hub, space):
+    argv = list(space["argv"])
+    argv[argv.index("--repo-id") + 1] = "instructerc/never-pushed-lora"
+    argv[argv.index("--space") + 1] = "not a repo id"
+    card = (space["folder"] / "README.md").read_bytes()
+    refused = subprocess.run(argv, cwd=REPO, env=space["env"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "--space must look like ORG/NAME" in refused.stderr
+    assert (space["folder"] / "README.md").read_bytes() == card
+    assert not hub.has_repo("instructerc/never-pushed-lora", "model")
+
+
 @pytest.mark.slow
 def test_the_pushed_space_installs_in_a_fresh_venv_and_serves(hub, space, app, tmp_path, recorder):
     """From the pushed files alone (and the package registries): a new virtual environment installs
