@@ -30,6 +30,7 @@ from .licenses import SOURCES_KEY, folder_sources
 
 TEMPLATE = Path(__file__).resolve().parent / "space"
 APP_FILE = "app.py"
+SHORT_DESCRIPTION = "Emotion recognition in conversation with an LLM adapter"  # the Hub takes at most 60 characters
 # A fixed timestamp for every file of the wheel: the same sources give the same bytes, so an
 # unchanged Space makes no commit.
 WHEEL_EPOCH = "315532800"  # 1980-01-01, the earliest date a zip file holds
@@ -93,7 +94,7 @@ def space_card(
         raise HubError("a Space pins the gradio it was tested with: install it (pip install -e '.[space]')") from None
     name = repo_name(adapter_id)
     data = SpaceCardData(
-        title=f"{name} emotions"[:30],
+        title=name,
         sdk="gradio",
         sdk_version=gradio_version,
         app_file=APP_FILE,
@@ -101,7 +102,7 @@ def space_card(
         license=license or "other",
         models=[adapter_id, base_model],
         datasets=datasets or None,
-        short_description="Emotion recognition in conversation with an instructerc adapter"[:60],
+        short_description=SHORT_DESCRIPTION,
         emoji="💬",
         colorFrom="indigo",
         colorTo="yellow",

@@ -234,6 +234,7 @@ def test_the_space_repo_is_a_gradio_space_for_the_adapter(hub, space, monkeypatc
     assert (card.sdk, card.sdk_version, card.app_file) == ("gradio", importlib.metadata.version("gradio"), "app.py")
     assert card.models == [space["adapter"], "instructerc/tiny-llama"] and card.datasets == ["instructerc/iemocap"]
     assert card.license and card.to_dict()["instructerc_sources"] == ["iemocap"]
+    assert card.title == "space-test-lora" and len(card.short_description) <= 60
     requirements = files["requirements.txt"].decode().splitlines()
     pins = [line for line in requirements if line and not line.startswith("#")]
     assert pins[0] == f"./{wheel[0]}" and "torch==2.13.0" in pins and all("==" in p for p in pins[1:])
