@@ -11,43 +11,15 @@ from pathlib import Path
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from .citations import CITATIONS
 from .corpus import Corpus
-from .labels import BENCHMARKS, LICENSE_NOTES, LICENSES, SPLITS, TO_UNIFIED, UNIFIED, UNIFIED_LABELS
+from .labels import BENCHMARKS, LICENSE_NOTES, LICENSES, SOURCES_KEY, SPLITS, TO_UNIFIED, UNIFIED, UNIFIED_LABELS
 from .plots import label_counts
 from .settings import SETTINGS_KEY, BuildSettings
 from .tasks import CONFIG_DESCRIPTIONS
 
 
 TEMPLATE = Path(__file__).with_name("dataset_card.md")
-
-CITATIONS = """@article{lei2023instructerc,
-  title={InstructERC: Reforming Emotion Recognition in Conversation with Multi-task Retrieval-Augmented Large Language Models},
-  author={Lei, Shanglin and Dong, Guanting and Wang, Xiaoping and Wang, Keheng and Wang, Sirui},
-  journal={arXiv preprint arXiv:2309.11911},
-  year={2023}
-}
-@article{zhang2023dialoguellm,
-  title={DialogueLLM: Context and Emotion Knowledge-Tuned Large Language Models for Emotion Recognition in Conversations},
-  author={Zhang, Yazhou and Wang, Mengyao and Wu, Youxi and Tiwari, Prayag and Li, Qiuchi and Wang, Benyou and Qin, Jing},
-  journal={arXiv preprint arXiv:2310.11374},
-  year={2023}
-}
-@article{busso2008iemocap,
-  title={IEMOCAP: Interactive emotional dyadic motion capture database},
-  author={Busso, Carlos and Bulut, Murtaza and Lee, Chi-Chun and Kazemzadeh, Abe and Mower, Emily and Kim, Samuel and Chang, Jeannette N and Lee, Sungbok and Narayanan, Shrikanth S},
-  journal={Language Resources and Evaluation},
-  volume={42}, number={4}, pages={335--359}, year={2008}
-}
-@inproceedings{poria2019meld,
-  title={MELD: A Multimodal Multi-Party Dataset for Emotion Recognition in Conversations},
-  author={Poria, Soujanya and Hazarika, Devamanyu and Majumder, Navonil and Naik, Gautam and Cambria, Erik and Mihalcea, Rada},
-  booktitle={Proceedings of ACL}, pages={527--536}, year={2019}
-}
-@inproceedings{zahiri2018emorynlp,
-  title={Emotion Detection on TV Show Transcripts with Sequence-based Convolutional Neural Networks},
-  author={Zahiri, Sayyed M and Choi, Jinho D},
-  booktitle={AAAI Workshop on Affective Content Analysis}, year={2018}
-}"""
 
 TEMPLATE_NOTES = (
     "`plain` is the official InstructERC prompt, byte for byte: the instruction, the "
@@ -93,7 +65,7 @@ def card_data(
             }
             for c in files
         ],
-        instructerc_sources=list(corpus.sources),
+        **{SOURCES_KEY: list(corpus.sources)},
         **{SETTINGS_KEY: settings.to_metadata()},
         **{k: v for k, v in license_fields.items() if v is not None},
     )

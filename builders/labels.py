@@ -76,6 +76,9 @@ LICENSES: dict[str, str] = {
     "meld": "gpl-3.0",
     "emorynlp": "apache-2.0",
 }
+# The card key (dataset, adapter and Space cards) listing the benchmarks the content derives from; the
+# licence guard (hub/licenses.py) reads it.
+SOURCES_KEY = "instructerc_sources"
 LICENSE_NOTES: dict[str, str] = {
     "iemocap": "IEMOCAP is distributed by USC SAIL under a licence agreement that forbids "
     "redistribution; publish IEMOCAP-derived data only if you hold that licence.",

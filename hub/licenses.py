@@ -18,14 +18,13 @@ import yaml
 from huggingface_hub import metadata_load
 
 from instructerc.builders.errors import one_line
-from instructerc.builders.labels import BENCHMARKS, LICENSE_NOTES, LICENSES
+from instructerc.builders.labels import BENCHMARKS, LICENSE_NOTES, LICENSES, SOURCES_KEY
 from instructerc.builders.naming import benchmarks_named
 
 from .errors import CardError, LicenseError
 
 
 RESTRICTED_SOURCE = "iemocap"
-SOURCES_KEY = "instructerc_sources"
 
 
 def folder_sources(folder: str | Path) -> list[str]:
