@@ -9,6 +9,7 @@ import evaluate
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
+from instructerc.builders.citations import INSTRUCTERC
 from instructerc.eval.bootstrap import Bootstrap, confidence_intervals
 from instructerc.eval.metric import UNPARSEABLE
 
@@ -48,14 +49,7 @@ Examples:
     0.6666666666666666
 """
 
-_CITATION = """
-@article{lei2023instructerc,
-  title={InstructERC: Reforming Emotion Recognition in Conversation with a Retrieval Multi-task LLMs Framework},
-  author={Lei, Shanglin and Dong, Guanting and Wang, Xiaoping and Wang, Keheng and Wang, Sirui},
-  journal={arXiv preprint arXiv:2309.11911},
-  year={2023}
-}
-"""
+_CITATION = INSTRUCTERC
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
