@@ -235,6 +235,7 @@ def build_datasets(
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".instructerc-build-", dir=out))
     done: dict[str, Path] = {}
+    swapped: list[tuple[Path, Path | None]] = []  # (dest, where its earlier build waits), to roll back
     try:
         for n, corpus in tqdm(corpora.items(), desc="datasets", disable=not progress):
             write_dataset(corpus, staging / options.folder_name(n), options)
@@ -242,12 +243,19 @@ def build_datasets(
         target.mkdir(parents=True, exist_ok=True)
         for n in corpora:
             folder = options.folder_name(n)
-            dest = target / folder
+            dest, previous = target / folder, staging / f"{folder}.previous"
+            swapped.append((dest, previous if dest.exists() else None))
             if dest.exists():
-                dest.rename(staging / f"{folder}.previous")
+                dest.rename(previous)
             (staging / folder).rename(dest)
             done[n] = dest
     except BaseException:
+        # every dataset as it was before this build: the new ones out, the earlier builds back
+        for dest, previous in reversed(swapped):
+            if previous is None or previous.exists():
+                shutil.rmtree(dest, ignore_errors=True)
+            if previous is not None and previous.exists():
+                previous.rename(dest)
         shutil.rmtree(staging, ignore_errors=True)
         if created_out:
             shutil.rmtree(out, ignore_errors=True)

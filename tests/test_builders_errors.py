@@ -197,3 +197,28 @@ def test_failure_while_writing_leaves_no_partial_folder(raw_dir, tmp_path, monke
     assert sorted(p.name for p in (out / "instructerc").iterdir()) == ["meld"]
     assert (out / "instructerc" / "meld" / "README.md").read_text() == before
     shutil.rmtree(out)
+
+
+def test_an_interrupted_swap_puts_every_earlier_build_back(raw_dir, tmp_path, monkeypatch):
+    """Interrupted while the new folders replace the old ones (the first swapped, the second's old build
+    moved aside): both datasets are the earlier build again, none lost, none new."""
+    from pathlib import Path
+
+    from instructerc.builders import pipeline
+
+    out = tmp_path / "out"
+    pipeline.build_datasets(raw_dir, out, ["iemocap", "meld"], max_dialogues=2, progress=False)
+    before = {n: (out / "instructerc" / n / "README.md").read_text() for n in ("iemocap", "meld")}
+    real = Path.rename
+
+    def interrupted(self, target):
+        if self.name == "meld" and self.parent.name.startswith(".instructerc-build-"):
+            raise KeyboardInterrupt
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.build_datasets(raw_dir, out, ["iemocap", "meld"], max_dialogues=3, progress=False)
+    monkeypatch.undo()
+    assert sorted(p.name for p in out.iterdir()) == ["instructerc"]
+    assert {n: (out / "instructerc" / n / "README.md").read_text() for n in ("iemocap", "meld")} == before
