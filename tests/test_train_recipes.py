@@ -156,6 +156,11 @@ def test_mixture_takes_weighted_rows_of_each_config(small_build):
     assert sum("Speaker label of the utterance" in p for p in prompts) == 2 * n["speaker"]
     again = load_erc_data(args, seed=3)
     assert again.train["prompt"] == prompts  # seeded
+    # a smoke run's max_train_samples samples the mixed rows: every config is in it, not only the first
+    args.max_train_samples = 60
+    few = load_erc_data(args, seed=3).train["prompt"]
+    assert len(few) == 60 and any("predict the emotion states" in p for p in few)
+    assert any("Speaker label of the utterance" in p for p in few)
 
 
 def test_sample_weighted_repeats_then_samples(small_build):

@@ -208,7 +208,8 @@ def test_lora_learns_32_examples(small_build, tiny_model_dir, tmp_path):
         "50",
     )
     assert main(argv) == 0
-    rows = load_split(str(small_build["iemocap"]), "plain", "train").select(range(32))
+    seed = parse_recipe(argv)[1].seed  # the rows the run trained on: max_train_samples is a seeded sample
+    rows = sample_rows(load_split(str(small_build["iemocap"]), "plain", "train"), 32, seed)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), out)
     tok = AutoTokenizer.from_pretrained(out)
     labels = rows.features["label"].names

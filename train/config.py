@@ -71,7 +71,7 @@ class ERCScriptArguments:
         default="label", metadata={"help": "ClassLabel column holding the gold label of each row."}
     )
     max_train_samples: int | None = field(
-        default=None, metadata={"help": "Keep the first N training rows (after mixing): smoke runs."}
+        default=None, metadata={"help": "Train on N rows (a seeded random sample, after mixing): smoke runs."}
     )
     max_eval_samples: int | None = field(
         default=None, metadata={"help": "Score N validation rows (a seeded random sample) at each evaluation."}

@@ -185,8 +185,7 @@ def load_erc_data(args: ERCScriptArguments, *, seed: int = 42, with_validation: 
             logger.info("mixture: %d rows of %s (weight %s)", len(ds), config, weight)
         parts.append(ds.select_columns(list(TEXT_COLUMNS)))
     train = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
-    if args.max_train_samples:
-        train = train.select(range(min(args.max_train_samples, len(train))))
+    train = sample_rows(train, args.max_train_samples, seed)  # after mixing: from every config of a mixture
 
     eval_config = args.selection_config
     validation = test = None
