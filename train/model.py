@@ -73,8 +73,8 @@ def score_labelled_positions_only() -> None:
     """
     import trl.trainer.utils as trl_utils
 
-    scores_all = trl_utils._use_triton
-    if getattr(scores_all, "labelled_only", False):
+    scores_all = getattr(trl_utils, "_use_triton", None)  # private: a TRL without it projects every position
+    if scores_all is None or getattr(scores_all, "labelled_only", False):
         return
 
     def labelled_only(device) -> bool:  # TRL's name for "project only the labelled positions"
