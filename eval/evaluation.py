@@ -26,7 +26,7 @@ from .bootstrap import Bootstrap, IntervalArgs
 from .errors import EvalError
 from .metric import score_predictions
 from .results import environment, prediction_rows, write_outputs
-from .scoring import MODES, label_room, run_inference
+from .scoring import BATCH_SIZE, MODES, label_room, run_inference
 
 
 def check_rows(ds, labels: Sequence[str]) -> None:
@@ -69,7 +69,7 @@ def evaluate_split(
     labels: Sequence[str],
     *,
     mode: str = "score",
-    batch_size: int = 8,
+    batch_size: int = BATCH_SIZE,
     max_new_tokens: int | None = None,
     context: int | None = None,
     progress: bool = False,
@@ -172,7 +172,7 @@ class EvalRun(IntervalArgs):
     )
     split: str = "test"
     mode: str = field(default="score", metadata=_help("label scoring or free generation", choices=list(MODES)))
-    batch_size: int = field(default=8, metadata=_help("prompts per forward pass"))
+    batch_size: int = field(default=BATCH_SIZE, metadata=_help("prompts per forward pass"))
     max_new_tokens: int | None = field(default=None, metadata=_help("generate mode (default: longest label + 2)"))
     max_samples: int | None = field(
         default=None, metadata=_help("first N rows only (smoke runs; never written to a card)")

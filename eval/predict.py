@@ -48,7 +48,9 @@ class PredictArgs:
     adapter_revision: str | None = None
     device: str | None = None
     dtype: str = "auto"
-    batch_size: int = 8
+    batch_size: int | None = field(
+        default=None, metadata={"help": "prompts per forward pass (default: eval/scoring.py's BATCH_SIZE)"}
+    )
     json: bool = field(default=False, metadata={"help": "print JSON instead of a table"})
 
 
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         allow_base_mismatch=args.allow_base_mismatch,
         device=args.device,
         dtype=args.dtype,
-        batch_size=args.batch_size,
+        **({"batch_size": args.batch_size} if args.batch_size is not None else {}),
         revision=args.adapter_revision,
         embedder=args.embedder,
     )

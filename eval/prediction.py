@@ -25,7 +25,7 @@ from instructerc.builders.templates import default_prompt, plain_prompt
 from . import loading
 from .errors import EvalError, parse_json
 from .loading import TASK_FILE, Task
-from .scoring import LabelScorer, label_room
+from .scoring import BATCH_SIZE, LabelScorer, label_room
 
 
 DESCRIPTION_MARK = "|"
@@ -77,7 +77,7 @@ class Predictor:
     tokenizer: object
     task: Task
     base: object = None  # the retrieval base (train split) for default-config prompts
-    batch_size: int = 8
+    batch_size: int = BATCH_SIZE
     embedder: str | None = None  # what retrieval loads; default: the task's embedder id
 
     @classmethod
@@ -90,7 +90,7 @@ class Predictor:
         allow_base_mismatch: bool = False,
         device: str | None = None,
         dtype: str = "auto",
-        batch_size: int = 8,
+        batch_size: int = BATCH_SIZE,
         revision: str | None = None,
         embedder: str | None = None,
     ) -> Predictor:

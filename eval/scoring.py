@@ -21,6 +21,9 @@ from .errors import EvalError
 from .metric import UNPARSEABLE
 
 
+BATCH_SIZE = 8  # prompts per forward pass, the default of every scoring and generating entry point
+
+
 @contextmanager
 def inference(model) -> Iterator[None]:
     """Eval mode and ``torch.inference_mode``; the model's training mode is restored after."""
@@ -97,7 +100,7 @@ def completion_ids(tokenizer, prompt: str, completion: str) -> tuple[list[int], 
 class LabelScorer:
     """Score a fixed label set for many prompts; works on a plain model and on a ``PeftModel``."""
 
-    def __init__(self, model, tokenizer, labels: list[str], batch_size: int = 8):
+    def __init__(self, model, tokenizer, labels: list[str], batch_size: int = BATCH_SIZE):
         labels = list(labels)
         if not labels or not all(isinstance(x, str) and x for x in labels):
             raise ValueError(f"labels must be a non-empty list of non-empty strings, got {labels!r}")
@@ -326,7 +329,9 @@ def parse_label(text: str, labels: Sequence[str]) -> int:
 class LabelGenerator:
     """Greedy generation over batches of prompts, tokenized as at training time (``tokenizer(prompt)``)."""
 
-    def __init__(self, model, tokenizer, labels: list[str], batch_size: int = 8, max_new_tokens: int | None = None):
+    def __init__(
+        self, model, tokenizer, labels: list[str], batch_size: int = BATCH_SIZE, max_new_tokens: int | None = None
+    ):
         if tokenizer.eos_token_id is None:
             raise ValueError("the tokenizer has no eos_token; generation could not stop")
         self.model = model
@@ -389,7 +394,7 @@ def run_inference(
     prompts: Sequence[str],
     labels: Sequence[str],
     mode: str = "score",
-    batch_size: int = 8,
+    batch_size: int = BATCH_SIZE,
     max_new_tokens: int | None = None,
     progress: bool = False,
 ) -> Inference:

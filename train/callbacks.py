@@ -20,7 +20,7 @@ from datasets import Dataset
 from transformers import TrainerCallback
 
 from instructerc.eval import metric as erc_metric
-from instructerc.eval.scoring import LabelScorer
+from instructerc.eval.scoring import BATCH_SIZE, LabelScorer
 
 
 def split_metrics(gold: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict[str, float]:
@@ -36,7 +36,7 @@ def predict_split(
     labels: list[str],
     *,
     label_column: str = "label",
-    batch_size: int = 8,
+    batch_size: int = BATCH_SIZE,
     accelerator=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(gold, pred)`` label ids for ``rows``; with several processes each scores a shard and all get all."""
@@ -66,7 +66,9 @@ class WeightedF1Callback(TrainerCallback):
     accelerator and to log the scores.
     """
 
-    def __init__(self, trainer, rows: Dataset, labels: list[str], *, label_column: str = "label", batch_size: int = 8):
+    def __init__(
+        self, trainer, rows: Dataset, labels: list[str], *, label_column: str = "label", batch_size: int = BATCH_SIZE
+    ):
         self.trainer = trainer
         self.rows = rows
         self.labels = labels

@@ -17,6 +17,7 @@ from instructerc.builders.balancing import BALANCES
 from instructerc.builders.errors import InstructercError, one_line
 from instructerc.builders.retrieval import QUERY_VARIANTS
 from instructerc.builders.tasks import CONFIGS, EMOTION_CONFIGS
+from instructerc.eval.scoring import BATCH_SIZE
 
 
 OVERLONG_POLICIES: tuple[str, ...] = ("auto", "drop", "error")
@@ -80,7 +81,7 @@ class ERCScriptArguments:
         default=None, metadata={"help": "Score N test rows (a seeded random sample) at the end."}
     )
     do_test: bool = field(default=True, metadata={"help": "Score the test split once, at the end."})
-    scoring_batch_size: int = field(default=8, metadata={"help": "Prompts per batch in label scoring."})
+    scoring_batch_size: int = field(default=BATCH_SIZE, metadata={"help": "Prompts per batch in label scoring."})
     overlong: str = field(
         default="auto",
         metadata={
