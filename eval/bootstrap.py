@@ -260,15 +260,22 @@ class IntervalArgs:
     ``HfArgumentParser`` reads them (a run's dataclass inherits them, or a script parses them beside its own)."""
 
     ci_unit: str = field(
-        default="dialogue",
+        default=Bootstrap.unit,
         metadata={
             "help": "bootstrap resampling unit: whole dialogues (default) or single utterances; none: no intervals",
             "choices": [*UNITS, "none"],
         },
     )
-    ci_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples (default 1000)"})
-    ci_seed: int = field(default=0, metadata={"help": "seed of the resampling (default 0)"})
-    ci_level: float = field(default=0.95, metadata={"help": "confidence level (default 0.95)"})
+    ci_resamples: int = field(
+        default=Bootstrap.n_resamples, metadata={"help": f"bootstrap resamples (default {Bootstrap.n_resamples})"}
+    )
+    ci_seed: int = field(
+        default=Bootstrap.seed, metadata={"help": f"seed of the resampling (default {Bootstrap.seed})"}
+    )
+    ci_level: float = field(
+        default=Bootstrap.confidence_level,
+        metadata={"help": f"confidence level (default {Bootstrap.confidence_level})"},
+    )
 
     def bootstrap(self) -> Bootstrap | None:
         """``Bootstrap`` from the flags (``None`` for ``--ci-unit none``); ``EvalError`` naming the

@@ -74,8 +74,8 @@ class Erc(evaluate.Metric):
         confidence_level=None,
         ci_unit=None,
         dialogue_ids=None,
-        n_resamples=1000,
-        seed=0,
+        n_resamples=Bootstrap.n_resamples,
+        seed=Bootstrap.seed,
     ):
         pred = np.asarray(predictions, dtype=np.int64)
         gold = np.asarray(references, dtype=np.int64)
