@@ -1,4 +1,4 @@
-"""The project's cache folder, file digests and the file that marks an adapter folder, shared by the raw-data,
+"""The project's cache folder, file digests and the names of a trained run's files, shared by the raw-data,
 embedder and model checks, training, evaluation and publishing."""
 
 from __future__ import annotations
@@ -8,7 +8,11 @@ import os
 from pathlib import Path
 
 
-ADAPTER_CONFIG = "adapter_config.json"  # peft's CONFIG_NAME, named here so hub/ need not import peft (and torch)
+# The files of a trained run, named here so hub/ need not import peft or transformers (and torch).
+ADAPTER_CONFIG = "adapter_config.json"  # peft's CONFIG_NAME: it marks an adapter folder
+TASK_FILE = "erc_task.json"  # the labels and prompt settings the adapter was trained with (eval/loading.py)
+RECIPE_FILE = "recipe.yaml"  # the recipe as run, without secrets (train/artifacts.py)
+STATE_FILE = "trainer_state.json"  # transformers' TRAINER_STATE_NAME
 
 
 def cache_root() -> Path:
@@ -30,4 +34,4 @@ def is_adapter(folder: str | Path) -> bool:
     return (Path(folder) / ADAPTER_CONFIG).is_file()
 
 
-__all__ = ["ADAPTER_CONFIG", "cache_root", "is_adapter", "sha256_file"]
+__all__ = ["ADAPTER_CONFIG", "RECIPE_FILE", "STATE_FILE", "TASK_FILE", "cache_root", "is_adapter", "sha256_file"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from instructerc.builders.errors import DataError, one_line
+from instructerc.builders.files import RECIPE_FILE
 from instructerc.builders.retrieval_report import REPORT_NEIGHBOURS, knn_votes, majority_label
 from instructerc.builders.settings import read_settings
 from instructerc.builders.tasks import completion_mismatch
@@ -112,9 +113,6 @@ def card_scores(results: dict, dataset_id: str, config: str, split: str) -> list
     if seed is not None:
         score["seeds"] = [seed]
     return [score]
-
-
-RECIPE_FILE = "recipe.yaml"
 
 
 def training_of(adapter_dir: Path | None, adapter: str | None) -> dict | None:

@@ -16,7 +16,7 @@ from instructerc.builders import reading
 from instructerc.builders.balancing import DEFAULT_BALANCE
 from instructerc.builders.embedder import DEFAULT_EMBEDDER
 from instructerc.builders.errors import one_line
-from instructerc.builders.files import ADAPTER_CONFIG, is_adapter
+from instructerc.builders.files import ADAPTER_CONFIG, TASK_FILE, is_adapter
 from instructerc.builders.naming import hub_id_of_folder
 from instructerc.builders.retrieval import DEFAULT_QUERY
 from instructerc.builders.settings import BuildSettings, describe_mismatches, mismatches
@@ -26,7 +26,6 @@ from .errors import EvalError, parse_json
 from .metric import dialogue_ids
 
 
-TASK_FILE = "erc_task.json"
 FORMAT = 2
 
 

@@ -16,6 +16,7 @@ from instructerc.builders.conversations import parse_dialogue
 from instructerc.builders.corpus import Dialogue
 from instructerc.builders.embedder import resolve
 from instructerc.builders.errors import DataError
+from instructerc.builders.files import TASK_FILE
 from instructerc.builders.labels import label_text
 from instructerc.builders.retrieval import retrieve
 from instructerc.builders.settings import read_settings
@@ -24,7 +25,7 @@ from instructerc.builders.templates import default_prompt, plain_prompt
 
 from . import loading
 from .errors import EvalError, parse_json
-from .loading import TASK_FILE, Task
+from .loading import Task
 from .scoring import BATCH_SIZE, LabelScorer, label_room
 
 

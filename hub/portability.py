@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from instructerc.builders.files import ADAPTER_CONFIG
+from instructerc.builders.files import ADAPTER_CONFIG, RECIPE_FILE, STATE_FILE, TASK_FILE
 
 from .errors import CardError
 
@@ -81,10 +81,10 @@ _TRAINED_BY_PATH = (
     "dataset_id when the dataset is not a build folder OUT/ORG/NAME) set to their Hub ids"
 )
 CAUSES = {
-    "erc_task.json": _TRAINED_BY_PATH,
+    TASK_FILE: _TRAINED_BY_PATH,
     ADAPTER_CONFIG: _TRAINED_BY_PATH,
-    "recipe.yaml": _TRAINED_BY_PATH,
-    "trainer_state.json": (
+    RECIPE_FILE: _TRAINED_BY_PATH,
+    STATE_FILE: (
         "the Trainer recorded its best checkpoint by path; train/sft.py of this version "
         "records it by name: set best_model_checkpoint to the checkpoint's folder name"
     ),

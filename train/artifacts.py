@@ -15,14 +15,12 @@ from pathlib import Path
 
 import yaml
 
-from instructerc.builders.files import ADAPTER_CONFIG
-from instructerc.eval.evaluation import RECIPE_FILE
+from instructerc.builders.files import ADAPTER_CONFIG, RECIPE_FILE
 from instructerc.hub.adapter_card import make_adapter_card
 from instructerc.hub.errors import redact
 from instructerc.hub.eval_results import write_eval_results
 
 
-STATE_FILE = "trainer_state.json"
 # Fields that hold credentials: never written anywhere.
 SECRET_FIELDS = frozenset({"hub_token", "token"})
 
@@ -127,19 +125,6 @@ def portable_recipe(recipe: dict, *, dataset_id: str, dataset_revision: str | No
     if dataset_revision and "dataset_name" in out:
         out["dataset_revision"] = dataset_revision
     return out
-
-
-def relative_best_checkpoint(folder: str | Path) -> None:
-    """The Trainer records the best checkpoint by its full path in ``trainer_state.json``: keep
-    only its name (relative to the run folder), a path of this machine is never published."""
-    path = Path(folder) / STATE_FILE
-    if not path.is_file():
-        return
-    state = json.loads(path.read_text(encoding="utf-8"))
-    best = state.get("best_model_checkpoint")
-    if best and os.path.isabs(best):
-        state["best_model_checkpoint"] = Path(best).name
-        path.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def write_card(

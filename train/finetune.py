@@ -163,6 +163,9 @@ def train_and_save(trainer: SFTTrainer, training_args: SFTConfig, train_rows: in
     metrics = {**result.metrics, "train_samples": train_rows, "world_size": training_args.world_size}
     trainer.log_metrics("train", metrics)
     trainer.save_metrics("train", metrics)
+    best = trainer.state.best_model_checkpoint
+    if best:  # recorded by its path on this machine: the saved state names it relative to the run folder
+        trainer.state.best_model_checkpoint = Path(best).name
     trainer.save_state()
     trainer.save_model(str(output_dir))  # the adapter (the best one with load_best_model_at_end) and tokenizer
 
@@ -196,7 +199,6 @@ def write_run_files(args, training_args, data: ERCData, recipe: dict, where: dic
         recipe, dataset_id=dataset_id, dataset_revision=data.revision, base_model=base_model
     )
     artifacts.save_recipe(output_dir, recipe)
-    artifacts.relative_best_checkpoint(output_dir)
     task = loading.make_task(
         dataset=dataset_id,
         dataset_revision=data.revision,

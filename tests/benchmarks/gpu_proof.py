@@ -278,7 +278,7 @@ def launch_sft(
         *overrides,
         *(CPU_DRY_RUN if proof.dry else []),
     ]
-    from instructerc.train.artifacts import STATE_FILE
+    from instructerc.builders.files import STATE_FILE
 
     result = run(cmd, proof, name, timeout)
     state = out_dir / STATE_FILE
@@ -696,7 +696,7 @@ def memfit_child(proof: Proof) -> int:
     import yaml
     from transformers import TrainerCallback
 
-    from instructerc.train.artifacts import STATE_FILE
+    from instructerc.builders.files import STATE_FILE
     from instructerc.train.config import parse_recipe
     from instructerc.train.finetune import finetune
     from instructerc.train.model import load_model

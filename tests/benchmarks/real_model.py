@@ -126,7 +126,7 @@ def train_cell(work: Path, name: str, fraction: str, config: str, log: Path) -> 
     from transformers import TrainerState
     from transformers.trainer_utils import get_last_checkpoint
 
-    from instructerc.train.artifacts import STATE_FILE
+    from instructerc.builders.files import STATE_FILE
 
     run_dir = work / "runs" / name
     done = run_dir / "bench-train.json"

@@ -53,7 +53,7 @@ def train_child(args, mode: str) -> dict:
     from transformers import TrainerState
 
     import instructerc.train.finetune as finetune
-    from instructerc.train.artifacts import STATE_FILE
+    from instructerc.builders.files import STATE_FILE
     from instructerc.train.sft import main
 
     if mode == "before":
