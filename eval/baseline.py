@@ -52,9 +52,9 @@ class BaselineArgs:
     )
     dataset_revision: str | None = None
     embedder: str | None = field(
-        default=None, metadata={"help": "knn: sentence embedder (default: the build's default)"}
+        default=None, metadata={"help": "knn: sentence embedder (default: the one the dataset was built with)"}
     )
-    query: str | None = field(default=None, metadata={"help": "knn: query variant (default: the build's default)"})
+    query: str | None = field(default=None, metadata={"help": "knn: query variant (default: the dataset's)"})
     subset_rows: int | None = field(
         default=None, metadata={"help": "score the whole dialogues eval/run_eval.py --subset-rows N scores"}
     )

@@ -384,8 +384,8 @@ class BaselineRun:
     split: str = "test"
     dataset_id: str | None = None
     dataset_revision: str | None = None
-    embedder: str | None = None  # knn: default the build's default embedder
-    query: str | None = None  # knn: default the build's default query variant
+    embedder: str | None = None  # knn: default the embedder the dataset was built with (its card)
+    query: str | None = None  # knn: default the dataset's query variant (its card)
     bootstrap: Bootstrap | None = None
     subset_rows: int | None = None  # whole dialogues holding at least this many rows (loading.whole_dialogues)
 
@@ -422,16 +422,29 @@ def turns_of(ds):
     )
 
 
-def knn(
-    train, ds, labels: Sequence[str], embedder: str | None, query: str | None
-) -> tuple[np.ndarray, np.ndarray, dict]:
+def knn_settings(dataset: str, revision: str | None, embedder: str | None, query: str | None) -> tuple[str, str]:
+    """The embedder and query variant of the k-NN baseline: the dataset card's, as its retrieval report used
+    (the builder's defaults for a build without demonstrations), unless given."""
+    from instructerc.builders.embedder import DEFAULT_EMBEDDER
+    from instructerc.builders.retrieval import DEFAULT_QUERY
+
+    settings, _ = read_settings(dataset, revision)
+    built = settings.embedder or {}
+    if embedder is None and built and not built.get("id"):
+        raise EvalError(
+            f"--dataset {dataset}: built with a local embedder (model.safetensors sha256 {built.get('sha256')}); "
+            "pass --embedder FOLDER with those weights"
+        )
+    return embedder or built.get("id") or DEFAULT_EMBEDDER, query or settings.query or DEFAULT_QUERY
+
+
+def knn(train, ds, labels: Sequence[str], embedder: str, query: str) -> tuple[np.ndarray, np.ndarray, dict]:
     """Predicted ids of the score-weighted vote of the ``REPORT_NEIGHBOURS`` nearest train utterances, the
     votes, details."""
     from instructerc.builders.candidates import Groups, make_base
-    from instructerc.builders.embedder import DEFAULT_EMBEDDER, Embedder
-    from instructerc.builders.retrieval import DEFAULT_QUERY, retrieve_split
+    from instructerc.builders.embedder import Embedder
+    from instructerc.builders.retrieval import retrieve_split
 
-    embedder, query = embedder or DEFAULT_EMBEDDER, query or DEFAULT_QUERY
     model = Embedder(embedder)
     base = make_base(turns_of(train), model, Groups())
     found = retrieve_split(model, base, turns_of(ds), query=query, neighbours=REPORT_NEIGHBOURS)
@@ -462,7 +475,8 @@ def run_baseline(run: BaselineRun) -> dict:
         label, prior, details = majority(train, labels)
         pred, scores = np.full(len(ds), label, dtype=np.int64), np.tile(prior, (len(ds), 1))
     else:
-        pred, scores, details = knn(train, ds, labels, run.embedder, run.query)
+        embedder, query = knn_settings(run.dataset, run.dataset_revision, run.embedder, run.query)
+        pred, scores, details = knn(train, ds, labels, embedder, query)
     seconds = time.perf_counter() - start
     judged = score_predictions(ds, labels, pred, run.bootstrap)
     cited = loading.dataset_id(run.dataset, run.dataset_id)

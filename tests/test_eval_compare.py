@@ -226,3 +226,16 @@ def test_two_prompt_configs_of_the_same_utterances_compare_when_asked(runs, tmp_
         pq.read_table(runs["unified-majority"] / "predictions.parquet")
     )
     assert "(A plain, B default/test)" in capsys.readouterr().out
+
+
+def test_knn_uses_the_query_the_dataset_was_built_with(raw_dir, tmp_path):
+    # a build with the other query variant: its card's k-NN row used it, and so must the baseline by default
+    from instructerc.builders.pipeline import build_datasets
+
+    built = build_datasets(raw_dir, tmp_path / "out", ["iemocap"], max_dialogues=4, query="utterance", progress=False)
+    folder = tmp_path / "knn"
+    argv = ["--baseline", "knn", "--dataset", str(built["iemocap"]), "--dataset-config", "plain"]
+    assert baseline_main([*argv, "--output-dir", str(folder)]) == 0
+    results = json.loads((folder / "results.json").read_text())
+    assert results["baseline_details"]["query"] == "utterance"
+    assert abs(100 * results["weighted_f1"] - card_report(built["iemocap"])["knn"]) <= 0.05 + 1e-9
