@@ -33,11 +33,16 @@ TEMPLATE_NOTES = (
 )
 
 
+# The Hub's size_categories (datasets/utils/resources/size_categories.json): below 10**3, 10**4, ... 10**12 rows.
+SIZE_CATEGORIES = ("n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M", "1M<n<10M", "10M<n<100M", "100M<n<1B")
+SIZE_CATEGORIES += ("1B<n<10B", "10B<n<100B", "100B<n<1T")
+
+
 def _size_category(n: int) -> str:
-    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
-        if n < limit:
+    for power, name in enumerate(SIZE_CATEGORIES, start=3):
+        if n < 10**power:
             return name
-    return "n>1M"
+    return "n>1T"
 
 
 def card_data(

@@ -147,3 +147,19 @@ def test_rebuild_into_the_same_folder_is_not_served_from_a_stale_cache(raw_dir, 
     assert sorted(p.name for p in (again / "data" / "plain").iterdir()) == sorted(
         p.name for p in (folder / "data" / "plain").iterdir()
     )  # same content, same names: the cache entry stays valid
+
+
+def test_every_size_category_is_one_the_hub_knows():
+    import json
+    from pathlib import Path
+
+    import datasets
+
+    from instructerc.builders.card import _size_category
+
+    known = json.loads((Path(datasets.__file__).parent / "utils/resources/size_categories.json").read_text())
+    sizes = [0, 999, 1_000, 999_999, 1_000_000, 12_345_678, 10**12 - 1, 10**12]
+    assert [_size_category(n) for n in sizes] == [
+        "n<1K", "n<1K", "1K<n<10K", "100K<n<1M", "1M<n<10M", "10M<n<100M", "100B<n<1T", "n>1T"
+    ]  # fmt: skip
+    assert all(_size_category(n) in known for n in sizes)
