@@ -243,19 +243,21 @@ def build_datasets(
         target.mkdir(parents=True, exist_ok=True)
         for n in corpora:
             folder = options.folder_name(n)
-            dest, previous = target / folder, staging / f"{folder}.previous"
-            swapped.append((dest, previous if dest.exists() else None))
-            if dest.exists():
-                dest.rename(previous)
+            dest = target / folder
+            earlier = staging / f"{folder}.previous" if dest.exists() else None
+            swapped.append((dest, earlier))
+            if earlier is not None:
+                dest.rename(earlier)
             (staging / folder).rename(dest)
             done[n] = dest
     except BaseException:
         # every dataset as it was before this build: the new ones out, the earlier builds back
-        for dest, previous in reversed(swapped):
-            if previous is None or previous.exists():
+        for dest, earlier in reversed(swapped):
+            if earlier is None:  # no earlier build: remove the new one, if it moved in
                 shutil.rmtree(dest, ignore_errors=True)
-            if previous is not None and previous.exists():
-                previous.rename(dest)
+            elif earlier.exists():  # moved aside: the new one (if it moved in) out, the earlier back
+                shutil.rmtree(dest, ignore_errors=True)
+                earlier.rename(dest)
         shutil.rmtree(staging, ignore_errors=True)
         if created_out:
             shutil.rmtree(out, ignore_errors=True)
