@@ -51,6 +51,14 @@ def conversation_from_lines(text: str, where: str = "conversation") -> Dialogue:
     return read_conversation(turns, where)
 
 
+def conversation_lines(dialogue: Dialogue) -> str:
+    """The ``Speaker: text [| description]`` lines ``conversation_from_lines`` reads back as ``dialogue``."""
+    return "\n".join(
+        f"{t.speaker}: {t.text}" + (f" {DESCRIPTION_MARK} {t.description}" if t.description else "")
+        for t in dialogue.turns
+    )
+
+
 def read_conversation(conversation, where: str = "conversation") -> Dialogue:
     """A validated ``Dialogue`` from a dict, a list of turns, or a JSON file holding either."""
     if isinstance(conversation, (str, Path)):

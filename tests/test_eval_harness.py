@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 from sklearn.metrics import accuracy_score, f1_score
 
 from instructerc.builders.labels import LABELS, TO_UNIFIED, UNIFIED_LABELS
@@ -366,6 +367,21 @@ def test_predict_bad_conversation(tiny_adapter, tmp_path, capsys, conversation, 
     assert main(["--adapter", str(tiny_adapter["dir"]), "--conversation", str(path)]) == 2
     captured = capsys.readouterr()
     assert message in captured.err and captured.out == ""
+
+
+def test_conversation_lines_read_back_as_the_same_dialogue():
+    """The Space shows its example files as text lines; reading those lines gives the file's dialogue again."""
+    from instructerc.eval.prediction import conversation_from_lines, conversation_lines, read_conversation
+
+    sample = read_conversation(REPO / "examples" / "sample_conversation.json")
+    described = read_conversation(
+        [{"speaker": "Ann", "text": "Yes!", "description": "jumps up"}, *map(vars, sample.turns)]
+    )
+    for dialogue in (sample, described):
+        lines = conversation_lines(dialogue)
+        assert len(lines.splitlines()) == len(dialogue.turns)
+        assert conversation_from_lines(lines).turns == dialogue.turns
+    assert conversation_lines(described).splitlines()[0] == "Ann: Yes! | jumps up"
 
 
 def test_predict_default_config_uses_retrieved_demonstrations(loaded, small_build):

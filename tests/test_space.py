@@ -102,6 +102,19 @@ def lines_of(conversation: Path) -> str:
     return "\n".join(f"{t['speaker']}: {t['text']}" for t in turns)
 
 
+@pytest.mark.parametrize(
+    "flags, message",
+    [([], "no adapter: pass --adapter"), (["--adapter", "/nonexistent/adapter"], "/nonexistent/adapter")],
+)
+def test_the_app_without_an_adapter_says_so_in_one_line(flags, message):
+    env = {k: v for k, v in os.environ.items() if k != "INSTRUCTERC_ADAPTER"}
+    run = subprocess.run(
+        [sys.executable, "hub/space/app.py", *flags], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (run.returncode, run.stdout) == (2, "")
+    assert run.stderr.startswith("error: ") and message in run.stderr and "Traceback" not in run.stderr
+
+
 @pytest.fixture(scope="module")
 def app(quick_demo, recorder):
     adapter = quick_demo / "output" / "hub" / "instructerc" / ADAPTER

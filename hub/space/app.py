@@ -14,7 +14,6 @@ Usage:
 from __future__ import annotations
 
 import html
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -25,8 +24,9 @@ from huggingface_hub import metadata_load
 from matplotlib.figure import Figure
 
 from instructerc.builders.cli import parse_command_line
-from instructerc.builders.errors import InstructercError
-from instructerc.eval.prediction import Predictor, conversation_from_lines, read_conversation
+from instructerc.builders.errors import InstructercError, command
+from instructerc.eval.errors import EvalError
+from instructerc.eval.prediction import Predictor, conversation_from_lines, conversation_lines, read_conversation
 
 
 HERE = Path(__file__).resolve().parent
@@ -44,7 +44,9 @@ def adapter_id(cli: str | None = None) -> str:
     card = HERE / "README.md"
     models = (metadata_load(card) or {}).get("models") if card.is_file() else None
     if not models:
-        raise SystemExit("error: no adapter: pass --adapter ID_OR_FOLDER or set INSTRUCTERC_ADAPTER")
+        raise EvalError(
+            f"no adapter: pass --adapter ID_OR_FOLDER, set INSTRUCTERC_ADAPTER, or list it under `models:` in {card}"
+        )
     return models[0]
 
 
@@ -52,16 +54,7 @@ def examples() -> list[str]:
     """The example conversations (JSON files in the BYO turn format) as 'Speaker: text' lines."""
     if EXAMPLES is None:
         return [PLACEHOLDER]
-    out = []
-    for path in sorted(EXAMPLES.glob("*.json")):
-        turns = json.loads(path.read_text(encoding="utf-8"))
-        turns = turns["turns"] if isinstance(turns, dict) else turns
-        out.append(
-            "\n".join(
-                f"{t['speaker']}: {t['text']}" + (f" | {t['description']}" if t.get("description") else "")
-                for t in turns
-            )
-        )
+    out = [conversation_lines(read_conversation(path)) for path in sorted(EXAMPLES.glob("*.json"))]
     return out or [PLACEHOLDER]
 
 
@@ -112,10 +105,10 @@ def timeline(dialogue, probs, labels: list[str]):
 def build(predictor: Predictor, name: str) -> gr.Blocks:
     labels = predictor.labels
 
-    def recognize(text: str, upload):
+    def recognize(text: str, upload: str | None):
         try:
-            if upload:
-                dialogue = read_conversation(upload if isinstance(upload, str) else upload.name)
+            if upload:  # gr.File gives the uploaded file's path
+                dialogue = read_conversation(upload)
             else:
                 dialogue = conversation_from_lines(text or "")
             probs = predictor.probabilities(dialogue)
@@ -165,14 +158,11 @@ class AppArgs:
     )
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command_line(__doc__, "hub/space/app.py", [AppArgs], argv)
     adapter = adapter_id(args.adapter)
-    try:
-        predictor = Predictor.from_pretrained(adapter)
-    except InstructercError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    predictor = Predictor.from_pretrained(adapter)
     build(predictor, Path(adapter).name if Path(adapter).exists() else adapter).launch()
     return 0
 
