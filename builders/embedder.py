@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,9 +94,15 @@ def materialise(model_id: str, spec: PackagedEmbedder) -> Path | None:
     return folder
 
 
+def embedder_name(record: Mapping | None, digits: int = 16) -> str:
+    """An embedder's name for cards, logs and errors, from its card record ``{id, revision, sha256}``: the Hub
+    id, or for a local folder the first ``digits`` of its weights' sha256 (a path is never published)."""
+    record = record or {}
+    return record.get("id") or f"local embedder (model.safetensors sha256 {(record.get('sha256') or '?')[:digits]})"
+
+
 @dataclass(frozen=True)
 class ResolvedEmbedder:
-    name: str  # what the user asked for (id or path)
     location: str  # what SentenceTransformer loads
     fingerprint: str  # cache key: changes whenever the weights may differ
     hub_id: str | None = None  # the Hub id, None for a local folder (a path is never published)
@@ -109,7 +116,7 @@ class ResolvedEmbedder:
     @property
     def display(self) -> str:
         """Its name for cards and logs: the Hub id, never a local path."""
-        return self.hub_id or f"local embedder (model.safetensors sha256 {(self.sha256 or '?')[:16]})"
+        return embedder_name(self.record())
 
 
 def resolve(name: str = DEFAULT_EMBEDDER) -> ResolvedEmbedder:
@@ -126,16 +133,16 @@ def resolve(name: str = DEFAULT_EMBEDDER) -> ResolvedEmbedder:
         weights = path / "model.safetensors"
         sha = sha256_file(weights) if weights.is_file() else None
         digest = sha or hashlib.sha256(str(path.resolve()).encode()).hexdigest()
-        return ResolvedEmbedder(name, str(path), f"local-{digest[:16]}", sha256=sha)
+        return ResolvedEmbedder(str(path), f"local-{digest[:16]}", sha256=sha)
     spec = PACKAGED.get(name)
     if spec is not None:
         folder = materialise(name, spec)
         if folder is not None:
             digest = _verify(folder, spec, name)
             return ResolvedEmbedder(
-                name, str(folder), f"{name.replace('/', '--')}-{digest[:16]}", name, spec.revision, digest
+                str(folder), f"{name.replace('/', '--')}-{digest[:16]}", name, spec.revision, digest
             )
-    return ResolvedEmbedder(name, name, name.replace("/", "--"), name)
+    return ResolvedEmbedder(name, name.replace("/", "--"), name)
 
 
 # Tokens per forward pass: a text of n tokens is encoded in a pass of canonical_rows(n) rows.

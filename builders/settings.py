@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .embedder import embedder_name
 from .errors import DataError, one_line
 from .mixing import DEFAULT_SEED
 from .tasks import CONFIGS
@@ -96,9 +97,7 @@ class BuildSettings:
     def rows(self) -> list[tuple[str, object]]:
         """The card's human table, from the same values as the block."""
         e = self.embedder or {}
-        embedder = e.get("id") or f"a local folder (model.safetensors sha256 {(e.get('sha256') or '?')[:16]})"
-        if e.get("revision"):
-            embedder += f" @ {e['revision'][:12]}"
+        embedder = embedder_name(e) + (f" @ {e['revision'][:12]}" if e.get("revision") else "")
         rows: list[tuple[str, object]] = [
             ("window", self.window),
             ("train_fraction", self.train_fraction),

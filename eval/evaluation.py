@@ -425,15 +425,14 @@ def turns_of(ds):
 def knn_settings(dataset: str, revision: str | None, embedder: str | None, query: str | None) -> tuple[str, str]:
     """The embedder and query variant of the k-NN baseline: the dataset card's, as its retrieval report used
     (the builder's defaults for a build without demonstrations), unless given."""
-    from instructerc.builders.embedder import DEFAULT_EMBEDDER
+    from instructerc.builders.embedder import DEFAULT_EMBEDDER, embedder_name
     from instructerc.builders.retrieval import DEFAULT_QUERY
 
     settings, _ = read_settings(dataset, revision)
     built = settings.embedder or {}
     if embedder is None and built and not built.get("id"):
         raise EvalError(
-            f"--dataset {dataset}: built with a local embedder (model.safetensors sha256 {built.get('sha256')}); "
-            "pass --embedder FOLDER with those weights"
+            f"--dataset {dataset}: built with a {embedder_name(built, 64)}; pass --embedder FOLDER with those weights"
         )
     return embedder or built.get("id") or DEFAULT_EMBEDDER, query or settings.query or DEFAULT_QUERY
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from instructerc.builders.conversations import parse_dialogue
 from instructerc.builders.corpus import Dialogue
-from instructerc.builders.embedder import resolve
+from instructerc.builders.embedder import embedder_name, resolve
 from instructerc.builders.errors import DataError
 from instructerc.builders.files import TASK_FILE
 from instructerc.builders.labels import label_text
@@ -206,8 +206,8 @@ def _embedder(task: Task, override: str | None) -> str | None:
     if override is None:
         if record and not record.get("id"):  # (no record at all: adapters from before, the default)
             raise EvalError(
-                f"{TASK_FILE}: the dataset was built with a local embedder "
-                f"(model.safetensors sha256 {record.get('sha256')}); pass --embedder FOLDER with those weights"
+                f"{TASK_FILE}: the dataset was built with a {embedder_name(record, 64)}; "
+                "pass --embedder FOLDER with those weights"
             )
         return None
     found = resolve(override).sha256

@@ -91,3 +91,18 @@ def test_a_bad_block_is_one_error_naming_the_card(block, message):
     with pytest.raises(DataError, match=message) as err:
         BuildSettings.from_metadata(block, "some/card")
     assert str(err.value).startswith("some/card: ")
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_the_card_names_the_embedder_as_the_build_log_does(tmp_path, local):
+    """One name for an embedder, in the card's table and in the builder's log: the Hub id, or for a local
+    folder the sha256 of its weights, never the folder."""
+    from instructerc.builders.embedder import resolve
+
+    if local:
+        (tmp_path / "model.safetensors").write_bytes(b"weights")
+    resolved = resolve(str(tmp_path) if local else "sentence-transformers/some-other-model")
+    settings = BuildSettings(3, TEMPLATE_VERSION, {"default": ["a"]}, [], top_k=1, embedder=resolved.record())
+    (shown,) = [value for key, value in settings.rows() if key == "embedder"]
+    assert shown == resolved.display and str(tmp_path) not in shown
+    assert shown.startswith("local embedder (model.safetensors sha256 " if local else "sentence-transformers/")
