@@ -55,6 +55,24 @@ def labelled_turns(corpus: Corpus, split: str) -> Turns:
     return out
 
 
+def split_turns(ds) -> Turns:
+    """A built split's rows as ``Turns`` (``labelled_turns`` for a split already built); the previous turn is
+    the row before in the same dialogue (a context-only turn of a BYO dataset has no row, so that query lacks it)."""
+    keys = [(s, d, int(t)) for s, d, t in zip(ds["source"], ds["dialogue_id"], ds["turn"])]
+    feature = ds.features["label"]
+    names = [feature.int2str(int(x)) if hasattr(feature, "int2str") else str(x) for x in ds["label"]]
+    text = dict(zip(keys, ds["utterance"]))
+    return Turns(
+        source=[k[0] for k in keys],
+        dialogue_id=[k[1] for k in keys],
+        turn=[k[2] for k in keys],
+        speaker=list(ds["speaker"]),
+        text=list(ds["utterance"]),
+        label=names,
+        previous=[text.get((s, d, t - 1)) for s, d, t in keys],
+    )
+
+
 class Groups:
     """Integer ids of dialogues ``(source, dialogue_id)``, shared by queries and base."""
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .balancing import BALANCES, DEFAULT_BALANCE, select
-from .candidates import Base, Groups, Turns, demonstration, labelled_turns, make_base
+from .candidates import Base, Groups, Turns, demonstration, labelled_turns, make_base, split_turns
 from .corpus import Corpus
 from .embedder import DEFAULT_EMBEDDER, Embedder
 from .errors import DataError, check_choice
 from .search import cached_search, normalise
+from .tasks import PROVENANCE_COLUMNS
 
 
 QUERY_VARIANTS: tuple[str, ...] = ("utterance", "previous")
@@ -142,7 +143,7 @@ def retrieve(
     exclude: list[tuple[str, str]] | None = None,
     *,
     previous: list[str | None] | None = None,
-    query: str | None = None,
+    query: str = DEFAULT_QUERY,
     balance: str = DEFAULT_BALANCE,
     cache_dir: str | None = None,
 ) -> list[list[dict]]:
@@ -155,9 +156,7 @@ def retrieve(
     to the build's (``DEFAULT_QUERY``). Each demonstration is
     ``{dialogue_id, turn, source, label, score, speaker, utterance}``, as the build makes them.
     """
-    missing = [
-        c for c in ("utterance", "label", "speaker", "source", "dialogue_id", "turn") if c not in base.column_names
-    ]
+    missing = [c for c in PROVENANCE_COLUMNS if c not in base.column_names]
     if missing:
         raise DataError(f"retrieval base: missing column(s) {', '.join(missing)}; pass a built dataset's train split")
     if exclude is not None and len(exclude) != len(queries):
@@ -169,18 +168,7 @@ def retrieve(
     check_choice("--balance", balance, BALANCES)
     if not isinstance(embedder, Embedder):
         embedder = Embedder(embedder, cache_dir=cache_dir)
-    feature = base.features["label"]
-    labels = list(base["label"])
-    names = [feature.int2str(x) for x in labels] if hasattr(feature, "int2str") else [str(x) for x in labels]
-    pool = Turns(
-        list(base["source"]),
-        list(base["dialogue_id"]),
-        list(base["turn"]),
-        list(base["speaker"]),
-        list(base["utterance"]),
-        names,
-        [None] * len(names),
-    )
+    pool = split_turns(base)
     n = len(queries)
     asked = Turns(
         source=[e[0] for e in exclude] if exclude is not None else [""] * n,
@@ -198,7 +186,7 @@ def retrieve(
         candidates,
         asked,
         top_k=k,
-        query=query or DEFAULT_QUERY,
+        query=query,
         balance=balance,
         neighbours=k,
         memoise=False,

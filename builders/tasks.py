@@ -31,6 +31,8 @@ CONFIG_DESCRIPTIONS: dict[str, str] = {
 # prediction can build for new text.
 EMOTION_CONFIGS: tuple[str, ...] = ("default", "plain")
 DEFAULT_WINDOW = 12
+# The columns every config's rows carry besides prompt and completion.
+PROVENANCE_COLUMNS: tuple[str, ...] = ("source", "dialogue_id", "turn", "speaker", "utterance", "label")
 # What each row records of its demonstrations (the prompt shows speaker, text and label).
 DEMONSTRATION_FIELDS = {
     "dialogue_id": Value("string"),
@@ -60,16 +62,12 @@ def completion_mismatch(completions, label_ids, names) -> int | None:
 
 def features(corpus: Corpus, config: str) -> Features:
     extra = {"demonstrations": List(DEMONSTRATION_FIELDS)} if config == "default" else {}
+    kinds = {"turn": Value("int32"), "label": ClassLabel(names=answer_names(corpus, config))}
     return Features(
         {
             "prompt": Value("string"),
             "completion": Value("string"),
-            "source": Value("string"),
-            "dialogue_id": Value("string"),
-            "turn": Value("int32"),
-            "speaker": Value("string"),
-            "utterance": Value("string"),
-            "label": ClassLabel(names=answer_names(corpus, config)),
+            **{column: kinds.get(column, Value("string")) for column in PROVENANCE_COLUMNS},
             **extra,
         }
     )

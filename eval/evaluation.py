@@ -404,24 +404,6 @@ def majority(train, labels: Sequence[str]) -> tuple[int, np.ndarray, dict]:
     return labels.index(label), prior, {"label": label, "train_rows": len(names)}
 
 
-def turns_of(ds):
-    """A built split as retrieval ``Turns``; the previous turn is the row before in the same
-    dialogue (a context-only turn of a BYO dataset has no row, so such a query lacks it)."""
-    from instructerc.builders.candidates import Turns
-
-    keys = [(s, d, int(t)) for s, d, t in zip(ds["source"], ds["dialogue_id"], ds["turn"])]
-    text = dict(zip(keys, ds["utterance"]))
-    return Turns(
-        source=[k[0] for k in keys],
-        dialogue_id=[k[1] for k in keys],
-        turn=[k[2] for k in keys],
-        speaker=list(ds["speaker"]),
-        text=list(ds["utterance"]),
-        label=gold_label_names(ds),
-        previous=[text.get((s, d, t - 1)) for s, d, t in keys],
-    )
-
-
 def knn_settings(dataset: str, revision: str | None, embedder: str | None, query: str | None) -> tuple[str, str]:
     """The embedder and query variant of the k-NN baseline: the dataset card's, as its retrieval report used
     (the builder's defaults for a build without demonstrations), unless given."""
@@ -440,13 +422,13 @@ def knn_settings(dataset: str, revision: str | None, embedder: str | None, query
 def knn(train, ds, labels: Sequence[str], embedder: str, query: str) -> tuple[np.ndarray, np.ndarray, dict]:
     """Predicted ids of the score-weighted vote of the ``REPORT_NEIGHBOURS`` nearest train utterances, the
     votes, details."""
-    from instructerc.builders.candidates import Groups, make_base
+    from instructerc.builders.candidates import Groups, make_base, split_turns
     from instructerc.builders.embedder import Embedder
     from instructerc.builders.retrieval import retrieve_split
 
     model = Embedder(embedder)
-    base = make_base(turns_of(train), model, Groups())
-    found = retrieve_split(model, base, turns_of(ds), query=query, neighbours=REPORT_NEIGHBOURS)
+    base = make_base(split_turns(train), model, Groups())
+    found = retrieve_split(model, base, split_turns(ds), query=query, neighbours=REPORT_NEIGHBOURS)
     votes = knn_votes(
         np.array(base.turns.label, dtype=object), found.neighbour_scores, found.neighbour_turns, list(labels)
     )
