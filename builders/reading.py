@@ -11,21 +11,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import DataError
+from .errors import DataError, one_line
+from .settings import read_card_metadata
 
 
 def load_split(dataset: str | Path, config: str, split: str, revision: str | None = None):
     """One split of one config of a built dataset (a Hub id or a local folder), as a ``Dataset``.
 
-    Unknown configs and splits raise ``ValueError`` (a ``DataError`` for local folders) naming
-    the ones that exist."""
+    An unknown config or split is a ``DataError`` that names the dataset and the ones that exist."""
     from datasets import load_dataset, load_dataset_builder
 
-    if not Path(dataset).is_dir():
-        return load_dataset(str(dataset), config, split=split, revision=revision)
-    if not (Path(dataset) / "README.md").is_file():
-        raise DataError(f"{dataset}: not a built dataset folder (no README.md with configs)")
-    files = load_dataset_builder(str(dataset), config).config.data_files or {}
+    where = f"{dataset}: config {config!r}, split {split!r}"
+    try:
+        if not Path(dataset).is_dir():
+            return load_dataset(str(dataset), config, split=split, revision=revision)
+        read_card_metadata(dataset)  # a folder without a card is not a build
+        files = load_dataset_builder(str(dataset), config).config.data_files or {}
+    except DataError:
+        raise
+    except ValueError as err:  # datasets' unknown config or split: its message lists those that exist
+        raise DataError(f"{where}: {one_line(err, None)}") from None
     if split not in files:
-        raise DataError(f'{dataset}: unknown split "{split}" of config {config!r}; should be one of {sorted(files)}')
+        raise DataError(f"{where}: unknown split; should be one of {sorted(files)}")
     return load_dataset("parquet", data_files={split: list(files[split])}, split=split)

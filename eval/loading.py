@@ -186,11 +186,7 @@ def dataset_id(dataset: str, override: str | None = None) -> str:
 def load_split(dataset: str, config: str, split: str, revision: str | None = None):
     """One split of a built dataset, from a local folder or the Hub (``builders.reading``)."""
     try:
-        return reading.load_split(dataset, config, split, revision)
-    except ValueError as err:  # unknown config or split: the message says which exist
-        raise EvalError(
-            f"--dataset {dataset} --dataset-config {config} --split {split}: {one_line(err, None)}"
-        ) from None
+        return reading.load_split(dataset, config, split, revision)  # a DataError names config and split
     except (FileNotFoundError, OSError) as err:
         raise EvalError(f"--dataset {dataset}: cannot load it ({type(err).__name__}: {err})") from None
 

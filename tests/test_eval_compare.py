@@ -190,6 +190,7 @@ def test_compare_refuses_runs_on_different_rows(runs, tmp_path, capsys, other, m
         (["--baseline", "majority", "--dataset", "/nonexistent/folder"], "--dataset /nonexistent/folder"),
         (["--baseline", "knn", "--query", "sideways"], "--query must be one of"),
         (["--baseline", "majority", "--split", "nope"], "unknown split"),
+        (["--baseline", "majority", "--dataset-config", "nope"], "config 'nope'"),
     ],
 )
 def test_baseline_bad_input_leaves_nothing(small_build, tmp_path, capsys, argv, message):
@@ -239,3 +240,15 @@ def test_knn_uses_the_query_the_dataset_was_built_with(raw_dir, tmp_path):
     results = json.loads((folder / "results.json").read_text())
     assert results["baseline_details"]["query"] == "utterance"
     assert abs(100 * results["weighted_f1"] - card_report(built["iemocap"])["knn"]) <= 0.05 + 1e-9
+
+
+def test_an_unknown_config_or_split_is_a_data_error_naming_those_that_exist(small_build, tmp_path):
+    from instructerc.builders.errors import DataError
+
+    folder = small_build["meld"]
+    with pytest.raises(DataError, match=r"config 'nope', split 'train': .*'plain'"):
+        load_split(folder, "nope", "train")
+    with pytest.raises(DataError, match=r"unknown split; should be one of \['test', 'train', 'validation'\]"):
+        load_split(folder, "plain", "nope")
+    with pytest.raises(DataError, match="no README.md card"):
+        load_split(tmp_path, "plain", "train")

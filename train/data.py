@@ -111,10 +111,8 @@ def check_recipe(args: ERCScriptArguments, configs: list[str]) -> None:
 def _read(args: ERCScriptArguments, config: str, split: str, field: str, revision: str | None) -> Dataset:
     try:
         ds = load_split(args.dataset_name, config, split, revision)
-    except ValueError as e:
-        if "split" in str(e).lower():
-            raise RecipeError(f"{field}: {split!r} is not a split of {_where(args, config)}: {e}") from None
-        raise
+    except DataError as e:  # the configs are checked before, so this is the split
+        raise RecipeError(f"{field}: {split!r} is not a split of {_where(args, config)}: {e}") from None
     missing = [c for c in TEXT_COLUMNS if c not in ds.column_names]
     if missing:
         raise RecipeError(
