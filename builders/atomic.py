@@ -16,14 +16,13 @@ from pathlib import Path
 
 
 @contextmanager
-def atomic_file(path: str | Path, mode: str = "wb", encoding: str | None = None) -> Iterator:
+def atomic_file(path: str | Path, mode: str = "wb") -> Iterator:
     """An open temporary file beside ``path``; renamed over ``path`` when the block succeeds,
-    removed when it raises. Text modes default to UTF-8."""
+    removed when it raises. Text modes are UTF-8."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".part")
-    if "b" not in mode:
-        encoding = encoding or "utf-8"
+    encoding = None if "b" in mode else "utf-8"
     try:
         with os.fdopen(fd, mode, encoding=encoding) as f:
             yield f

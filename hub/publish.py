@@ -60,15 +60,13 @@ class PushResult:
         return f"{where}: committed the changes among {len(self.files)} files as {self.commit_url}"
 
 
-def local_files(
-    folder: str | Path, repo_type: str, ignore_patterns: list[str] | tuple[str, ...] = ()
-) -> dict[str, Path]:
+def local_files(folder: str | Path, repo_type: str) -> dict[str, Path]:
     """The files a push publishes, chosen as `upload_folder` chooses them: everything under `folder`
-    except `ignore_patterns`, what `huggingface_hub` never uploads and, for a model, a training run's
-    own files (``TRAINING_RUN_FILES``)."""
+    except what `huggingface_hub` never uploads and, for a model, a training run's own files
+    (``TRAINING_RUN_FILES``)."""
     root = Path(folder)
     paths = {p.relative_to(root).as_posix(): p for p in sorted(root.glob("**/*")) if p.is_file()}
-    ignored = [*ignore_patterns, *DEFAULT_IGNORE_PATTERNS, *(TRAINING_RUN_FILES if repo_type == "model" else ())]
+    ignored = [*DEFAULT_IGNORE_PATTERNS, *(TRAINING_RUN_FILES if repo_type == "model" else ())]
     return {rel: paths[rel] for rel in filter_repo_objects(paths, ignore_patterns=ignored)}
 
 
@@ -113,15 +111,13 @@ def push_folder(
     commit_message: str | None = None,
     confirm_iemocap_license: bool = False,
     token: str | None = None,
-    endpoint: str | None = None,
     max_retries: int = 4,
     retry_wait: float = 2.0,
-    ignore_patterns: list[str] | tuple[str, ...] = (),
 ) -> PushResult:
     """Publish `folder` as `repo_id` (created if needed) on branch `revision` (default main; created if needed).
 
-    `ignore_patterns` (globs, as `upload_folder` takes them) leave files of the folder out; a model never
-    publishes a training run's checkpoints, logs or pickled arguments (``TRAINING_RUN_FILES``). Refuses
+    The Hub is the one `HF_ENDPOINT` names. A model never publishes a training run's checkpoints, logs or
+    pickled arguments (``TRAINING_RUN_FILES``). Refuses
     (`LicenseError`) to make IEMOCAP-derived content public without `confirm_iemocap_license`, also when the
     target repo already exists as a public repo. An instructerc adapter card is first named after `repo_id`
     (`set_repo_id`, in the folder). Validates the folder first (`validate_folder`: the README.md card, required
@@ -130,11 +126,9 @@ def push_folder(
     returns a `PushResult`.
     """
     folder = Path(folder)
-    files, sources = _check_push(folder, repo_id, repo_type, private, confirm_iemocap_license, ignore_patterns)
+    files, sources = _check_push(folder, repo_id, repo_type, private, confirm_iemocap_license)
     push = _Push(
-        api=HfApi(
-            endpoint=endpoint, token=resolve_token(token), library_name="instructerc", library_version=__version__
-        ),
+        api=HfApi(token=resolve_token(token), library_name="instructerc", library_version=__version__),
         folder=folder,
         files=files,
         repo_id=repo_id,
@@ -148,7 +142,7 @@ def push_folder(
     return _with_retries(push, max_retries, retry_wait)
 
 
-def _check_push(folder: Path, repo_id: str, repo_type: str, private: bool, confirmed: bool, ignore_patterns):
+def _check_push(folder: Path, repo_id: str, repo_type: str, private: bool, confirmed: bool):
     """Everything a push refuses before it talks to the Hub; returns the files to upload and the data's sources."""
     if repo_type not in REPO_TYPES:
         raise HubError(f"--repo-type must be one of {', '.join(REPO_TYPES)}, got {repo_type!r}")
@@ -156,7 +150,7 @@ def _check_push(folder: Path, repo_id: str, repo_type: str, private: bool, confi
         raise HubError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
     if not folder.is_dir():
         raise HubError(f"{folder} is not a folder")
-    files = local_files(folder, repo_type, ignore_patterns)
+    files = local_files(folder, repo_type)
     if not files:
         raise HubError(f"{folder} holds no file to publish")
     sources = folder_sources(folder)
