@@ -89,8 +89,6 @@ def write_recipe(tmp_path, small_build, **overrides) -> Path:
         ({"dataset_config": "retrieval"}, [], "dataset_config"),
         ({"dataset_mixture": {"plain": 1.0, "speakers": 0.5}}, [], "dataset_mixture"),
         ({"dataset_mixture": {"plain": 0}}, [], "dataset_mixture"),
-        ({"label_column": "emotion"}, [], "label_column"),  # no such column
-        ({"label_column": "speaker"}, [], "label_column"),  # a string column, not the gold label
         ({"dataset_eval_split": "valid", "eval_strategy": "epoch"}, [], "dataset_eval_split"),
         ({"eval_config": "emotions"}, [], "eval_config"),
         ({"dataset_name": "/nonexistent/dataset"}, [], "dataset_name"),
@@ -126,7 +124,7 @@ def test_missing_model_is_one_line_naming_the_field(tmp_path, small_build, capsy
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: model_name_or_path: no tokenizer at")
 
 
-def test_label_column_that_disagrees_with_the_completions_is_refused(small_build, tmp_path):
+def test_a_label_column_that_disagrees_with_the_completions_is_refused(small_build, tmp_path):
     import shutil
 
     folder = tmp_path / "instructerc" / "iemocap"
@@ -136,7 +134,10 @@ def test_label_column_that_disagrees_with_the_completions_is_refused(small_build
     shifted = ds.map(lambda row: {"label": (row["label"] + 1) % 6}, features=ds.features)
     shifted.to_parquet(str(path))
     args = ERCScriptArguments(dataset_name=str(folder), dataset_config="plain")
-    with pytest.raises(RecipeError, match=r"^label_column: row 0 of .* has completion"):
+    with pytest.raises(RecipeError, match=r"^dataset_name: row 0 of .* has completion .* but label"):
+        load_erc_data(args)
+    ds.remove_columns("label").to_parquet(str(path))  # not a build: no gold label to score
+    with pytest.raises(RecipeError, match=r"^dataset_name: .* has no ClassLabel column 'label'"):
         load_erc_data(args)
     # the speaker config's gold labels are speakers, and agree with its completions
     speaker = ERCScriptArguments(dataset_name=str(small_build["iemocap"]), dataset_config="speaker")

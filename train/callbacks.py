@@ -35,13 +35,12 @@ def predict_split(
     rows: Dataset,
     labels: list[str],
     *,
-    label_column: str = "label",
     batch_size: int = BATCH_SIZE,
     accelerator=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(gold, pred)`` label ids for ``rows``; with several processes each scores a shard and all get all."""
     prompts = rows["prompt"]
-    gold = np.asarray(rows[label_column])
+    gold = np.asarray(rows["label"])
     scorer = LabelScorer(model, tokenizer, labels, batch_size=batch_size)
     if accelerator is None or accelerator.num_processes == 1:
         return gold, scorer.predict(prompts)[0]
@@ -66,13 +65,10 @@ class WeightedF1Callback(TrainerCallback):
     accelerator and to log the scores.
     """
 
-    def __init__(
-        self, trainer, rows: Dataset, labels: list[str], *, label_column: str = "label", batch_size: int = BATCH_SIZE
-    ):
+    def __init__(self, trainer, rows: Dataset, labels: list[str], *, batch_size: int = BATCH_SIZE):
         self.trainer = trainer
         self.rows = rows
         self.labels = labels
-        self.label_column = label_column
         self.batch_size = batch_size
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
@@ -81,7 +77,6 @@ class WeightedF1Callback(TrainerCallback):
             self.trainer.processing_class,
             self.rows,
             self.labels,
-            label_column=self.label_column,
             batch_size=self.batch_size,
             accelerator=self.trainer.accelerator,
         )

@@ -68,9 +68,6 @@ class ERCScriptArguments:
             "its first emotion-recognition config (default, plain)."
         },
     )
-    label_column: str = field(
-        default="label", metadata={"help": "ClassLabel column holding the gold label of each row."}
-    )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Train on N rows (a seeded random sample, after mixing): smoke runs."}
     )

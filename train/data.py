@@ -123,22 +123,21 @@ def _read(args: ERCScriptArguments, config: str, split: str, field: str, revisio
 
 
 def check_labels(ds: Dataset, args: ERCScriptArguments, config: str, split: str) -> list[str]:
-    """The label names of ``ds``'s label column, after checking every row's completion agrees with it."""
-    column = args.label_column
+    """The label names of ``ds``'s ``label`` column (a ``ClassLabel``, as builders/build.py writes it, and what
+    evaluation scores), after checking every row's completion agrees with it."""
     where = _where(args, config, split)
-    if column not in ds.column_names:
-        raise RecipeError(
-            f"label_column: {column!r} is not a column of {where}; columns: {', '.join(ds.column_names)}"
-        )
-    feature = ds.features[column]
+    feature = ds.features.get("label")
     if not isinstance(feature, ClassLabel):
-        raise RecipeError(f"label_column: {column!r} of {where} is a {feature!r}, not a ClassLabel of label names")
+        raise RecipeError(
+            f"dataset_name: {where} has no ClassLabel column 'label' (got {feature!r}); "
+            "train/sft.py trains on rows built by builders/build.py"
+        )
     names = list(feature.names)
-    i = completion_mismatch(ds["completion"], ds[column], names)
+    i = completion_mismatch(ds["completion"], ds["label"], names)
     if i is not None:
         raise RecipeError(
-            f"label_column: row {i} of {where} has completion {ds[i]['completion']!r} but {column} "
-            f"{names[ds[i][column]]!r}; the column does not hold the answer the prompt asks for"
+            f"dataset_name: row {i} of {where} has completion {ds[i]['completion']!r} but label "
+            f"{names[ds[i]['label']]!r}; the label column does not hold the answer the prompt asks for"
         )
     return names
 

@@ -179,7 +179,6 @@ def scores_of_run(trainer: SFTTrainer, args: ERCScriptArguments, data: ERCData, 
             tokenizer,
             data.test,
             data.labels,
-            label_column=args.label_column,
             batch_size=args.scoring_batch_size,
             accelerator=trainer.accelerator,
         )
@@ -251,10 +250,7 @@ def finetune(
         callbacks=[ThroughputCallback(), *callbacks],
     )
     if data.validation is not None:  # validation loss rides along with the label scores
-        batch_size, column = args.scoring_batch_size, args.label_column
-        selection = WeightedF1Callback(
-            trainer, data.validation, data.labels, label_column=column, batch_size=batch_size
-        )
+        selection = WeightedF1Callback(trainer, data.validation, data.labels, batch_size=args.scoring_batch_size)
         trainer.add_callback(selection)
     train_and_save(trainer, training_args, len(data.train))
 
