@@ -82,8 +82,9 @@ class ERCScriptArguments:
     overlong: str = field(
         default="auto",
         metadata={
-            "help": "Rows longer than max_length: `auto` left-truncates the prompt (truncation_mode keep_end, "
-            "no packing) or drops the row (otherwise, where the label would be cut); `drop` always drops; "
+            "help": "Rows longer than max_length: `auto` drops the row where truncation would cut its label "
+            "(truncation_mode keep_start, the default, or packing) and keeps it under keep_end without packing "
+            "(deprecated by TRL 1.16, to go in 2.0), which cuts the prompt's oldest text; `drop` always drops; "
             "`error` refuses to train. The count is logged either way."
         },
     )

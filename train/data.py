@@ -249,7 +249,8 @@ def fit_max_length(
     SFTTrainer cuts a row longer than ``max_length`` from the right with ``truncation_mode:
     keep_start`` and when packing, which removes the completion: such rows are dropped. With
     ``keep_end`` (and no packing) it cuts from the left, so the prompt loses its oldest turns and the
-    label stays: such rows are kept (``overlong: auto``). The count is logged either way.
+    label stays: such rows are kept (``overlong: auto``). The count is logged either way. TRL 1.16 deprecates
+    ``keep_end`` (removal in 2.0); the recipes keep the default.
     """
     if max_length is None or len(ds) == 0:
         return ds
