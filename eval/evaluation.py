@@ -21,6 +21,7 @@ from instructerc.builders.files import RECIPE_FILE
 from instructerc.builders.retrieval_report import REPORT_NEIGHBOURS, knn_votes, majority_label
 from instructerc.builders.settings import read_settings
 from instructerc.builders.tasks import completion_mismatch
+from instructerc.hub.scores import CARD_METRICS
 
 from . import loading
 from .bootstrap import Bootstrap, IntervalArgs
@@ -100,7 +101,7 @@ def evaluate_split(
 def card_scores(results: dict, dataset_id: str, config: str, split: str) -> list[dict]:
     """The numbers that go into the adapter card (model-index and .eval_results), with their
     intervals and the training seeds they stand on, where known."""
-    metrics = {"weighted_f1": results["weighted_f1"], "accuracy": results["accuracy"]}
+    metrics = {m: results[m] for m in CARD_METRICS}
     intervals = {k: v for k, v in results.get("confidence_intervals", {}).items() if k in metrics}
     for source, parts in results.get("by_source", {}).items():
         metrics[f"weighted_f1_{source}"] = parts["original"]["weighted_f1"]

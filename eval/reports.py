@@ -15,7 +15,7 @@ import pandas as pd
 
 from instructerc.builders.labels import BENCHMARKS, UNIFIED
 from instructerc.builders.naming import parse_folder_name
-from instructerc.hub.scores import seed_std
+from instructerc.hub.scores import is_card_metric, seed_std
 
 from .bootstrap import METRICS, format_interval
 from .errors import EvalError, parse_json
@@ -100,7 +100,7 @@ def across_seeds(runs: Iterable[dict]) -> list[dict]:
 def card_score(aggregate: dict) -> dict:
     """An aggregate as an evaluation result for ``instructerc.hub.eval_results.write_eval_results``: the
     mean of each number with every seed's value, marked as standing on ``len(seeds)`` seeds."""
-    metrics = {n: s for n, s in aggregate["metrics"].items() if n != "macro_f1"}  # the card's metrics
+    metrics = {n: s for n, s in aggregate["metrics"].items() if is_card_metric(n)}
     return {
         "dataset_id": aggregate["dataset_id"],
         "config": aggregate["config"],

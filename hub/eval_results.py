@@ -19,7 +19,7 @@ from instructerc.builders.atomic import atomic_file
 
 from .card_validation import EVAL_RESULTS_DIR, load_card
 from .errors import CardError
-from .scores import METRICS, UNCERTAINTY_ARGS, EvalScore, as_scores, describe, metric_spec
+from .scores import CARD_METRICS, UNCERTAINTY_ARGS, EvalScore, as_scores, describe, metric_spec
 
 
 TASK_TYPE = "text-classification"  # ERC is utterance classification, whatever head produces the label
@@ -31,7 +31,7 @@ def _metric_key(result: EvalResult) -> str:
     """The metric key behind a `model-index` entry (the inverse of `metric_spec`)."""
     args = {k: v for k, v in dict(result.metric_args or {}).items() if k not in UNCERTAINTY_ARGS}
     source = args.pop("source", None)
-    for key, spec in METRICS.items():
+    for key, spec in CARD_METRICS.items():
         if (spec.type, spec.args or None) == (result.metric_type, args or None):
             return f"{key}_{source}" if source else key
     return result.metric_type
@@ -82,7 +82,7 @@ def _eval_table(scores: Sequence[EvalScore]) -> str:
     if not scores:
         return "No evaluation results yet."
     present = {s.metric for s in scores}
-    metrics = [m for m in METRICS if m in present] + sorted(present - set(METRICS))
+    metrics = [m for m in CARD_METRICS if m in present] + sorted(present - set(CARD_METRICS))
     with_seeds = any(s.seeds is not None for s in scores)
     rows: dict[tuple, dict[str, EvalScore]] = {}
     for s in scores:

@@ -28,7 +28,7 @@ class MetricSpec:
 
 # The metrics the papers report. `<metric>_<source>` (e.g. `weighted_f1_meld`) is the metric restricted to one
 # source benchmark of a unified evaluation; any other key passes through under its own name.
-METRICS: dict[str, MetricSpec] = {
+CARD_METRICS: dict[str, MetricSpec] = {
     "weighted_f1": MetricSpec("f1", "Weighted F1", {"average": "weighted"}),
     "accuracy": MetricSpec("accuracy", "Accuracy"),
 }
@@ -38,13 +38,18 @@ UNCERTAINTY_ARGS = ("confidence_interval", "seeds", "seed_values", "seed_std")
 
 def metric_spec(metric: str) -> MetricSpec:
     """How a metric key is written in `model-index` and in the card text."""
-    if metric in METRICS:
-        return METRICS[metric]
-    for key, spec in METRICS.items():
+    if metric in CARD_METRICS:
+        return CARD_METRICS[metric]
+    for key, spec in CARD_METRICS.items():
         source = metric.removeprefix(f"{key}_")
         if metric.startswith(f"{key}_") and source:
             return MetricSpec(spec.type, f"{spec.name} ({source})", {**(spec.args or {}), "source": source})
     return MetricSpec(metric, metric, fraction=False)
+
+
+def is_card_metric(metric: str) -> bool:
+    """Whether a card publishes ``metric``: one of ``CARD_METRICS``, or one restricted to a source benchmark."""
+    return any(metric == key or metric.startswith(f"{key}_") for key in CARD_METRICS)
 
 
 def seed_std(values) -> float:
@@ -173,7 +178,7 @@ def as_scores(results: Iterable[EvalScore | Mapping]) -> list[EvalScore]:
             seed_values = {metric: row.pop("seed_values", None)}
         else:
             intervals, seed_values = dict(row.pop("intervals", None) or {}), dict(row.pop("seed_values", None) or {})
-            metrics = dict(row.pop("metrics", None) or {}) or {k: v for k, v in row.items() if k in METRICS}
+            metrics = dict(row.pop("metrics", None) or {}) or {k: v for k, v in row.items() if k in CARD_METRICS}
         if not metrics:
             raise CardError(f"evaluation result {dict(result)!r} holds no metric value")
         for metric, value in metrics.items():

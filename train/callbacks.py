@@ -21,12 +21,13 @@ from transformers import TrainerCallback
 
 from instructerc.eval import metric as erc_metric
 from instructerc.eval.scoring import BATCH_SIZE, LabelScorer
+from instructerc.hub.scores import CARD_METRICS
 
 
 def split_metrics(gold: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict[str, float]:
-    """Weighted-F1 and accuracy (fractions) from the evaluation harness's ERC metric, the one definition."""
+    """The card's metrics (fractions) from the evaluation harness's ERC metric, the one definition."""
     result = erc_metric.compute(predictions=pred, references=gold, label_names=labels)
-    return {"weighted_f1": result["weighted_f1"], "accuracy": result["accuracy"]}
+    return {m: result[m] for m in CARD_METRICS}
 
 
 def predict_split(

@@ -18,11 +18,13 @@ from instructerc.builders.errors import InstructercError, one_line
 from instructerc.builders.retrieval import QUERY_VARIANTS
 from instructerc.builders.tasks import CONFIGS, EMOTION_CONFIGS
 from instructerc.eval.scoring import BATCH_SIZE
+from instructerc.hub.scores import CARD_METRICS
 
 
 OVERLONG_POLICIES: tuple[str, ...] = ("auto", "drop", "error")
 SELECTION_METRIC = "weighted_f1"  # model selection's default: label scoring on validation (callbacks.py)
-SELECTION_METRICS: tuple[str, ...] = (SELECTION_METRIC, "accuracy", "loss")
+# what a run can select on: the card's metrics (WeightedF1Callback logs them as eval_<metric>) and validation loss
+SELECTION_METRICS: tuple[str, ...] = (*CARD_METRICS, "loss")
 
 
 class RecipeError(InstructercError, ValueError):

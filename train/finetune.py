@@ -23,6 +23,7 @@ from trl import SFTConfig, SFTTrainer
 from instructerc.builders.errors import one_line
 from instructerc.eval import loading
 from instructerc.eval.loading import dataset_id as hub_dataset_id
+from instructerc.hub.scores import CARD_METRICS
 
 from . import artifacts
 from .callbacks import ThroughputCallback, WeightedF1Callback, score_split
@@ -81,7 +82,7 @@ def selected_scores(trainer) -> list[dict]:
     if state.best_global_step is None:
         return []
     logged = [e for e in state.log_history if e.get("step") == state.best_global_step and "eval_weighted_f1" in e]
-    return [{"weighted_f1": logged[-1]["eval_weighted_f1"], "accuracy": logged[-1]["eval_accuracy"]}] if logged else []
+    return [{m: logged[-1][f"eval_{m}"] for m in CARD_METRICS}] if logged else []
 
 
 @dataclass
