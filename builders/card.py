@@ -7,30 +7,40 @@ benchmarks the data derives from; the Hub licence guard reads it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from .citations import CITATIONS
-from .corpus import Corpus
+from .corpus import Corpus, Turn
 from .labels import BENCHMARKS, LICENSE_NOTES, LICENSES, SOURCES_KEY, SPLITS, TO_UNIFIED, UNIFIED, UNIFIED_LABELS
 from .plots import label_counts
 from .settings import SETTINGS_KEY, BuildSettings
 from .tasks import CONFIG_DESCRIPTIONS
+from .templates import format_turn, label_statement
 
 
 TEMPLATE = Path(__file__).with_name("dataset_card.md")
 
-TEMPLATE_NOTES = (
-    "`plain` is the official InstructERC prompt, byte for byte: the instruction, the "
-    "historical window (the previous `window` turns and the target turn, each as "
-    '`\\t Speaker_i:"utterance"`), then the label statement '
-    '`### Please select the emotional label of < Speaker_i:"utterance"> from <labels>:`. '
-    "`default` is `plain` followed by retrieved demonstrations (see the section below). "
-    "`speaker` is the official speaker-identification prompt; `prediction` shows the history "
-    "up to the previous turn and names the next speaker. Per-turn descriptions (BYO data) "
-    "follow each turn as `(description: ...)`."
-)
+
+def _template_notes() -> str:
+    """The prompt formats in the card's words, each written by its template."""
+    turn = Turn("Speaker_i", "utterance", None)
+    shown = format_turn(turn).replace("\t", "\\t")
+    description = format_turn(replace(turn, description="...")).removeprefix(format_turn(turn)).strip()
+    return (
+        "`plain` is the official InstructERC prompt, byte for byte: the instruction, the "
+        f"historical window (the previous `window` turns and the target turn, each as `{shown}`), then the "
+        f"label statement `{label_statement(turn, 'labels').strip()}`. "
+        "`default` is `plain` followed by retrieved demonstrations (see the section below). "
+        "`speaker` is the official speaker-identification prompt; `prediction` shows the history "
+        "up to the previous turn and names the next speaker. Per-turn descriptions (BYO data) "
+        f"follow each turn as `{description}`."
+    )
+
+
+TEMPLATE_NOTES = _template_notes()
 
 
 # The Hub's size_categories (datasets/utils/resources/size_categories.json): below 10**3, 10**4, ... 10**12 rows.

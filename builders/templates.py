@@ -41,13 +41,15 @@ def plain_prompt(turns: Sequence[Turn], t: int, window: int, labels_text: str) -
     The official quirks are kept: a tab and a space before each turn, the target cut off the history at its
     tab, and a space after ``<`` in the label statement.
     """
-    target = format_turn(turns[t])[1:]  # the turn without its tab, as the official code cuts it
     return (
-        INSTRUCTION
-        + CONVERSATION
-        + history(turns, max(t - window, 0), t + 1)
-        + f" ### Please select the emotional label of <{target}> from <{labels_text}>:"
+        INSTRUCTION + CONVERSATION + history(turns, max(t - window, 0), t + 1) + label_statement(turns[t], labels_text)
     )
+
+
+def label_statement(turn: Turn, labels_text: str) -> str:
+    """`` ### Please select the emotional label of < Speaker_0:"text"> from <labels>:``: the target turn without
+    its tab, as the official code cuts it, hence the space after ``<``."""
+    return f" ### Please select the emotional label of <{format_turn(turn)[1:]}> from <{labels_text}>:"
 
 
 def demonstration_section(demonstrations: Sequence[Mapping]) -> str:
