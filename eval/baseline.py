@@ -22,63 +22,20 @@ you will compare with: eval/compare.py refuses runs on different configs. Exit s
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
-from instructerc.eval.bootstrap import IntervalArgs
-from instructerc.eval.evaluation import BASELINES, BaselineRun, run_baseline
+from instructerc.eval.baselines import BaselineRun, run_baseline
 from instructerc.eval.results import PER_CLASS_FILE, RESULTS_FILE
-
-
-@dataclass(kw_only=True)
-class BaselineArgs:
-    """The flags of eval/baseline.py beside the ``--ci-*`` ones; keyword-only, so that required and optional
-    flags keep the order the help lists them in."""
-
-    baseline: str = field(
-        metadata={
-            "help": "majority: train's most frequent label; knn: the nearest train utterances vote",
-            "choices": list(BASELINES),
-        }
-    )
-    dataset: str = field(metadata={"help": "built dataset Hub id or folder"})
-    dataset_config: str = field(default="default", metadata={"help": "dataset config (default: default)"})
-    split: str = "test"
-    output_dir: str = field(metadata={"help": "folder for results.json, predictions.parquet and the plots"})
-    dataset_id: str | None = field(
-        default=None, metadata={"help": "Hub id to cite the dataset by (default: ORG/NAME of the folder)"}
-    )
-    dataset_revision: str | None = None
-    embedder: str | None = field(
-        default=None, metadata={"help": "knn: sentence embedder (default: the one the dataset was built with)"}
-    )
-    query: str | None = field(default=None, metadata={"help": "knn: query variant (default: the dataset's)"})
-    subset_rows: int | None = field(
-        default=None, metadata={"help": "score the whole dialogues eval/run_eval.py --subset-rows N scores"}
-    )
 
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    args, intervals = parse_command_line(__doc__, "eval/baseline.py", [BaselineArgs, IntervalArgs], argv)
+    (run,) = parse_command_line(__doc__, "eval/baseline.py", [BaselineRun], argv)
     import datasets
 
     datasets.disable_progress_bars()
-    run = BaselineRun(
-        args.baseline,
-        args.dataset,
-        args.output_dir,
-        args.dataset_config,
-        args.split,
-        args.dataset_id,
-        args.dataset_revision,
-        args.embedder,
-        args.query,
-        intervals.bootstrap(),
-        args.subset_rows,
-    )
     results = run_baseline(run)
     print(Path(results["output_dir"], PER_CLASS_FILE).read_text(encoding="utf-8"))
     print(f"results: {Path(results['output_dir'], RESULTS_FILE)}")

@@ -1,24 +1,19 @@
-"""Evaluate a model (or a baseline) on one split of a built dataset, end to end: check, infer,
-score, write the run's files and the adapter card.
+"""Evaluate a model on one split of a built dataset, end to end: check, infer, score, write the run's files
+and the adapter card (baselines, written the same way: ``baselines.py``).
 
 The split is checked before any inference (every completion is its label's name, every prompt fits
-the model with its longest label). A baseline is judged and written exactly like a model, so every
-adapter is compared with the floor it must clear.
+the model with its longest label).
 """
 
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from instructerc.builders.errors import DataError, one_line
 from instructerc.builders.files import RECIPE_FILE
-from instructerc.builders.retrieval_report import REPORT_NEIGHBOURS, knn_votes, majority_label
 from instructerc.builders.settings import read_settings
 from instructerc.builders.tasks import completion_mismatch
 from instructerc.hub.scores import CARD_METRICS
@@ -27,7 +22,7 @@ from . import loading
 from .bootstrap import Bootstrap, IntervalArgs
 from .errors import EvalError
 from .metric import score_predictions
-from .results import environment, prediction_rows, write_outputs
+from .results import environment, prediction_rows, results_header, write_outputs
 from .scoring import BATCH_SIZE, MODES, label_room, run_inference
 
 
@@ -282,12 +277,6 @@ def _prepare(run: EvalRun) -> Target:
     return Target(adapter_dir, base, dataset, config, ds, labels, hub_model_id)
 
 
-def results_header(*, model: str, dataset: str, dataset_id: str, config: str, split: str, mode: str, **more) -> dict:
-    """The fields every ``results.json`` opens with, a model's or a baseline's: what was scored, on what."""
-    fields = {"model": model, "adapter": None, "dataset": dataset, "dataset_id": dataset_id, "config": config}
-    return {**fields, "split": split, "mode": mode, "max_samples": None, "subset_rows": None, "training": None, **more}
-
-
 def run_evaluation(run: EvalRun) -> dict:
     """Evaluate, write the result files, update the card, push when asked; returns results."""
     target = _prepare(run)
@@ -367,114 +356,3 @@ def _write_card(folder: Path, base: str, dataset_id: str, results: dict, config:
     if not readme.is_file():  # an adapter trained elsewhere: give it a card to carry the results
         make_adapter_card(base_model=base, datasets=[dataset_id]).save(str(readme))
     write_eval_results(folder, card_scores(results, dataset_id, config, split))
-
-
-BASELINES: tuple[str, ...] = ("majority", "knn")
-NAMES = {"majority": "majority-class baseline", "knn": f"{REPORT_NEIGHBOURS}-NN vote baseline"}
-
-
-@dataclass
-class BaselineRun:
-    """Arguments of one baseline run (what the flags of ``eval/baseline.py`` make; ``config`` is its
-    ``--dataset-config``)."""
-
-    baseline: str
-    dataset: str
-    output_dir: str
-    config: str = "default"
-    split: str = "test"
-    dataset_id: str | None = None
-    dataset_revision: str | None = None
-    embedder: str | None = None  # knn: default the embedder the dataset was built with (its card)
-    query: str | None = None  # knn: default the dataset's query variant (its card)
-    bootstrap: Bootstrap | None = None
-    subset_rows: int | None = None  # whole dialogues holding at least this many rows (loading.whole_dialogues)
-
-
-def gold_label_names(ds) -> list[str]:
-    """Each row's gold label, by name (``loading.label_names`` gives the label set)."""
-    feature = ds.features["label"]
-    return [feature.int2str(int(x)) for x in ds["label"]]
-
-
-def majority(train, labels: Sequence[str]) -> tuple[int, np.ndarray, dict]:
-    """The id of train's majority label, train's label frequencies as scores, details."""
-    names = gold_label_names(train)
-    label = majority_label(names)
-    prior = np.bincount(np.asarray(train["label"], dtype=np.int64), minlength=len(labels)) / len(names)
-    return labels.index(label), prior, {"label": label, "train_rows": len(names)}
-
-
-def knn_settings(dataset: str, revision: str | None, embedder: str | None, query: str | None) -> tuple[str, str]:
-    """The embedder and query variant of the k-NN baseline: the dataset card's, as its retrieval report used
-    (the builder's defaults for a build without demonstrations), unless given."""
-    from instructerc.builders.embedder import DEFAULT_EMBEDDER, embedder_name
-    from instructerc.builders.retrieval import DEFAULT_QUERY
-
-    settings, _ = read_settings(dataset, revision)
-    built = settings.embedder or {}
-    if embedder is None and built and not built.get("id"):
-        raise EvalError(
-            f"--dataset {dataset}: built with a {embedder_name(built, 64)}; pass --embedder FOLDER with those weights"
-        )
-    return embedder or built.get("id") or DEFAULT_EMBEDDER, query or settings.query or DEFAULT_QUERY
-
-
-def knn(train, ds, labels: Sequence[str], embedder: str, query: str) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Predicted ids of the score-weighted vote of the ``REPORT_NEIGHBOURS`` nearest train utterances, the
-    votes, details."""
-    from instructerc.builders.candidates import Groups, make_base, split_turns
-    from instructerc.builders.embedder import Embedder
-    from instructerc.builders.retrieval import retrieve_split
-
-    model = Embedder(embedder)
-    base = make_base(split_turns(train), model, Groups())
-    found = retrieve_split(model, base, split_turns(ds), query=query, neighbours=REPORT_NEIGHBOURS)
-    votes = knn_votes(
-        np.array(base.turns.label, dtype=object), found.neighbour_scores, found.neighbour_turns, list(labels)
-    )
-    details = {"k": REPORT_NEIGHBOURS, "embedder": embedder, "query": query, "train_rows": len(train)}
-    return votes.argmax(axis=1), votes, details
-
-
-def run_baseline(run: BaselineRun) -> dict:
-    """Predict, score and write the result files of one baseline; returns its results."""
-    from instructerc.builders.retrieval import QUERY_VARIANTS
-
-    if run.baseline not in BASELINES:
-        raise EvalError(f"baseline must be one of {', '.join(BASELINES)}, got {run.baseline!r}")
-    if run.query is not None and run.query not in QUERY_VARIANTS:
-        raise EvalError(f"--query must be one of {', '.join(QUERY_VARIANTS)}, got {run.query!r}")
-    ds = loading.load_split(run.dataset, run.config, run.split, run.dataset_revision)
-    train = loading.load_split(run.dataset, run.config, "train", run.dataset_revision)
-    labels = loading.label_names(ds)
-    if run.subset_rows:
-        ds = loading.whole_dialogues(ds, run.subset_rows)
-    if len(ds) == 0 or len(train) == 0:
-        raise EvalError(f"--dataset {run.dataset}: the {run.split if len(ds) == 0 else 'train'} split has no rows")
-    start = time.perf_counter()
-    if run.baseline == "majority":
-        label, prior, details = majority(train, labels)
-        pred, scores = np.full(len(ds), label, dtype=np.int64), np.tile(prior, (len(ds), 1))
-    else:
-        embedder, query = knn_settings(run.dataset, run.dataset_revision, run.embedder, run.query)
-        pred, scores, details = knn(train, ds, labels, embedder, query)
-    seconds = time.perf_counter() - start
-    judged = score_predictions(ds, labels, pred, run.bootstrap)
-    cited = loading.dataset_id(run.dataset, run.dataset_id)
-    results = results_header(
-        model=NAMES[run.baseline],
-        dataset=run.dataset,
-        dataset_id=cited,
-        config=run.config,
-        split=run.split,
-        mode="baseline",
-        baseline=run.baseline,
-        baseline_details=details,
-        subset_rows=run.subset_rows,
-    )
-    results = {**results, **judged, "runtime": {"seconds": round(seconds, 3)}, "environment": environment()}
-    title = f"{NAMES[run.baseline]} on {cited} ({run.config}/{run.split})"
-    out = write_outputs(run.output_dir, results, prediction_rows(ds, labels, pred, scores), title)
-    results["output_dir"] = str(out)
-    return results

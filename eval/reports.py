@@ -17,9 +17,9 @@ from instructerc.builders.labels import BENCHMARKS, UNIFIED
 from instructerc.builders.naming import parse_folder_name
 from instructerc.hub.scores import is_card_metric, seed_std
 
+from .baselines import BASELINES, NAMES
 from .bootstrap import METRICS, format_interval
 from .errors import EvalError, parse_json
-from .evaluation import BASELINES, NAMES
 
 
 def numbers(results: dict) -> dict[str, float]:

@@ -39,6 +39,12 @@ CONFUSION_FILE = "confusion_matrix.png"
 PER_CLASS_FILE = "per_class.md"
 
 
+def results_header(*, model: str, dataset: str, dataset_id: str, config: str, split: str, mode: str, **more) -> dict:
+    """The fields every ``results.json`` opens with, a model's or a baseline's: what was scored, on what."""
+    fields = {"model": model, "adapter": None, "dataset": dataset, "dataset_id": dataset_id, "config": config}
+    return {**fields, "split": split, "mode": mode, "max_samples": None, "subset_rows": None, "training": None, **more}
+
+
 def prediction_rows(
     ds,
     labels: Sequence[str],

@@ -24,7 +24,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 ORDER = ("builders", "hub", "eval", "train")
-MAX_LINES = 500  # a module holds one job; evaluation.py (check, infer, score, write, baselines) is the largest
+MAX_LINES = 500  # a module holds one job
 # Documents whose commands must run as written.
 DOCS = [
     REPO / "README.md",

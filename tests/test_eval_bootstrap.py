@@ -160,12 +160,20 @@ def test_bad_settings_are_refused():
 @pytest.mark.slow
 def test_1000_dialogue_resamples_of_the_unified_test_split_take_seconds(full_build, tmp_path):
     """Real predictions (the majority and k-NN baselines) on the full 5,217-row unified test split."""
-    from instructerc.eval.evaluation import BaselineRun, run_baseline
+    from instructerc.eval.baselines import BaselineRun, run_baseline
     from instructerc.eval.results import compare_runs, read_run
 
     runs = {}
     for name in ("majority", "knn"):
-        run_baseline(BaselineRun(name, str(full_build["unified"]), str(tmp_path / name), "plain", bootstrap=None))
+        run_baseline(
+            BaselineRun(
+                baseline=name,
+                dataset=str(full_build["unified"]),
+                output_dir=str(tmp_path / name),
+                dataset_config="plain",
+                ci_unit="none",
+            )
+        )
         runs[name] = read_run(tmp_path / name)
     assert len(runs["knn"].ids) == 5217
     boot = Bootstrap("dialogue", n_resamples=1000, seed=0)

@@ -25,8 +25,8 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from instructerc.builders.cli import parse_command_line
+from instructerc.eval.baselines import BaselineRun, run_baseline
 from instructerc.eval.bootstrap import UNITS, Bootstrap, confidence_intervals, unit_index
-from instructerc.eval.evaluation import BaselineRun, run_baseline
 from instructerc.eval.results import compare_runs, read_run
 
 
@@ -69,7 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         runs = {}
         for name in ("majority", "knn"):
-            run_baseline(BaselineRun(name, args.dataset, f"{tmp}/{name}", "plain", bootstrap=None))
+            run_baseline(
+                BaselineRun(
+                    baseline=name,
+                    dataset=args.dataset,
+                    output_dir=f"{tmp}/{name}",
+                    dataset_config="plain",
+                    ci_unit="none",
+                )
+            )
             runs[name] = read_run(Path(tmp) / name)
     knn = runs["knn"]
     print(
