@@ -32,16 +32,22 @@ DRIVER_KEYS = ("seed", "output_dir", "run_name")
 
 @dataclass
 class SeedRuns:
-    """Arguments of ``train/seeds.py``."""
+    """Arguments of ``train/seeds.py``: its own flags, and the train/sft.py overrides it forwards to every seed
+    (``overrides``, the flags the driver does not know; not a flag itself)."""
 
-    config: str
-    seeds: list[int]
-    output_dir: str | None = None  # default: the recipe's output_dir
-    overrides: list[str] = field(default_factory=list)  # forwarded to train/sft.py
-    launcher: str = ""  # e.g. "accelerate launch --config_file ...": default the current python
-    evaluate: bool = True
-    split: str = "test"
-    eval_args: list[str] = field(default_factory=list)  # forwarded to eval/run_eval.py (--ci-*, ...)
+    config: str = field(metadata={"help": "the recipe YAML (as for train/sft.py)"})
+    seeds: list[int] = field(metadata={"help": "training seeds, e.g. 42 43 44"})
+    output_dir: str | None = field(
+        default=None, metadata={"help": "folder of the runs (default: the recipe's output_dir)"}
+    )
+    launcher: str = field(
+        default="",
+        metadata={"help": 'command that starts train/sft.py, e.g. "accelerate launch" (default: python)'},
+    )
+    evaluate: bool = field(default=True, metadata={"help": "evaluate each seed (--no-evaluate: train only)"})
+    eval_split: str = field(default="test", metadata={"help": "split evaluated for the aggregate (default: test)"})
+    eval_args: str = field(default="", metadata={"help": 'extra eval/run_eval.py flags, e.g. "--batch-size 16"'})
+    overrides: list[str] = field(default_factory=list, init=False)  # forwarded to train/sft.py
 
 
 def run_dir(out: Path, seed: int) -> Path:
@@ -108,11 +114,11 @@ def eval_command(run: SeedRuns, seed: int, out: Path, dataset: str | None = None
         str(run_dir(out, seed)),
         *(["--dataset", dataset] if dataset else []),
         "--split",
-        run.split,
+        run.eval_split,
         "--output-dir",
         str(eval_dir(out, seed)),
         "--no-progress",
-        *run.eval_args,
+        *shlex.split(run.eval_args),
     ]
 
 
@@ -148,7 +154,7 @@ def run_seeds(run: SeedRuns) -> dict:
             continue
         _step(f"train seed {seed}", train_command(run, seed, out))
         if run.evaluate:
-            _step(f"evaluate seed {seed} on {run.split}", eval_command(run, seed, out, dataset))
+            _step(f"evaluate seed {seed} on {run.eval_split}", eval_command(run, seed, out, dataset))
     if not run.evaluate:
         return {}
     return aggregate(out, run.seeds)

@@ -21,9 +21,7 @@ bad recipe or flag, before anything trains.
 
 from __future__ import annotations
 
-import shlex
 import sys
-from dataclasses import dataclass, field
 
 from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
@@ -31,40 +29,13 @@ from instructerc.eval.reports import format_summary
 from instructerc.train.seed_runs import SEEDS_FILE, SeedRuns, check, run_seeds
 
 
-@dataclass
-class SeedsArgs:
-    """The driver's own flags; every other flag is a train/sft.py override, forwarded to each seed."""
-
-    config: str = field(metadata={"help": "the recipe YAML (as for train/sft.py)"})
-    seeds: list[int] = field(metadata={"help": "training seeds, e.g. 42 43 44"})
-    output_dir: str | None = field(
-        default=None, metadata={"help": "folder of the runs (default: the recipe's output_dir)"}
-    )
-    launcher: str = field(
-        default="",
-        metadata={"help": 'command that starts train/sft.py, e.g. "accelerate launch" (default: python)'},
-    )
-    evaluate: bool = field(default=True, metadata={"help": "evaluate each seed (--no-evaluate: train only)"})
-    eval_split: str = field(default="test", metadata={"help": "split evaluated for the aggregate (default: test)"})
-    eval_args: str = field(default="", metadata={"help": 'extra eval/run_eval.py flags, e.g. "--batch-size 16"'})
-
-
 @command
 def main(argv: list[str] | None = None) -> int:
     # No abbreviations: an sft.py key such as --seed must never be taken for the driver's --seeds.
-    args, overrides = parse_command_line(
-        __doc__, "train/seeds.py", [SeedsArgs], argv, remaining=True, allow_abbrev=False
+    run, overrides = parse_command_line(
+        __doc__, "train/seeds.py", [SeedRuns], argv, remaining=True, allow_abbrev=False
     )
-    run = SeedRuns(
-        args.config,
-        args.seeds,
-        args.output_dir,
-        overrides,
-        args.launcher,
-        args.evaluate,
-        args.eval_split,
-        shlex.split(args.eval_args),
-    )
+    run.overrides = overrides
     out = check(run)
     summary = run_seeds(run)  # a failed step's SeedRunError exits with that step's own status
     if summary:
