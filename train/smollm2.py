@@ -108,15 +108,15 @@ def make_base_model(out_dir: str | Path, gguf: str | Path | None = None, repo_id
     The GGUF's sha256 is verified, transformers' GGUF loader dequantizes it to fp32, and the weights, the
     tokenizer (with its ChatML template) and a model card are saved with ``save_pretrained``.
 
-    A folder already made from the same file is kept as it is (a rerun costs a card read).
+    A folder already made from the published file is kept as it is: a rerun reads its card, not the GGUF.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
     out = Path(out_dir)
-    path = verified_gguf(gguf)
     if is_made(out):
         return out
+    path = verified_gguf(gguf)
     if out.exists() and any(out.iterdir()):
         raise DataError(f"{out}: exists and is not a model made from {GGUF_FILE}; choose an empty or new folder")
     out.parent.mkdir(parents=True, exist_ok=True)
