@@ -114,8 +114,19 @@ def _check_dataset_card(data: dict, readme: Path, folder: Path) -> None:
         for spec in specs:
             patterns = spec.get("path") if isinstance(spec, dict) else spec
             for pattern in patterns if isinstance(patterns, list) else [patterns]:
-                if not any(folder.glob(str(pattern))):
+                if not _matches_a_file(folder, pattern):
                     raise CardError(f"{readme}: config {name!r} lists {pattern!r}, which matches no file")
+
+
+def _matches_a_file(folder: Path, pattern) -> bool:
+    """Whether a ``data_files`` pattern matches a file of the folder; one that is not a relative pattern
+    (an absolute path, ``..``, an empty or malformed glob) matches none: the Hub resolves them in the repo."""
+    if not isinstance(pattern, str) or not pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+        return False
+    try:
+        return any(path.is_file() for path in folder.glob(pattern))
+    except (ValueError, NotImplementedError):  # pathlib's refusal of a malformed glob, e.g. "data/**.parquet"
+        return False
 
 
 def _check_model_card(card: ModelCard, data: dict, readme: Path, folder: Path) -> None:

@@ -275,6 +275,12 @@ def test_invalid_dataset_cards_are_refused(tmp_path, small_build):
     assert "no `license`" in _mutated_card(tmp_path / "a", source, "dataset", _edit_metadata(license=None))
     missing = [{"config_name": "plain", "data_files": [{"split": "test", "path": "data/nope/test-*.parquet"}]}]
     assert "matches no file" in _mutated_card(tmp_path / "b", source, "dataset", _edit_metadata(configs=missing))
+    # patterns pathlib cannot glob are refused in one line too, an absolute one (a path of this machine) among them
+    train = next((source / "data" / "plain").glob("train-*.parquet"))
+    for n, pattern in enumerate([str(train), "", "data/**.parquet", "../meld/data/plain/*.parquet"]):
+        odd = [{"config_name": "plain", "data_files": [{"split": "train", "path": pattern}]}]
+        message = _mutated_card(tmp_path / f"b{n}", source, "dataset", _edit_metadata(configs=odd))
+        assert f"lists {pattern!r}, which matches no file" in message
     broken = lambda readme: readme.write_text("---\nlicense: [unclosed\n---\n# x\n")  # noqa: E731
     assert "does not parse" in _mutated_card(tmp_path / "c", source, "dataset", broken)
     leak = lambda readme: readme.write_text(readme.read_text() + f"\ntoken: {FAKE_TOKEN}\n")  # noqa: E731
