@@ -20,7 +20,7 @@ from instructerc.builders.atomic import atomic_file
 from instructerc.builders.naming import repo_name
 
 from .card_validation import load_card
-from .errors import redact
+from .errors import SECRET_FIELDS, redact
 from .eval_results import eval_section, to_eval_result
 from .licenses import SOURCES_KEY, license_lines, sources_from_dataset_ids
 from .scores import EvalScore, as_scores
@@ -37,7 +37,7 @@ def _usage(base_model: str, repo_id: str | None, name: str) -> str:
 
 
 def _clean_recipe(recipe: Mapping | str | None) -> str | None:
-    """The recipe as YAML text, without anything that is or looks like a token."""
+    """The recipe as YAML text, without its credential keys (``SECRET_FIELDS``) or anything token-shaped."""
     if recipe is None:
         return None
     if isinstance(recipe, str):
@@ -45,7 +45,7 @@ def _clean_recipe(recipe: Mapping | str | None) -> str | None:
 
     def clean(value):
         if isinstance(value, Mapping):
-            return {str(k): clean(v) for k, v in value.items() if not str(k).lower().endswith("token")}
+            return {str(k): clean(v) for k, v in value.items() if str(k) not in SECRET_FIELDS}
         if isinstance(value, (list, tuple)):
             return [clean(v) for v in value]
         if isinstance(value, (str, int, float, bool)) or value is None:

@@ -32,6 +32,10 @@ class CardError(HubError):
     """A dataset or model card that does not parse or lacks required metadata."""
 
 
+# Arguments that hold credentials (TrainingArguments' hub_token, a script's token): never written or shown.
+SECRET_FIELDS = frozenset({"hub_token", "token"})
+
+
 def redact(text: str, token: str | None = None) -> str:
     """`text` with `token` and anything shaped like a Hugging Face token replaced by `***`."""
     if token:

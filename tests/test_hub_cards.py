@@ -35,6 +35,7 @@ def _adapter_folder(tmp_path, **kwargs):
             "learning_rate": 2e-4,
             "lora": {"r": 16, "target_modules": ["q_proj", "v_proj"]},
             "hub_token": FAKE_TOKEN,
+            "eos_token": "<|im_end|>",  # a setting, not a credential: the card's recipe keeps it as recipe.yaml does
         },
         repo_id="instructerc/llama-lora",
         **kwargs,
@@ -59,6 +60,7 @@ def test_adapter_card_carries_the_hub_metadata(tmp_path):
     }
     text = (folder / "README.md").read_text()
     assert "learning_rate: 0.0002" in text and "target_modules" in text  # the recipe
+    assert "eos_token: <|im_end|>" in text
     assert FAKE_TOKEN not in text and "hub_token" not in text
     assert "gpl-3.0" in text and "apache-2.0" in text and "USC SAIL" in text  # each source's licence
     assert "| instructerc/meld | plain | test | 61.23 | 65.00 |" in text

@@ -17,17 +17,13 @@ import yaml
 
 from instructerc.builders.files import ADAPTER_CONFIG, RECIPE_FILE
 from instructerc.hub.adapter_card import make_adapter_card
-from instructerc.hub.errors import redact
+from instructerc.hub.errors import SECRET_FIELDS, redact
 from instructerc.hub.eval_results import write_eval_results
-
-
-# Fields that hold credentials: never written anywhere.
-SECRET_FIELDS = frozenset({"hub_token", "token"})
 
 
 def shown_command(cmd: list[str]) -> str:
     """``cmd`` as a shell line to print, with the value of a secret flag and anything token-shaped as ``***``."""
-    flags = {f"--{name}" for name in SECRET_FIELDS}
+    flags = {f"--{spelling}" for name in SECRET_FIELDS for spelling in (name, name.replace("_", "-"))}
     shown = []
     for i, arg in enumerate(cmd):
         flag = arg.split("=", 1)[0]
