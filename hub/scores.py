@@ -74,7 +74,7 @@ class EvalScore:
 
     dataset_id: str  # Hub id of the evaluation dataset, e.g. "instructerc/meld"
     split: str  # e.g. "test"
-    metric: str  # a key of METRICS ("weighted_f1", "accuracy") or another metric id
+    metric: str  # a key of CARD_METRICS ("weighted_f1", "accuracy") or another metric id
     value: float
     config: str | None = None  # dataset config, e.g. "plain"
     dataset_revision: str | None = None
