@@ -149,7 +149,7 @@ def as_scores(results: Iterable[EvalScore | Mapping]) -> list[EvalScore]:
     (`dataset_id`, `split`, optional `config`, and either a `metrics` mapping or the top-level keys
     `weighted_f1` and `accuracy`; optional `intervals` and `seed_values` mappings keyed by metric). Both
     take optional `bootstrap` (the interval settings of eval/bootstrap.py) and `seeds` (the training seeds
-    the values stand on). `dataset` is accepted for `dataset_id`. Metric keys: see `METRICS` and
+    the values stand on). `dataset` is accepted for `dataset_id`. Metric keys: see `CARD_METRICS` and
     `metric_spec`.
     """
     scores: list[EvalScore] = []
