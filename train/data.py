@@ -111,8 +111,8 @@ def check_recipe(args: ERCScriptArguments, configs: list[str]) -> None:
 def _read(args: ERCScriptArguments, config: str, split: str, field: str, revision: str | None) -> Dataset:
     try:
         ds = load_split(args.dataset_name, config, split, revision)
-    except DataError as e:  # the configs are checked before, so this is the split
-        raise RecipeError(f"{field}: {split!r} is not a split of {_where(args, config)}: {e}") from None
+    except DataError as e:  # it names the dataset, config and split; the field says which recipe key chose them
+        raise RecipeError(f"{field}: {e}") from None
     missing = [c for c in TEXT_COLUMNS if c not in ds.column_names]
     if missing:
         raise RecipeError(
