@@ -26,8 +26,8 @@ NAMES = {"majority": "majority-class baseline", "knn": f"{REPORT_NEIGHBOURS}-NN 
 
 @dataclass(kw_only=True)
 class BaselineRun(IntervalArgs):
-    """Arguments of one baseline run: the flags of ``eval/baseline.py`` (with the ``--ci-*`` ones), keyword-only
-    so that required and optional flags keep the order the help lists them in."""
+    """Arguments of one baseline run: the flags of ``eval/baseline.py``, the inherited ``--ci-*`` ones first (as in
+    eval/run_eval.py); keyword-only, so that its required and optional flags keep the order written here."""
 
     baseline: str = field(
         metadata={

@@ -33,7 +33,8 @@ DRIVER_KEYS = ("seed", "output_dir", "run_name")
 @dataclass
 class SeedRuns:
     """Arguments of ``train/seeds.py``: its own flags, and the train/sft.py overrides it forwards to every seed
-    (``overrides``, the flags the driver does not know; not a flag itself)."""
+    (``overrides``, the flags the driver does not know; not a flag itself, so it is set after construction, and
+    ``dataclasses.replace`` does not carry it)."""
 
     config: str = field(metadata={"help": "the recipe YAML (as for train/sft.py)"})
     seeds: list[int] = field(metadata={"help": "training seeds, e.g. 42 43 44"})
