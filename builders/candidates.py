@@ -55,12 +55,16 @@ def labelled_turns(corpus: Corpus, split: str) -> Turns:
     return out
 
 
+def row_label_names(ds) -> list[str]:
+    """Each row's ``label`` by name (a ``ClassLabel`` id through its names, any other value as text)."""
+    feature = ds.features["label"]
+    return [feature.int2str(int(x)) if hasattr(feature, "int2str") else str(x) for x in ds["label"]]
+
+
 def split_turns(ds) -> Turns:
     """A built split's rows as ``Turns`` (``labelled_turns`` for a split already built); the previous turn is
     the row before in the same dialogue (a context-only turn of a BYO dataset has no row, so that query lacks it)."""
     keys = [(s, d, int(t)) for s, d, t in zip(ds["source"], ds["dialogue_id"], ds["turn"])]
-    feature = ds.features["label"]
-    names = [feature.int2str(int(x)) if hasattr(feature, "int2str") else str(x) for x in ds["label"]]
     text = dict(zip(keys, ds["utterance"]))
     return Turns(
         source=[k[0] for k in keys],
@@ -68,7 +72,7 @@ def split_turns(ds) -> Turns:
         turn=[k[2] for k in keys],
         speaker=list(ds["speaker"]),
         text=list(ds["utterance"]),
-        label=names,
+        label=row_label_names(ds),
         previous=[text.get((s, d, t - 1)) for s, d, t in keys],
     )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from instructerc.builders.candidates import row_label_names
 from instructerc.builders.retrieval_report import REPORT_NEIGHBOURS, knn_votes, majority_label
 from instructerc.builders.settings import read_settings
 
@@ -52,15 +53,9 @@ class BaselineRun(IntervalArgs):
     )
 
 
-def gold_label_names(ds) -> list[str]:
-    """Each row's gold label, by name (``loading.label_names`` gives the label set)."""
-    feature = ds.features["label"]
-    return [feature.int2str(int(x)) for x in ds["label"]]
-
-
 def majority(train, labels: Sequence[str]) -> tuple[int, np.ndarray, dict]:
     """The id of train's majority label, train's label frequencies as scores, details."""
-    names = gold_label_names(train)
+    names = row_label_names(train)
     label = majority_label(names)
     prior = np.bincount(np.asarray(train["label"], dtype=np.int64), minlength=len(labels)) / len(names)
     return labels.index(label), prior, {"label": label, "train_rows": len(names)}
