@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from instructerc.builders.cli import parse_command_line
 from instructerc.builders.errors import command
-from instructerc.eval.reports import collect, markdown_table, plot_scaling
+from instructerc.eval.reports import collect, figure_path, markdown_table, plot_scaling
 
 
 @dataclass
@@ -24,12 +24,15 @@ class PlotArgs:
     """The flags of eval/plot_scaling.py."""
 
     results: list[str] = field(metadata={"help": "results.json files of eval/run_eval.py"})
-    out: str = field(default="scaling.png", metadata={"help": "PNG to write (default: scaling.png)"})
+    out: str = field(
+        default="scaling.png", metadata={"help": "figure to write, its format from the suffix (default: scaling.png)"}
+    )
 
 
 @command
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command_line(__doc__, "eval/plot_scaling.py", [PlotArgs], argv)
+    figure_path(args.out)  # a bad --out is refused before the results are read
     points = collect(args.results)
     print(markdown_table(points))
     print(f"plot: {plot_scaling(points, args.out)}")

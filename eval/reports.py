@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -128,22 +127,45 @@ class Point:
     source_file: str
 
 
+def _weighted_f1(scores, where: str) -> float:
+    value = scores.get("weighted_f1") if isinstance(scores, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise EvalError(f"{where}: no weighted_f1 number")
+    return float(value)
+
+
+def _original(part):
+    return part.get("original") if isinstance(part, dict) else None
+
+
 def points_from_results(path: str | Path) -> list[Point]:
+    """The curve's points of one run: one per benchmark it scores, on its test split."""
     path = Path(path)
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-        name, fraction, mix = parse_folder_name(str(results.get("dataset_id") or results["dataset"]))
-    except (OSError, json.JSONDecodeError, KeyError) as e:
-        raise EvalError(f"{path}: not an evaluation results.json ({type(e).__name__}: {e})") from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise EvalError(f"{path}: cannot be read ({type(e).__name__}: {e})") from None
+    results = parse_json(text, str(path))
+    if not isinstance(results, dict) or not (results.get("dataset_id") or results.get("dataset")):
+        raise EvalError(f"{path}: not an evaluation results.json (no dataset_id or dataset)")
+    if results.get("split") != "test":
+        raise EvalError(f"{path}: split {results.get('split')!r}; the scaling curve is read on test splits")
+    name, fraction, mix = parse_folder_name(str(results.get("dataset_id") or results["dataset"]))
     if name in BENCHMARKS:
-        return [Point(name, "single", fraction, float(results["weighted_f1"]), str(path))]
+        return [Point(name, "single", fraction, _weighted_f1(results, str(path)), str(path))]
     if name == UNIFIED:
         series = mix or "total"  # at fraction 1 both mixes are the full pooled set
         by_source = results.get("by_source")
-        if not by_source:
+        if not isinstance(by_source, dict) or not by_source:
             raise EvalError(f"{path}: a unified evaluation without per-benchmark results (by_source)")
         points = [
-            Point(b, series, fraction, float(by_source[b]["original"]["weighted_f1"]), str(path))
+            Point(
+                b,
+                series,
+                fraction,
+                _weighted_f1(_original(by_source[b]), f"{path}: by_source.{b}.original"),
+                str(path),
+            )
             for b in BENCHMARKS
             if b in by_source
         ]
@@ -196,11 +218,22 @@ def make_figure(points: list[Point]):
     return fig
 
 
+def figure_path(out: str | Path) -> Path:
+    """``out``, or an ``EvalError`` before any work when its suffix is no format matplotlib writes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    out = Path(out)
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    if out.suffix.lstrip(".").lower() not in formats:
+        raise EvalError(f"--out {out}: the file name must end in one of {', '.join('.' + f for f in sorted(formats))}")
+    return out
+
+
 def plot_scaling(points: list[Point], out: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
+    out = figure_path(out)
     fig = make_figure(points)
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)

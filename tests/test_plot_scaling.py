@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -20,12 +21,13 @@ FRACTIONS = [Fraction(1), Fraction(1, 4), Fraction(1, 64)]
 
 
 def _single(f, bench, value):
-    return {"dataset": f"output/instructerc/{folder_name(bench, f, 'total')}", "weighted_f1": value}
+    return {"dataset": f"output/instructerc/{folder_name(bench, f, 'total')}", "split": "test", "weighted_f1": value}
 
 
 def _unified(f, mix, values):
     by_source = {b: {"original": {"weighted_f1": v}, "unified": {"weighted_f1": v - 0.01}} for b, v in values.items()}
-    return {"dataset_id": f"instructerc/{folder_name('unified', f, mix)}", "weighted_f1": 0.5, "by_source": by_source}
+    dataset_id = f"instructerc/{folder_name('unified', f, mix)}"
+    return {"dataset_id": dataset_id, "split": "test", "weighted_f1": 0.5, "by_source": by_source}
 
 
 @pytest.fixture
@@ -100,3 +102,42 @@ def test_duplicate_and_bad_results_are_errors(results_files, tmp_path):
     bad.write_text("{}")
     with pytest.raises(EvalError, match="bad.json: not an evaluation results.json"):
         collect([bad])
+
+
+def _results(tmp_path, content) -> Path:
+    path = tmp_path / "results.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{", r"results.json: invalid JSON \(Expecting property name"),
+        ("[1, 2]", "results.json: not an evaluation results.json"),
+        ({**_single(1, "meld", 0.5), "split": "validation"}, "split 'validation'; the scaling curve is read on test"),
+        ({k: v for k, v in _single(1, "meld", 0.5).items() if k != "split"}, "split None; the scaling curve"),
+        ({**_single(1, "meld", 0.5), "weighted_f1": "0.5"}, "results.json: no weighted_f1 number"),
+        (
+            {**_unified(1, None, {"meld": 0.5}), "by_source": {"meld": {"unified": {"weighted_f1": 0.5}}}},
+            "results.json: by_source.meld.original: no weighted_f1 number",
+        ),
+        ({**_unified(1, None, {"meld": 0.5}), "by_source": ["meld"]}, "without per-benchmark results"),
+    ],
+)
+def test_a_results_file_that_is_not_a_test_evaluation_is_named(tmp_path, content, message):
+    with pytest.raises(EvalError, match=message):
+        collect([_results(tmp_path, content)])
+
+
+def test_an_unwritable_figure_format_is_refused_before_anything_is_read(results_files, tmp_path):
+    paths, _ = results_files
+    out = tmp_path / "scaling.txt"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "eval" / "plot_scaling.py"), "--results", *map(str, paths), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: --out {out}: the file name must end in one of")
+    assert ".png" in proc.stderr and not out.exists()
