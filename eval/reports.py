@@ -318,7 +318,8 @@ def _order(rows) -> list[str]:
 
 
 def main_table(runs: list[dict], split: str = "test") -> pd.DataFrame:
-    """Rows: baselines first, then recipes; columns: benchmarks, their average and the seeds."""
+    """Rows: baselines first, then recipes; columns: benchmarks, their average (blank for a row that lacks one
+    of them) and the seeds."""
     long = entries(runs, split)
     if long.empty:
         return pd.DataFrame()
@@ -328,7 +329,9 @@ def main_table(runs: list[dict], split: str = "test") -> pd.DataFrame:
     points = long.groupby(["row", "benchmark"])["weighted_f1"].mean().unstack()
     columns = [b for b in BENCHMARKS if b in points.columns]
     frame = pd.DataFrame.from_dict(table, orient="index").reindex(index=_order(table), columns=columns)
-    frame["average"] = (100 * points.reindex(index=frame.index, columns=columns).mean(axis=1)).map("{:.2f}".format)
+    # the paper's average is over every benchmark: a row missing one has none, not the mean of the rest
+    average = 100 * points.reindex(index=frame.index, columns=columns).mean(axis=1, skipna=False)
+    frame["average"] = average.map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
     seeds = long.groupby("row")["seed"].apply(lambda s: sorted({int(x) for x in s.dropna()}))
     frame["seeds"] = [
         ("—" if not seeds[r] else f"{len(seeds[r])} ({', '.join(map(str, seeds[r]))})") for r in frame.index
