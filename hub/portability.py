@@ -3,15 +3,19 @@
 A path in a published file is at best useless elsewhere (an adapter's task file naming its
 dataset by a folder that exists only here) and at worst leaks the publisher's user name and
 layout; the Hub itself rejects a card whose ``base_model`` is not a repo id. ``machine_paths``
-finds every absolute path in a folder's text files that lies in a folder of this machine (two
-levels below the root or deeper: ``/tmp/run-1/checkpoint-10`` after the run is gone, not
-``/datasets/ORG/NAME``), so the check needs no list of fields and keeps working as files are added.
+finds every absolute path, bare or as a ``file://`` URL, in a folder's text files that is of this
+machine: it lies in a folder that exists here two levels below the root or deeper, or under the
+temporary folder, the home or the working folder even once it is gone (``/tmp/run-1/checkpoint-10``
+after the run is deleted), but not ``/datasets/ORG/NAME`` or another machine's ``/home/someone/x``.
+So the check needs no list of fields and keeps working as files are added.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 from instructerc.builders.files import ADAPTER_CONFIG, RECIPE_FILE, STATE_FILE, TASK_FILE
 
@@ -21,6 +25,8 @@ from .errors import CardError
 # Absolute POSIX paths: a slash not preceded by a word character, a dot or another slash
 # (so URLs and host-relative links like /datasets/ORG/NAME are separate cases, checked by existence).
 _ABSOLUTE = re.compile(r"(?<![\w.~/:-])/(?:[\w.@+-]+/)*[\w.@+-]+")
+# file URLs (file:///tmp/x, file://localhost/tmp/x), which the pattern above leaves to this one.
+_FILE_URL = re.compile(r"file://(?:localhost)?(/(?:[\w.@+%-]+/)*[\w.@+%-]+)")
 # Files that are never text (weights, data, pictures): not read.
 BINARY_SUFFIXES = frozenset(
     {
@@ -47,11 +53,21 @@ BINARY_SUFFIXES = frozenset(
 )
 
 
-def _exists_here(path: str) -> bool:
-    """The path, or a folder it would be in at least two levels below the root, exists here; a
-    top-level name alone (``/tmp``, ``/datasets``) does not make a string a path of this machine."""
+def _of_this_machine(path: str) -> bool:
+    """The path, or a folder it would be in at least two levels below the root, exists here, or it
+    lies under this machine's temporary folder, home or working folder; a top-level name alone
+    (``/tmp``, ``/datasets``) does not make a string a path of this machine."""
     p = Path(path)
-    return any(len(q.parts) >= 3 and q.exists() for q in (p, *p.parents))
+    if any(len(q.parts) >= 3 and q.exists() for q in (p, *p.parents)):
+        return True
+    places = (Path(tempfile.gettempdir()), Path.home(), Path.cwd())
+    return any(len(place.parts) >= 2 and p != place and p.is_relative_to(place) for place in places)
+
+
+def _paths_in(text: str) -> list[str]:
+    """The absolute paths in ``text``, bare or as file URLs, each once, in order."""
+    urls = [unquote(m) for m in _FILE_URL.findall(text)]
+    return list(dict.fromkeys([*_ABSOLUTE.findall(text), *urls]))
 
 
 def machine_paths(folder: str | Path, files: dict[str, Path] | None = None) -> list[tuple[str, str]]:
@@ -68,8 +84,8 @@ def machine_paths(folder: str | Path, files: dict[str, Path] | None = None) -> l
         if b"\0" in data[:8192]:
             continue
         text = data.decode("utf-8", errors="replace")
-        for match in dict.fromkeys(_ABSOLUTE.findall(text)):
-            if _exists_here(match):
+        for match in _paths_in(text):
+            if _of_this_machine(match):
                 found.append((name, match))
     return found
 

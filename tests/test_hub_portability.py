@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
+import uuid
+from pathlib import Path
 
 import pytest
 from huggingface_hub import ModelCard
@@ -25,6 +28,22 @@ def test_paths_of_this_machine_are_found_and_links_are_not(tmp_path):
     )
     (folder / "weights.safetensors").write_bytes(str(tmp_path).encode())  # binary files are not text
     assert machine_paths(folder) == [("erc_task.json", str(tmp_path / "out" / "iemocap"))]
+
+
+def test_paths_of_this_machine_that_are_gone_or_written_as_file_urls_are_found(tmp_path):
+    gone = Path(tempfile.gettempdir()) / f"run-{uuid.uuid4().hex}" / "checkpoint-10"  # the run was deleted
+    home = Path.home() / f"gone-{uuid.uuid4().hex}" / "model"
+    here = tmp_path / "data" / "meld"
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    (folder / "trainer_state.json").write_text(json.dumps({"best_model_checkpoint": str(gone)}))
+    (folder / "notes.md").write_text(
+        f"weights: file://{here}/train.parquet, file://localhost{home}, see file:///datasets/org/name\n"
+    )
+    assert not gone.parent.exists() and not home.parent.exists()
+    assert sorted(machine_paths(folder)) == sorted(
+        [("notes.md", f"{here}/train.parquet"), ("notes.md", str(home)), ("trainer_state.json", str(gone))]
+    )
 
 
 def test_a_push_of_a_folder_holding_a_path_is_refused_before_any_request(hub, tmp_path):
