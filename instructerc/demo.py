@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from instructerc.builders.cli import parse_command_line
+from instructerc.builders.errors import InstructercError, command
 from instructerc.builders.files import is_adapter
 from instructerc.builders.naming import DEFAULT_ORG
 
@@ -101,17 +102,24 @@ def run(step: str, args: list) -> None:
 
 def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
     """A fresh copy of the files a push would upload (no checkpoints, logs or training state),
-    named for its repo id and checked as a push checks it."""
+    named for its repo id and checked as a push checks it; a folder that fails the checks is not left behind."""
     from instructerc.builders.naming import hub_id_of_folder
     from instructerc.hub.adapter_card import set_repo_id
     from instructerc.hub.publish import copy_publishable, validate_folder
 
+    staged = dest.with_name(f".{dest.name}.partial")  # replaces dest only once it passes the checks
+    shutil.rmtree(staged, ignore_errors=True)
+    try:
+        copy_publishable(folder, staged, repo_type)
+        if repo_type == "model" and is_adapter(staged):
+            set_repo_id(staged, hub_id_of_folder(dest))
+        validate_folder(staged, repo_type)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
     if dest.exists():
         shutil.rmtree(dest)
-    copy_publishable(folder, dest, repo_type)
-    if repo_type == "model" and is_adapter(dest):
-        set_repo_id(dest, hub_id_of_folder(dest))
-    validate_folder(dest, repo_type)
+    staged.rename(dest)
     return dest
 
 
@@ -326,8 +334,20 @@ class DemoArgs:
     )
 
 
+def check_checkout() -> None:
+    """The demo runs the repository's scripts, recipes and sample by path: it needs a checkout, not a wheel."""
+    missing = [p for p in (REPO / "builders" / "build.py", RECIPES, SAMPLE) if not p.exists()]
+    if missing:
+        raise InstructercError(
+            f"{missing[0]} is missing: the demo runs the scripts of a repository checkout "
+            "(clone the repository, then `make demo` there)"
+        )
+
+
+@command
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command_line(__doc__, "python -m instructerc.demo", [DemoArgs], argv)
+    check_checkout()
     plan = QUICK if args.quick else REAL
     demo = Demo(plan, args.raw_dir, Path(args.out).resolve(), args.org, args.max_steps, os.environ.get("PUSH") == "1")
     started = time.perf_counter()

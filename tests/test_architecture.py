@@ -45,7 +45,6 @@ ENTRY_POINTS = {
     "instructerc-compare",
     "instructerc-plot-scaling",
     "instructerc-push",
-    "instructerc-demo",
 }
 
 

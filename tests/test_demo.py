@@ -8,8 +8,11 @@ import pytest
 from conftest import REPO
 from huggingface_hub import ModelCard
 
+from instructerc import demo
+from instructerc.demo import publish_locally
 from instructerc.eval.loading import read_task
 from instructerc.hub.card_validation import validate_card
+from instructerc.hub.errors import CardError
 from instructerc.hub.publish import validate_folder
 
 
@@ -55,3 +58,27 @@ def test_hub_ready_folders_hold_no_machine_path_and_pass_validation(quick_demo):
         f1 = comparison["comparisons"]["all"]["metrics"]["weighted_f1"]  # each side is its own run's score
         assert (f1["a"], f1["b"]) == pytest.approx((results[name]["weighted_f1"], results["test"]["weighted_f1"]))
         assert f1["delta"] == pytest.approx(f1["b"] - f1["a"]) and 0 <= f1["p_value"] <= 1
+
+
+def test_a_folder_that_fails_the_push_checks_is_not_left_behind(tmp_path):
+    dataset = tmp_path / "built" / ORG / "chats"
+    dataset.mkdir(parents=True)
+    (dataset / "data.jsonl").write_text(json.dumps({"where": str(tmp_path / "built")}) + "\n")  # and no card
+    dest = tmp_path / "hub" / ORG / "chats"
+    dest.mkdir(parents=True)
+    (dest / "README.md").write_text("the folder an earlier run published\n")
+    with pytest.raises(CardError, match="README.md"):
+        publish_locally(dataset, dest, "dataset")
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["chats"]  # no half-made copy beside it
+    assert (dest / "README.md").read_text() == "the folder an earlier run published\n"
+
+
+def test_the_demo_outside_a_checkout_is_one_error_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(demo, "RECIPES", tmp_path / "site-packages" / "instructerc" / "train" / "recipes")
+    assert demo.main(["--quick", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: {demo.RECIPES} is missing: the demo runs the scripts of a repository checkout "
+        "(clone the repository, then `make demo` there)"
+    ]
+    assert not (tmp_path / "out").exists()
