@@ -257,3 +257,20 @@ def test_a_path_in_a_published_file_is_refused_with_its_cause_and_fix(tmp_path):
     (run / "notes.txt").write_text(f"made in {tmp_path / 'base'}")
     with pytest.raises(CardError, match=r"notes.txt: .*a file of yours"):
         check_portable(run, local_files(run, "model"), "model")
+
+
+def test_an_adapter_card_with_bad_results_is_refused_before_the_card_is_written(tmp_path):
+    from instructerc.hub.errors import CardError
+    from instructerc.train.artifacts import write_card
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "README.md").write_text("the card of the last good run\n")
+    card = dict(base_model="org/base", dataset_id="org/iemocap", recipe={}, repo_id=None, sources=["iemocap"])
+    with pytest.raises(CardError, match="needs `dataset_id` and `split`"):
+        write_card(folder, results=[{"dataset_id": "org/iemocap", "weighted_f1": 0.5}], **card)
+    assert (folder / "README.md").read_text() == "the card of the last good run\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md"]
+    good = [{"dataset_id": "org/iemocap", "split": "test", "weighted_f1": 0.5, "accuracy": 0.6}]
+    write_card(folder, results=good, **card)
+    assert "model-index" in (folder / "README.md").read_text()

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import yaml
 
+from instructerc.builders.atomic import atomic_file
 from instructerc.builders.files import ADAPTER_CONFIG, RECIPE_FILE
 from instructerc.hub.adapter_card import make_adapter_card
 from instructerc.hub.errors import SECRET_FIELDS, redact
 from instructerc.hub.eval_results import write_eval_results
+from instructerc.hub.scores import as_scores
 
 
 def shown_command(cmd: list[str]) -> str:
@@ -136,6 +138,7 @@ def write_card(
     """README.md adapter card; the scores go in through ``write_eval_results`` (model-index + .eval_results).
     Without a repo id yet, the card names the adapter by its folder (a push writes the id in)."""
     folder = Path(folder)
+    scores = as_scores(results)  # bad results are refused before the card is written, not after
     card = make_adapter_card(
         base_model=base_model,
         datasets=[dataset_id],
@@ -144,9 +147,10 @@ def write_card(
         sources=sources,
         model_name=None if repo_id else folder.resolve().name,
     )
-    card.save(str(folder / "README.md"))
-    if results:
-        write_eval_results(folder, results)
+    with atomic_file(folder / "README.md", "w") as f:  # a card is never half-written, nor written through a link
+        f.write(str(card))
+    if scores:
+        write_eval_results(folder, scores)
     return folder / "README.md"
 
 
