@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 REPO_TYPES = ("dataset", "model", "space")
 DEFAULT_BRANCH = "main"
+MAX_RETRIES = 4  # transient Hub failures push_folder retries (hub/push.py --max-retries)
 MAX_RETRY_WAIT = 30.0
 # A training run's own files (globs as `upload_folder` takes them): never part of a published model, whichever
 # command pushes the folder, so a run folder is published as `train/sft.py` publishes it.
@@ -111,7 +112,7 @@ def push_folder(
     commit_message: str | None = None,
     confirm_iemocap_license: bool = False,
     token: str | None = None,
-    max_retries: int = 4,
+    max_retries: int = MAX_RETRIES,
     retry_wait: float = 2.0,
 ) -> PushResult:
     """Publish `folder` as `repo_id` (created if needed) on branch `revision` (default main; created if needed).

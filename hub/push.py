@@ -36,7 +36,7 @@ from instructerc.builders.files import ADAPTER_CONFIG, is_adapter
 from instructerc.hub.adapter_card import link_space
 from instructerc.hub.errors import HubError
 from instructerc.hub.licenses import check_publication, folder_sources
-from instructerc.hub.publish import REPO_TYPES, push_folder
+from instructerc.hub.publish import MAX_RETRIES, REPO_TYPES, push_folder
 from instructerc.hub.spaces import checked_space, push_space
 
 
@@ -69,7 +69,9 @@ class PushArgs:
         default=False,
         metadata={"help": "you hold the IEMOCAP licence and may publish IEMOCAP-derived content publicly"},
     )
-    max_retries: int = field(default=4, metadata={"help": "retries of transient Hub failures (default 4)"})
+    max_retries: int = field(
+        default=MAX_RETRIES, metadata={"help": f"retries of transient Hub failures (default {MAX_RETRIES})"}
+    )
     space: str | None = field(
         default=None,
         metadata={
