@@ -153,7 +153,7 @@ def link_space(folder: str | Path, space_id: str) -> bool:
     if _USAGE_END not in text:
         return False
     line = (
-        f"{_SPACE_START}\nTry it in the browser: [{space_id}](https://huggingface.co/spaces/{space_id}), "
+        f"{_SPACE_START}\nTry it in the browser: [{space_id}](/spaces/{space_id}), "
         f"a Space that shows the emotion of every turn of a conversation you paste.\n{_SPACE_END}"
     )
     if _SPACE_START in text:

@@ -116,8 +116,8 @@ def space_card(
 # {name}: emotions in conversation
 
 Paste a conversation, one `Speaker: text` line per turn, and see the emotion the adapter
-[{adapter_id}](https://huggingface.co/{adapter_id}) gives every turn, with the probability of every label
-and the conversation's emotion timeline. Base model: [{base_model}](https://huggingface.co/{base_model}).
+[{adapter_id}](/{adapter_id}) gives every turn, with the probability of every label
+and the conversation's emotion timeline. Base model: [{base_model}](/{base_model}).
 
 Made with instructerc (`python hub/push.py --folder ADAPTER --repo-id {adapter_id} --space {space_id}`); the app is
 instructerc's `hub/space/app.py`, which builds each prompt exactly as the adapter was trained.

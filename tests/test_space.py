@@ -244,6 +244,7 @@ def test_the_space_repo_is_a_gradio_space_for_the_adapter(hub, space, monkeypatc
     assert files["app.py"] == (REPO / "hub" / "space" / "app.py").read_bytes()
     assert "examples/sample_conversation.json" in files
     card = SpaceCard(files["README.md"].decode()).data
+    assert f"[{space['adapter']}](/{space['adapter']})" in files["README.md"].decode()  # host-relative links
     assert (card.sdk, card.sdk_version, card.app_file) == ("gradio", importlib.metadata.version("gradio"), "app.py")
     assert card.models == [space["adapter"], "instructerc/tiny-llama"] and card.datasets == ["instructerc/iemocap"]
     assert card.license and card.to_dict()["instructerc_sources"] == ["iemocap"]
@@ -254,7 +255,7 @@ def test_the_space_repo_is_a_gradio_space_for_the_adapter(hub, space, monkeypatc
     here = [str(REPO).encode(), str(space["folder"]).encode(), str(Path.home()).encode() + b"/"]
     assert not [name for name, data in files.items() for path in here if path in data and not name.endswith(".whl")]
     adapter_card = hub.files(space["adapter"], "model")["README.md"].decode()
-    assert f"(https://huggingface.co/spaces/{space['space']})" in adapter_card
+    assert f"(/spaces/{space['space']})" in adapter_card  # host-relative: it links on whichever Hub serves it
     assert "no commit made" in space["again"].stdout and space["again"].stdout.count("no commit made") == 2
 
 
