@@ -79,15 +79,17 @@ def test_points_and_plot_data_carry_the_known_values(results_files):
         assert list(single.get_ydata()) == pytest.approx(want)
 
 
+def _plot(paths, out) -> subprocess.CompletedProcess:
+    """eval/plot_scaling.py as a user runs it."""
+    script = [sys.executable, str(REPO / "eval" / "plot_scaling.py")]
+    return subprocess.run([*script, "--results", *map(str, paths), "--out", str(out)], capture_output=True, text=True)
+
+
 def test_script_writes_png_and_table(results_files, tmp_path):
     paths, expected = results_files
     out = tmp_path / "scaling.png"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "eval" / "plot_scaling.py"), "--results", *map(str, paths), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    proc = _plot(paths, out)
+    assert proc.returncode == 0, proc.stderr
     assert f"| meld | ratio | {100 * expected[('meld', 'ratio', Fraction(1))]:.2f} |" in proc.stdout
     with Image.open(out) as img:
         assert img.size[0] > 1000 and img.size[1] > 300
@@ -133,11 +135,7 @@ def test_a_results_file_that_is_not_a_test_evaluation_is_named(tmp_path, content
 def test_an_unwritable_figure_format_is_refused_before_anything_is_read(results_files, tmp_path):
     paths, _ = results_files
     out = tmp_path / "scaling.txt"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "eval" / "plot_scaling.py"), "--results", *map(str, paths), "--out", str(out)],
-        capture_output=True,
-        text=True,
-    )
+    proc = _plot(paths, out)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith(f"error: --out {out}: the file name must end in one of")
     assert ".png" in proc.stderr and not out.exists()
