@@ -5,7 +5,7 @@ dataset by a folder that exists only here) and at worst leaks the publisher's us
 layout; the Hub itself rejects a card whose ``base_model`` is not a repo id. ``machine_paths``
 finds every absolute path, bare or as a ``file://`` URL, in a folder's text files that is of this
 machine: it lies in a folder that exists here two levels below the root or deeper, or under the
-temporary folder, the home or the working folder even once it is gone (``/tmp/run-1/checkpoint-10``
+temporary folder, or the home or working folder two levels deep, even once it is gone (``/tmp/run-1/checkpoint-10``
 after the run is deleted), but not ``/datasets/ORG/NAME`` or another machine's ``/home/someone/x``.
 So the check needs no list of fields and keeps working as files are added.
 """
@@ -23,7 +23,7 @@ from .errors import CardError
 
 
 # Absolute POSIX paths: a slash not preceded by a word character, a dot or another slash
-# (so URLs and host-relative links like /datasets/ORG/NAME are separate cases, checked by existence).
+# (so URLs are a separate case; host-relative links like /datasets/ORG/NAME are not paths of this machine).
 _ABSOLUTE = re.compile(r"(?<![\w.~/:-])/(?:[\w.@+-]+/)*[\w.@+-]+")
 # file URLs (file:///tmp/x, file://localhost/tmp/x), which the pattern above leaves to this one.
 _FILE_URL = re.compile(r"file://(?:localhost)?(/(?:[\w.@+%-]+/)*[\w.@+%-]+)")
@@ -58,10 +58,26 @@ def _of_this_machine(path: str) -> bool:
     lies under this machine's temporary folder, home or working folder; a top-level name alone
     (``/tmp``, ``/datasets``) does not make a string a path of this machine."""
     p = Path(path)
-    if any(len(q.parts) >= 3 and q.exists() for q in (p, *p.parents)):
-        return True
-    places = (Path(tempfile.gettempdir()), Path.home(), Path.cwd())
-    return any(len(place.parts) >= 2 and p != place and p.is_relative_to(place) for place in places)
+    try:
+        if any(len(q.parts) >= 3 and q.exists() for q in (p, *p.parents)):
+            return True
+    except OSError:  # a name too long to be a file here (base64 text after a slash)
+        return False
+    return any(p != place and p.is_relative_to(place) for place in _places())
+
+
+def _places() -> list[Path]:
+    """The temporary folder, and the home and working folder when two levels deep or more (a top-level
+    working folder /instructerc or /datasets would make every host-relative Hub link a path)."""
+    places = [Path(tempfile.gettempdir())]
+    for where in (Path.home, Path.cwd):
+        try:
+            place = where()
+        except (OSError, RuntimeError):  # a deleted working folder, no home
+            continue
+        if len(place.parts) >= 3:
+            places.append(place)
+    return places
 
 
 def _paths_in(text: str) -> list[str]:

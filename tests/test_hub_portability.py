@@ -30,7 +30,8 @@ def test_paths_of_this_machine_are_found_and_links_are_not(tmp_path):
     assert machine_paths(folder) == [("erc_task.json", str(tmp_path / "out" / "iemocap"))]
 
 
-def test_paths_of_this_machine_that_are_gone_or_written_as_file_urls_are_found(tmp_path):
+def test_paths_of_this_machine_that_are_gone_or_written_as_file_urls_are_found(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", f"/home/tester-{uuid.uuid4().hex}")  # a home two levels deep, as most are
     gone = Path(tempfile.gettempdir()) / f"run-{uuid.uuid4().hex}" / "checkpoint-10"  # the run was deleted
     home = Path.home() / f"gone-{uuid.uuid4().hex}" / "model"
     here = tmp_path / "data" / "meld"
@@ -83,3 +84,11 @@ def test_an_adapter_card_takes_the_repo_id_it_is_pushed_to(hub, tmp_path):
     card = ModelCard.load(copy / "README.md")
     assert card.data.model_name == "renamed" and card.text.lstrip().startswith("# renamed")
     assert not set_repo_id(copy, "someone/renamed")
+
+
+def test_a_top_level_home_does_not_make_hub_links_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", "/datasets")  # as a container whose home or working folder is /datasets
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    (folder / "README.md").write_text("trained on [org/meld](/datasets/org/meld); " + "A/" + "x" * 300 + "\n")
+    assert machine_paths(folder) == []
