@@ -105,6 +105,7 @@ def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
     named for its repo id and checked as a push checks it; a folder that fails the checks is not left behind."""
     from instructerc.builders.naming import hub_id_of_folder
     from instructerc.hub.adapter_card import set_repo_id
+    from instructerc.hub.errors import CardError
     from instructerc.hub.publish import copy_publishable, validate_folder
 
     staged = dest.with_name(f".{dest.name}.partial")  # replaces dest only once it passes the checks
@@ -114,12 +115,18 @@ def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
         if repo_type == "model" and is_adapter(staged):
             set_repo_id(staged, hub_id_of_folder(dest))
         validate_folder(staged, repo_type)
+    except CardError as err:  # named for the folder the user fixes, not the removed copy
+        shutil.rmtree(staged, ignore_errors=True)
+        raise CardError(str(err).replace(str(staged), str(folder))) from None
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
-    if dest.exists():
-        shutil.rmtree(dest)
-    staged.rename(dest)
+    try:
+        if dest.exists():
+            shutil.rmtree(dest)
+        staged.rename(dest)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
     return dest
 
 

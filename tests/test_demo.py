@@ -67,8 +67,9 @@ def test_a_folder_that_fails_the_push_checks_is_not_left_behind(tmp_path):
     dest = tmp_path / "hub" / ORG / "chats"
     dest.mkdir(parents=True)
     (dest / "README.md").write_text("the folder an earlier run published\n")
-    with pytest.raises(CardError, match="README.md"):
+    with pytest.raises(CardError, match="README.md") as err:
         publish_locally(dataset, dest, "dataset")
+    assert str(dataset) in str(err.value) and ".partial" not in str(err.value)  # the folder to fix
     assert sorted(p.name for p in dest.parent.iterdir()) == ["chats"]  # no half-made copy beside it
     assert (dest / "README.md").read_text() == "the folder an earlier run published\n"
 

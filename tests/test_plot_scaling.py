@@ -136,6 +136,7 @@ def test_an_unwritable_figure_format_is_refused_before_anything_is_read(results_
     paths, _ = results_files
     out = tmp_path / "scaling.txt"
     proc = _plot(paths, out)
-    assert proc.returncode == 2
+    assert proc.returncode == 2 and proc.stdout == ""  # refused before the table of points is printed
+    assert len(proc.stderr.strip().splitlines()) == 1
     assert proc.stderr.strip().splitlines()[-1].startswith(f"error: --out {out}: the file name must end in one of")
     assert ".png" in proc.stderr and not out.exists()
