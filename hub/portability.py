@@ -53,17 +53,17 @@ BINARY_SUFFIXES = frozenset(
 )
 
 
-def _of_this_machine(path: str) -> bool:
+def _of_this_machine(path: str, places: list[Path]) -> bool:
     """The path, or a folder it would be in at least two levels below the root, exists here, or it
-    lies under this machine's temporary folder, home or working folder; a top-level name alone
-    (``/tmp``, ``/datasets``) does not make a string a path of this machine."""
+    lies under one of ``places`` (``_places()``); a top-level name alone (``/tmp``, ``/datasets``) does
+    not make a string a path of this machine."""
     p = Path(path)
     try:
         if any(len(q.parts) >= 3 and q.exists() for q in (p, *p.parents)):
             return True
     except OSError:  # a name too long to be a file here (base64 text after a slash)
         return False
-    return any(p != place and p.is_relative_to(place) for place in _places())
+    return any(p != place and p.is_relative_to(place) for place in places)
 
 
 def _places() -> list[Path]:
@@ -92,7 +92,7 @@ def machine_paths(folder: str | Path, files: dict[str, Path] | None = None) -> l
     root = Path(folder)
     if files is None:
         files = {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
-    found = []
+    found, places = [], _places()
     for name, path in files.items():
         if path.suffix.lower() in BINARY_SUFFIXES:
             continue
@@ -101,7 +101,7 @@ def machine_paths(folder: str | Path, files: dict[str, Path] | None = None) -> l
             continue
         text = data.decode("utf-8", errors="replace")
         for match in _paths_in(text):
-            if _of_this_machine(match):
+            if _of_this_machine(match, places):
                 found.append((name, match))
     return found
 
