@@ -115,17 +115,12 @@ def publish_locally(folder: Path, dest: Path, repo_type: str) -> Path:
         if repo_type == "model" and is_adapter(staged):
             set_repo_id(staged, hub_id_of_folder(dest))
         validate_folder(staged, repo_type)
-    except CardError as err:  # named for the folder the user fixes, not the removed copy
-        shutil.rmtree(staged, ignore_errors=True)
-        raise CardError(str(err).replace(str(staged), str(folder))) from None
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
-    try:
         if dest.exists():
             shutil.rmtree(dest)
         staged.rename(dest)
-    finally:
+    except CardError as err:  # named for the folder the user fixes, not the removed copy
+        raise CardError(str(err).replace(str(staged), str(folder))) from None
+    finally:  # nothing left once renamed; a refused or failed copy is removed
         shutil.rmtree(staged, ignore_errors=True)
     return dest
 
