@@ -146,11 +146,12 @@ def points_from_results(path: str | Path) -> list[Point]:
     except (OSError, UnicodeDecodeError) as e:
         raise EvalError(f"{path}: cannot be read ({type(e).__name__}: {e})") from None
     results = parse_json(text, str(path))
-    if not isinstance(results, dict) or not (results.get("dataset_id") or results.get("dataset")):
+    dataset = (results.get("dataset_id") or results.get("dataset")) if isinstance(results, dict) else None
+    if not dataset:
         raise EvalError(f"{path}: not an evaluation results.json (no dataset_id or dataset)")
     if results.get("split") != "test":
         raise EvalError(f"{path}: split {results.get('split')!r}; the scaling curve is read on test splits")
-    name, fraction, mix = parse_folder_name(str(results.get("dataset_id") or results["dataset"]))
+    name, fraction, mix = parse_folder_name(str(dataset))
     if name in BENCHMARKS:
         return [Point(name, "single", fraction, _weighted_f1(results, str(path)), str(path))]
     if name == UNIFIED:
