@@ -35,12 +35,16 @@ def folder_name(name: str, fraction: Fraction, mix: str) -> str:
 
 def parse_folder_name(folder: str) -> tuple[str, Fraction, str | None]:
     """Inverse of ``folder_name`` on a folder path or Hub id: ``(name, fraction, mix)``;
-    ``mix`` is None for a single benchmark and for full builds."""
+    ``mix`` is None for a single benchmark and for full builds. A ``-fracN_D`` suffix that is no
+    train fraction a build makes (outside (0, 1]) is a ValueError naming the folder."""
     base = repo_name(folder)
     m = _FRACTION.match(base)
     if not m:
         return base, Fraction(1), None
-    return m["name"], Fraction(int(m["num"]), int(m["den"])), m["mix"]
+    num, den = int(m["num"]), int(m["den"])
+    if not 0 < num <= den:
+        raise ValueError(f"{folder}: frac{num}_{den} is not a train fraction in (0, 1]")
+    return m["name"], Fraction(num, den), m["mix"]
 
 
 def hub_id_of_folder(folder: str | Path) -> str:

@@ -18,3 +18,5 @@ def parse_json(text: str | bytes, where: str):
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise EvalError(f"{where}: invalid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
+    except (ValueError, RecursionError) as err:  # an integer past Python's digit limit, nesting past the stack
+        raise EvalError(f"{where}: JSON that cannot be read ({type(err).__name__}: {err})") from None

@@ -14,7 +14,7 @@ import pandas as pd
 
 from instructerc.builders.labels import BENCHMARKS, UNIFIED
 from instructerc.builders.naming import parse_folder_name
-from instructerc.hub.scores import is_card_metric, seed_std
+from instructerc.hub.scores import is_card_metric, is_number, seed_std
 
 from .baselines import BASELINES, NAMES
 from .bootstrap import METRICS, format_interval
@@ -129,8 +129,8 @@ class Point:
 
 def _weighted_f1(scores, where: str) -> float:
     value = scores.get("weighted_f1") if isinstance(scores, dict) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise EvalError(f"{where}: no weighted_f1 number")
+    if not is_number(value):
+        raise EvalError(f"{where}: weighted_f1 is {value!r}, not a finite number")
     return float(value)
 
 
@@ -151,14 +151,17 @@ def points_from_results(path: str | Path) -> list[Point]:
         raise EvalError(f"{path}: not an evaluation results.json (no dataset_id or dataset)")
     if results.get("split") != "test":
         raise EvalError(f"{path}: split {results.get('split')!r}; the scaling curve is read on test splits")
-    name, fraction, mix = parse_folder_name(str(dataset))
+    try:
+        name, fraction, mix = parse_folder_name(str(dataset))
+    except ValueError as e:
+        raise EvalError(f"{path}: dataset {e}") from None
     if name in BENCHMARKS:
         return [Point(name, "single", fraction, _weighted_f1(results, str(path)), str(path))]
     if name == UNIFIED:
         series = mix or "total"  # at fraction 1 both mixes are the full pooled set
         by_source = results.get("by_source")
-        if not isinstance(by_source, dict) or not by_source:
-            raise EvalError(f"{path}: a unified evaluation without per-benchmark results (by_source)")
+        if not isinstance(by_source, dict) or not set(by_source) & set(BENCHMARKS):
+            raise EvalError(f"{path}: a unified evaluation without per-benchmark results (by_source.<benchmark>)")
         points = [
             Point(
                 b,

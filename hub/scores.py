@@ -191,7 +191,12 @@ def as_scores(results: Iterable[EvalScore | Mapping]) -> list[EvalScore]:
 
 def is_number(value) -> bool:
     """A finite int or float (not a bool): what a card may state as a metric value."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _number(value, what: str, dataset_id: str) -> float:

@@ -62,6 +62,10 @@ def test_folder_names_round_trip():
     assert parse_folder_name("hub/instructerc/unified-ratio-frac1_8") == ("unified", Fraction(1, 8), "ratio")
     assert parse_folder_name("instructerc/iemocap-frac1_64") == ("iemocap", Fraction(1, 64), None)
     assert parse_folder_name("output/instructerc/meld/") == ("meld", Fraction(1), None)
+    assert parse_folder_name("instructerc/meld-frac2_4") == ("meld", Fraction(1, 2), None)
+    for bad in ("meld-frac1_0", "meld-frac0_1", "meld-frac3_2"):
+        with pytest.raises(ValueError, match=f"{bad}: frac"):
+            parse_folder_name(bad)
 
 
 def test_points_and_plot_data_carry_the_known_values(results_files):
@@ -119,12 +123,19 @@ def _results(tmp_path, content) -> Path:
         ("[1, 2]", "results.json: not an evaluation results.json"),
         ({**_single(1, "meld", 0.5), "split": "validation"}, "split 'validation'; the scaling curve is read on test"),
         ({k: v for k, v in _single(1, "meld", 0.5).items() if k != "split"}, "split None; the scaling curve"),
-        ({**_single(1, "meld", 0.5), "weighted_f1": "0.5"}, "results.json: no weighted_f1 number"),
+        ({**_single(1, "meld", 0.5), "weighted_f1": "0.5"}, "results.json: weighted_f1 is '0.5', not a finite"),
+        ({**_single(1, "meld", 0.5), "weighted_f1": float("nan")}, "results.json: weighted_f1 is nan, not a finite"),
+        ('{"dataset_id": "o/meld", "split": "test", "weighted_f1": 1e999}', "weighted_f1 is inf, not a finite"),
+        ('{"dataset_id": "o/meld", "split": "test", "weighted_f1": %s}' % ("9" * 400), "is 9999.*not a finite"),
+        ('{"weighted_f1": %s}' % ("9" * 5000), "results.json: JSON that cannot be read .ValueError: Exceeds"),
+        ({**_single(1, "meld", 0.5), "dataset_id": "o/meld-frac1_0"}, "dataset o/meld-frac1_0: frac1_0 is not a"),
+        ({**_single(1, "meld", 0.5), "dataset_id": "o/meld-frac0_4"}, r"frac0_4 is not a train fraction in \(0, 1\]"),
         (
             {**_unified(1, None, {"meld": 0.5}), "by_source": {"meld": {"unified": {"weighted_f1": 0.5}}}},
-            "results.json: by_source.meld.original: no weighted_f1 number",
+            "results.json: by_source.meld.original: weighted_f1 is None, not a finite number",
         ),
         ({**_unified(1, None, {"meld": 0.5}), "by_source": ["meld"]}, "without per-benchmark results"),
+        ({**_unified(1, None, {"meld": 0.5}), "by_source": {"friends": {}}}, "without per-benchmark results"),
     ],
 )
 def test_a_results_file_that_is_not_a_test_evaluation_is_named(tmp_path, content, message):
