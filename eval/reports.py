@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import shutil
 import statistics
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from instructerc.builders.atomic import atomic_file
 from instructerc.builders.labels import BENCHMARKS, UNIFIED
 from instructerc.builders.naming import parse_folder_name
 from instructerc.hub.scores import is_card_metric, is_number, seed_std
@@ -222,25 +224,39 @@ def make_figure(points: list[Point]):
     return fig
 
 
-def figure_path(out: str | Path) -> Path:
-    """``out``, or an ``EvalError`` before any work when its suffix is no format matplotlib writes."""
+def _figure_formats() -> set[str]:
+    """The suffixes matplotlib writes here; ``.pgf`` only where its LaTeX program is installed."""
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    formats = set(FigureCanvasAgg.get_supported_filetypes())
+    if shutil.which(matplotlib.rcParams["pgf.texsystem"]) is None:
+        formats.discard("pgf")
+    return formats
+
+
+def figure_path(out: str | Path) -> Path:
+    """``out``, or an ``EvalError`` before any work when its suffix is no format matplotlib writes."""
     out = Path(out)
-    formats = FigureCanvasAgg.get_supported_filetypes()
+    formats = _figure_formats()
     if out.suffix.lstrip(".").lower() not in formats:
         raise EvalError(f"--out {out}: the file name must end in one of {', '.join('.' + f for f in sorted(formats))}")
     return out
 
 
 def plot_scaling(points: list[Point], out: str | Path) -> Path:
+    """The figure written atomically to ``out``; an unwritable place is an ``EvalError`` naming it."""
     import matplotlib.pyplot as plt
 
     out = figure_path(out)
     fig = make_figure(points)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    try:
+        with atomic_file(out, "wb") as f:
+            fig.savefig(f, format=out.suffix.lstrip(".").lower(), dpi=120)
+    except OSError as e:
+        raise EvalError(f"--out {out}: cannot be written ({type(e).__name__}: {e.strerror or e})") from None
+    finally:
+        plt.close(fig)
     return out
 
 

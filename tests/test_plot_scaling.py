@@ -14,7 +14,7 @@ from PIL import Image
 
 from instructerc.builders.naming import folder_name, parse_folder_name
 from instructerc.eval.errors import EvalError
-from instructerc.eval.reports import collect, make_figure
+from instructerc.eval.reports import collect, figure_path, make_figure
 
 
 FRACTIONS = [Fraction(1), Fraction(1, 4), Fraction(1, 64)]
@@ -151,3 +151,25 @@ def test_an_unwritable_figure_format_is_refused_before_anything_is_read(results_
     assert len(proc.stderr.strip().splitlines()) == 1
     assert proc.stderr.strip().splitlines()[-1].startswith(f"error: --out {out}: the file name must end in one of")
     assert ".png" in proc.stderr and not out.exists()
+
+
+def test_pgf_is_refused_where_its_latex_program_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no xelatex on this PATH
+    with pytest.raises(EvalError, match=r"--out scaling.pgf: the file name must end in one of .*\.png") as err:
+        figure_path("scaling.pgf")
+    assert ".pgf" not in str(err.value).split("must end in one of")[1]
+    assert figure_path("scaling.PDF").name == "scaling.PDF"
+
+
+def test_an_unwritable_figure_place_is_one_error_line_and_leaves_nothing(results_files, tmp_path):
+    paths, _ = results_files
+    place = tmp_path / "place"
+    place.mkdir()
+    blocker = place / "a-file"
+    blocker.write_text("not a folder")
+    out = blocker / "scaling.png"
+    proc = _plot(paths, out)
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stderr.startswith(f"error: --out {out}: cannot be written")
+    assert blocker.read_text() == "not a folder" and [p.name for p in place.iterdir()] == ["a-file"]
