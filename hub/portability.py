@@ -25,8 +25,8 @@ from .errors import CardError
 # Absolute POSIX paths: a slash not preceded by a word character, a dot or another slash
 # (so URLs are a separate case; host-relative links like /datasets/ORG/NAME are not paths of this machine).
 _ABSOLUTE = re.compile(r"(?<![\w.~/:-])/(?:[\w.@+-]+/)*[\w.@+-]+")
-# file URLs (file:///tmp/x, file://localhost/tmp/x), which the pattern above leaves to this one.
-_FILE_URL = re.compile(r"file://(?:localhost)?(/(?:[\w.@+%-]+/)*[\w.@+%-]+)")
+# file URLs (file:///tmp/x, file://localhost/tmp/x, file:/tmp/x), which the pattern above leaves to this one.
+_FILE_URL = re.compile(r"file:(?://(?:localhost)?)?(/(?:[\w.@+%-]+/)*[\w.@+%-]+)")
 # Files that are never text (weights, data, pictures): not read.
 BINARY_SUFFIXES = frozenset(
     {

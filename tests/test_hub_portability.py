@@ -40,10 +40,16 @@ def test_paths_of_this_machine_that_are_gone_or_written_as_file_urls_are_found(t
     (folder / "trainer_state.json").write_text(json.dumps({"best_model_checkpoint": str(gone)}))
     (folder / "notes.md").write_text(
         f"weights: file://{here}/train.parquet, file://localhost{home}, see file:///datasets/org/name\n"
+        f"eval: file:{here}/test.parquet; file://elsewhere{here}/other is another host's\n"
     )
     assert not gone.parent.exists() and not home.parent.exists()
     assert sorted(machine_paths(folder)) == sorted(
-        [("notes.md", f"{here}/train.parquet"), ("notes.md", str(home)), ("trainer_state.json", str(gone))]
+        [
+            ("notes.md", f"{here}/train.parquet"),
+            ("notes.md", str(home)),
+            ("notes.md", f"{here}/test.parquet"),
+            ("trainer_state.json", str(gone)),
+        ]
     )
 
 
