@@ -96,19 +96,29 @@ def evaluate_split(
 def card_scores(results: dict, dataset_id: str, config: str, split: str) -> list[dict]:
     """The numbers that go into the adapter card (model-index and .eval_results), with their
     intervals and the training seeds they stand on, where known."""
-    metrics = {m: results[m] for m in CARD_METRICS}
-    intervals = {k: v for k, v in results.get("confidence_intervals", {}).items() if k in metrics}
-    for source, parts in results.get("by_source", {}).items():
-        metrics[f"weighted_f1_{source}"] = parts["original"]["weighted_f1"]
-        if "confidence_intervals" in parts["original"]:
-            intervals[f"weighted_f1_{source}"] = parts["original"]["confidence_intervals"]["weighted_f1"]
-    score = {"dataset_id": dataset_id, "config": config, "split": split, "metrics": metrics}
-    if intervals:
-        score.update(intervals=intervals, bootstrap=dict(results["bootstrap"]))
     seed = (results.get("training") or {}).get("seed")
-    if seed is not None:
-        score["seeds"] = [seed]
-    return [score]
+
+    def score(metrics: dict, scored: dict) -> dict:
+        # each score carries the bootstrap its own intervals came from: a benchmark's resamples its dialogues
+        entry = {"dataset_id": dataset_id, "config": config, "split": split, "metrics": metrics}
+        intervals = {k: v for k, v in scored.get("confidence_intervals", {}).items() if k in metrics}
+        if intervals:
+            entry.update(intervals=intervals, bootstrap=dict(scored["bootstrap"]))
+        if seed is not None:
+            entry["seeds"] = [seed]
+        return entry
+
+    scores = [score({m: results[m] for m in CARD_METRICS}, results)]
+    for source, parts in results.get("by_source", {}).items():
+        original = parts["original"]
+        intervals = original.get("confidence_intervals", {})
+        renamed = {"confidence_intervals": {f"weighted_f1_{source}": intervals["weighted_f1"]}} if intervals else {}
+        scores.append(
+            score(
+                {f"weighted_f1_{source}": original["weighted_f1"]}, {**renamed, "bootstrap": original.get("bootstrap")}
+            )
+        )
+    return scores
 
 
 def training_of(adapter_dir: Path | None, adapter: str | None) -> dict | None:

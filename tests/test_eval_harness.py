@@ -311,6 +311,32 @@ def test_unified_scored_per_benchmark_in_both_label_sets(small_build, tiny_model
         assert parts["original"]["out_of_label_set_rate"] == pytest.approx(outside)
 
 
+def test_each_benchmark_interval_on_the_card_names_its_own_dialogues(small_build, tmp_path):
+    from huggingface_hub import ModelCard
+
+    from instructerc.eval.bootstrap import Bootstrap
+    from instructerc.eval.metric import score_predictions
+
+    test = loading.load_split(str(small_build["unified"]), "plain", "test")
+    gold = np.asarray(test["label"])
+    rng = np.random.default_rng(0)
+    pred = np.where(rng.random(len(gold)) < 0.5, gold, rng.integers(0, len(UNIFIED_LABELS), len(gold)))
+    results = score_predictions(test, UNIFIED_LABELS, pred, Bootstrap(n_resamples=200))
+    units = {b: parts["original"]["bootstrap"]["units"] for b, parts in results["by_source"].items()}
+    assert set(units) == {"iemocap", "meld", "emorynlp"} and results["bootstrap"]["units"] == sum(units.values())
+    evaluation._write_card(tmp_path, "org/base", "instructerc/unified", results, "plain", "test")
+    card = ModelCard.load(tmp_path / "README.md")
+    said = {r.metric_name: r.metric_args["confidence_interval"]["units"] for r in card.data.eval_results}
+    assert said == {
+        "Weighted F1": results["bootstrap"]["units"],
+        "Accuracy": results["bootstrap"]["units"],
+        **{f"Weighted F1 ({b})": n for b, n in units.items()},
+    }
+    notes = (tmp_path / ".eval_results" / "instructerc__unified.yaml").read_text()
+    for b, n in units.items():
+        assert f"over {n} dialogues" in notes
+
+
 def test_predict_new_conversation(tiny_adapter, tmp_path, capsys):
     from instructerc.eval.predict import main
     from instructerc.eval.prediction import Predictor
