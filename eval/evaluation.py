@@ -53,10 +53,16 @@ def chat_prompts(tokenizer, prompts: Sequence[str]) -> list[str]:
     instruction-tuned model is asked (its completion then ends with the template's end-of-turn)."""
     if not getattr(tokenizer, "chat_template", None):
         raise EvalError("--chat-template: the model's tokenizer has no chat template")
-    return [
+    texts = [
         tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
         for p in prompts
     ]
+    # A template that writes the BOS token (LLaMA-2's, LLaMA-3's) and a tokenizer that adds one would give the
+    # prompt two, as transformers' chat-templating docs warn: every prompt is tokenized with special tokens.
+    bos = tokenizer.bos_token
+    if bos and tokenizer("")["input_ids"][:1] == [tokenizer.bos_token_id]:
+        texts = [t.removeprefix(bos) for t in texts]
+    return texts
 
 
 def evaluate_split(

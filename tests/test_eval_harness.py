@@ -311,6 +311,21 @@ def test_unified_scored_per_benchmark_in_both_label_sets(small_build, tiny_model
         assert parts["original"]["out_of_label_set_rate"] == pytest.approx(outside)
 
 
+@pytest.mark.parametrize("writes_bos", [True, False])
+def test_a_chat_prompt_is_tokenized_with_one_bos(tiny_model_dir, writes_bos):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert tokenizer("hi")["input_ids"][0] == tokenizer.bos_token_id  # this tokenizer adds the BOS itself
+    tokenizer.chat_template = ("{{ bos_token }}" if writes_bos else "") + (
+        "{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}"
+    )
+    (prompt,) = evaluation.chat_prompts(tokenizer, ["Guess what?"])
+    ids = tokenizer(prompt)["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id and ids.count(tokenizer.bos_token_id) == 1
+    assert tokenizer.decode(ids, skip_special_tokens=True).strip().startswith("[INST] Guess what?")
+
+
 def test_each_benchmark_interval_on_the_card_names_its_own_dialogues(small_build, tmp_path):
     from huggingface_hub import ModelCard
 
