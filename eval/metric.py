@@ -78,6 +78,22 @@ def to_original(
     )
 
 
+def to_benchmark_labels(
+    source: str, labels: Sequence[str], gold: np.ndarray, pred: np.ndarray
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A benchmark's rows of a unified dataset in the unified names of that benchmark's labels only,
+    so that labels it never has do not count as zero-F1 classes in its macro-F1; a prediction
+    outside them becomes -1 (wrong, and nobody's false positive), as in ``to_original``."""
+    labels = list(labels)
+    own = [u for u in labels if u in set(TO_UNIFIED[source].values())]
+    ids = {labels.index(u): k for k, u in enumerate(own)}
+    return (
+        own,
+        np.array([ids[int(x)] for x in gold], dtype=np.int64),
+        np.array([ids.get(int(x), UNPARSEABLE) for x in pred], dtype=np.int64),
+    )
+
+
 def scored(
     pred: np.ndarray,
     gold: np.ndarray,
@@ -113,8 +129,8 @@ def by_source(
     units: Sequence[str],
     bootstrap: Bootstrap | None = None,
 ) -> dict:
-    """Per benchmark of a unified dataset: metrics in unified labels, and in the benchmark's own
-    labels; ``units`` are the rows' resampling units (``dialogue_ids``)."""
+    """Per benchmark of a unified dataset: metrics in the unified names of its labels, and in its
+    own labels; ``units`` are the rows' resampling units (``dialogue_ids``)."""
     sources = np.asarray(sources)
     units = np.asarray(units)
     out = {}
@@ -123,8 +139,11 @@ def by_source(
         g, p = gold[rows], pred[rows]
         original_gold, mapped = to_original(source, labels, g, p)
         original_metrics = scored(mapped, original_gold, LABELS[source], bootstrap, units[rows])
-        original_metrics["out_of_label_set_rate"] = float(((p >= 0) & (mapped < 0)).mean())
-        out[source] = {"unified": scored(p, g, labels, bootstrap, units[rows]), "original": original_metrics}
+        own, unified_gold, unified_pred = to_benchmark_labels(source, labels, g, p)
+        unified_metrics = scored(unified_pred, unified_gold, own, bootstrap, units[rows])
+        outside = float(((p >= 0) & (mapped < 0)).mean())  # counted in both blocks' unparseable_rate too
+        original_metrics["out_of_label_set_rate"] = unified_metrics["out_of_label_set_rate"] = outside
+        out[source] = {"unified": unified_metrics, "original": original_metrics}
     return out
 
 

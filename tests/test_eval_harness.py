@@ -301,6 +301,17 @@ def test_unified_scored_per_benchmark_in_both_label_sets(small_build, tiny_model
             zero_division=0,
         )
         assert parts["unified"]["weighted_f1"] == pytest.approx(unified)
+        own = [u for u in UNIFIED_LABELS if u in TO_UNIFIED[source].values()]  # its macro-F1: its labels only
+        assert parts["unified"]["labels"] == own
+        assert parts["unified"]["macro_f1"] == pytest.approx(
+            f1_score(
+                [p["gold"] for p in mine],
+                [p["prediction"] if p["prediction"] in own else "<not a label of this benchmark>" for p in mine],
+                labels=own,
+                average="macro",
+                zero_division=0,
+            )
+        )
         back = {u: o for o, u in TO_UNIFIED[source].items()}
         gold = [back[p["gold"]] for p in mine]
         pred = [back.get(p["prediction"], "<not a label of this benchmark>") for p in mine]
@@ -309,6 +320,17 @@ def test_unified_scored_per_benchmark_in_both_label_sets(small_build, tiny_model
         assert parts["original"]["labels"] == LABELS[source]
         outside = np.mean([p["prediction"] not in back for p in mine])
         assert parts["original"]["out_of_label_set_rate"] == pytest.approx(outside)
+
+
+def test_perfect_predictions_score_1_per_benchmark_in_unified_labels_too(small_build):
+    from instructerc.eval.metric import score_predictions
+
+    test = loading.load_split(str(small_build["unified"]), "plain", "test")
+    gold = np.asarray(test["label"])
+    results = score_predictions(test, UNIFIED_LABELS, gold)
+    assert results["macro_f1"] == results["weighted_f1"] == 1.0
+    for parts in results["by_source"].values():  # 9 labels would put the benchmark's missing ones in at F1 0
+        assert parts["unified"]["macro_f1"] == parts["original"]["macro_f1"] == 1.0
 
 
 @pytest.mark.parametrize("writes_bos", [True, False])
