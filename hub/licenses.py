@@ -4,13 +4,15 @@ IEMOCAP is distributed by USC SAIL under an agreement that forbids redistributio
 from it (a built dataset, an adapter trained on it) may be published publicly only by someone who holds
 that licence and says so explicitly (`--confirm-iemocap-license`). Private pushes are always allowed.
 
-A folder's sources are the `instructerc_sources` list in the YAML of its README.md card: the dataset
-builder writes it, and `adapter_card.make_adapter_card` carries it over to adapters. The licences themselves
+A folder's sources are the `instructerc_sources` list in the YAML of its README.md card (the dataset
+builder writes it, and `adapter_card.make_adapter_card` carries it over to adapters), and the benchmarks
+an adapter's `erc_task.json` names by its training dataset. The licences themselves
 live in `instructerc.builders.labels` (one place per fact).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import yaml
 from huggingface_hub import metadata_load
 
 from instructerc.builders.errors import one_line
+from instructerc.builders.files import TASK_FILE
 from instructerc.builders.labels import BENCHMARKS, LICENSE_NOTES, LICENSES, SOURCES_KEY
 from instructerc.builders.naming import benchmarks_named
 
@@ -28,8 +31,22 @@ RESTRICTED_SOURCE = "iemocap"
 
 
 def folder_sources(folder: str | Path) -> list[str]:
-    """The benchmarks a Hub-ready folder derives from, read from its README.md card (empty without one)."""
-    readme = Path(folder) / "README.md"
+    """The benchmarks a Hub-ready folder derives from: its README.md card's, and those its adapter's
+    ``erc_task.json`` names by its training dataset (so a folder whose card was removed keeps them)."""
+    return list(dict.fromkeys([*_card_sources(Path(folder) / "README.md"), *_task_sources(Path(folder) / TASK_FILE)]))
+
+
+def _task_sources(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    try:
+        dataset = json.loads(path.read_bytes()).get("dataset")
+    except (ValueError, AttributeError, RecursionError, OSError) as err:
+        raise CardError(f"{path}: not a JSON object with the training dataset ({type(err).__name__})") from None
+    return sources_from_dataset_ids([dataset]) if isinstance(dataset, str) else []
+
+
+def _card_sources(readme: Path) -> list[str]:
     if not readme.is_file():
         return []
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from instructerc.hub.errors import HubError, LicenseError
+from instructerc.hub.errors import CardError, HubError, LicenseError
 from instructerc.hub.publish import push_folder
 
 
@@ -376,3 +376,18 @@ def test_cli_detects_adapter_folders(tiny_adapter):
     assert detect_repo_type(tiny_adapter["adapter"]) == "model"
     assert detect_repo_type(tiny_adapter["base"]) == "model"
     assert detect_repo_type(REPO / "tests") == "dataset"
+
+
+def test_an_iemocap_adapter_without_its_card_is_still_refused_publicly(hub, tmp_path):
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text('{"peft_type": "LORA"}')
+    (folder / "erc_task.json").write_text('{"format": 2, "dataset": "instructerc/iemocap-frac1_4", "labels": []}')
+    before = len(hub.requests)
+    with pytest.raises(LicenseError, match="derived from IEMOCAP"):
+        push_folder(folder, "instructerc/no-card", repo_type="model", private=False, token=hub.token)
+    assert len(hub.requests) == before and not hub.has_repo("instructerc/no-card")
+    (folder / "erc_task.json").write_text("[1]")
+    with pytest.raises(CardError, match="erc_task.json: not a JSON object"):
+        push_folder(folder, "instructerc/no-card", repo_type="model", private=False, token=hub.token)
+
