@@ -390,4 +390,3 @@ def test_an_iemocap_adapter_without_its_card_is_still_refused_publicly(hub, tmp_
     (folder / "erc_task.json").write_text("[1]")
     with pytest.raises(CardError, match="erc_task.json: not a JSON object"):
         push_folder(folder, "instructerc/no-card", repo_type="model", private=False, token=hub.token)
-
