@@ -107,6 +107,21 @@ def test_adapter_is_pushed_without_checkpoints_or_token(hub, on_hub, pushed, mon
     assert model.peft_config["default"].r == 16
 
 
+def test_the_run_pushes_to_the_recipe_hub_revision(hub, pushed, tmp_path):
+    from transformers import TrainingArguments
+
+    from instructerc.train import artifacts
+
+    repo = f"{NS}/tiny-iemocap-lora-branch"
+    args = TrainingArguments(
+        output_dir=str(tmp_path), hub_model_id=repo, hub_private_repo=True, hub_revision="exp-1", report_to=[]
+    )
+    result = artifacts.push(pushed["out"], args, token=hub.token, confirm_iemocap_license=False)
+    assert result.revision == "exp-1"
+    assert "adapter_model.safetensors" in hub.files(repo, "model", revision="exp-1")
+    assert hub.files(repo, "model", revision="main").keys() <= {".gitattributes"}  # main: only what creation made
+
+
 def test_a_fresh_machine_serves_the_adapter_from_repo_ids_alone(hub, on_hub, pushed, tmp_path):
     """A new HF_HOME (no cached repo) and a working directory without any build output: predict and
     evaluate find the base model, the dataset at its commit, and its settings from the adapter's id."""

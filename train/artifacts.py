@@ -154,15 +154,17 @@ def write_card(
     return folder / "README.md"
 
 
-def push(folder: str | Path, repo_id: str, *, private: bool, token: str | None, confirm_iemocap_license: bool):
-    """Publish the final adapter files of ``folder`` with ``push_folder``; returns its ``PushResult``."""
+def push(folder: str | Path, training_args, *, token: str | None, confirm_iemocap_license: bool):
+    """Publish the final adapter files of ``folder`` with ``push_folder`` where the run's ``hub_model_id``,
+    ``hub_private_repo`` and ``hub_revision`` say; returns its ``PushResult``."""
     from instructerc.hub.publish import push_folder
 
     return push_folder(
         folder,
-        repo_id,
+        training_args.hub_model_id,
         repo_type="model",
-        private=private,
+        private=bool(training_args.hub_private_repo),
+        revision=training_args.hub_revision,
         token=token,
         confirm_iemocap_license=confirm_iemocap_license,
         commit_message="Upload adapter trained with instructerc train/sft.py",

@@ -269,13 +269,8 @@ def finetune(
         base_model = artifacts.base_model_id(args.base_model_id, model_args.model_name_or_path)
         write_run_files(args, training_args, data, recipe, {**where, "base_model": base_model}, results)
         if hub.push:
-            private = bool(training_args.hub_private_repo)
             pushed = artifacts.push(
-                output_dir,
-                training_args.hub_model_id,
-                private=private,
-                token=hub.token,
-                confirm_iemocap_license=args.confirm_iemocap_license,
+                output_dir, training_args, token=hub.token, confirm_iemocap_license=args.confirm_iemocap_license
             )
             logger.info("%s", pushed)
     trainer.accelerator.wait_for_everyone()
