@@ -89,6 +89,25 @@ def test_lora_layers_need_named_target_modules(small_build, tiny_model_dir):
         parse_recipe(tiny_argv(small_build, tiny_model_dir, "unused", "--lora_layers_to_transform", "1"))
 
 
+def test_lora_layers_from_yaml_must_be_a_list_of_layer_numbers(small_build, tiny_model_dir, tmp_path):
+    from test_train_sft import TINY_RECIPE
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(TINY_RECIPE.read_text() + "lora_layers_to_transform: 1\nlora_target_modules: [q_proj]\n")
+    argv = tiny_argv(small_build, tiny_model_dir, "unused")
+    argv[argv.index("--config") + 1] = str(recipe)
+    with pytest.raises(RecipeError, match=r"^lora_layers_to_transform: 1 is not a list of layer numbers"):
+        parse_recipe(argv)
+
+
+def test_a_missing_checkpoint_to_resume_is_refused_before_loading(small_build, tiny_model_dir, tmp_path, capsys):
+    gone = tmp_path / "run" / "checkpoint-2"
+    assert main(tiny_argv(small_build, tiny_model_dir, tmp_path / "out", "--resume_from_checkpoint", str(gone))) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: resume_from_checkpoint: {gone} is not a checkpoint folder (OUTPUT_DIR/checkpoint-STEP)"]
+    assert not (tmp_path / "out").exists()
+
+
 def test_bf16_adapters_stay_bf16_without_autocast(small_build, tiny_model_dir):
     """``lora_autocast_adapter_dtype: false`` keeps a bf16 model's adapters in bf16 (PEFT's default
     upcasts them to fp32); on an fp32 model the two settings are the same."""

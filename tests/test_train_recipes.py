@@ -234,6 +234,22 @@ def test_overlong_rows_are_dropped_or_left_truncated_never_cut_at_the_label(
         fit_max_length(ds, tok, max_length=limit, truncation_mode="keep_start", packing=False, policy="error")
 
 
+def test_a_recipe_that_does_not_parse_or_has_a_wrongly_typed_value_is_one_error_naming_its_source(tmp_path, capsys):
+    good = (RECIPES / "tiny" / "iemocap-lora-cpu.yaml").read_text()
+    syntax, typed = tmp_path / "syntax.yaml", tmp_path / "typed.yaml"
+    syntax.write_text(good + "bad: [\n")
+    typed.write_text(good + "max_steps: abc\n")
+    with pytest.raises(RecipeError, match=rf"^{syntax}: while parsing a flow node .* line \d+, column 1$"):
+        parse_recipe(["--config", str(syntax)])
+    with pytest.raises(RecipeError, match=rf"^{typed}: argument --max_steps/--max-steps: invalid int value: 'abc'$"):
+        parse_recipe(["--config", str(typed)])
+    good_path = tmp_path / "good.yaml"
+    good_path.write_text(good)
+    with pytest.raises(RecipeError, match=r"^command line: argument --learning_rate/--learning-rate: invalid float"):
+        parse_recipe(["--config", str(good_path), "--learning-rate", "fast"])
+    assert capsys.readouterr().err == ""  # no usage text
+
+
 def test_a_recipe_without_a_selection_metric_selects_on_weighted_f1(tmp_path):
     # TrainingArguments makes an unset metric "loss" when load_best_model_at_end is on: the parser's default
     # must win over that, and a recipe's own choice over the default

@@ -9,6 +9,7 @@ never silently falls back to a default.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from trl import ModelConfig
@@ -179,7 +180,12 @@ class ERCModelConfig(ModelConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.lora_layers_to_transform is not None and self.lora_target_modules in (None, "all-linear"):
+        layers = self.lora_layers_to_transform
+        if layers is not None and (
+            not isinstance(layers, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in layers)
+        ):  # a YAML value is not type-converted by argparse
+            raise RecipeError(f"lora_layers_to_transform: {layers!r} is not a list of layer numbers, e.g. [28, 29]")
+        if layers is not None and self.lora_target_modules in (None, "all-linear"):
             raise RecipeError(
                 f"lora_layers_to_transform: needs lora_target_modules as a list of module names, not "
                 f"{self.lora_target_modules!r} (PEFT places only named modules in some layers)"
@@ -212,14 +218,24 @@ def parse_recipe(argv: list[str] | None = None, doc: str | None = None):
 
     argv = list(sys.argv[1:] if argv is None else argv)
     where = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else "command line"
+    import yaml
+
     parser = make_parser(doc)
+
+    def refuse(message: str):  # argparse's error(): a value of the wrong type, in the recipe or on the command line
+        flag = re.match(r"argument (\S+):", message)
+        names = flag[1].split("/") if flag else []
+        on_cli = any(a.split("=")[0] in names for a in argv)
+        raise RecipeError(f"{'command line' if on_cli else where}: {message}")
+
+    parser.error = refuse
     try:
         *parsed, from_yaml, from_cli = parser.parse_args_and_config(
             argv, return_remaining_strings=True, separate_remaining_strings=True
         )
     except RecipeError:
         raise
-    except (ValueError, TypeError, OSError) as e:
+    except (ValueError, TypeError, OSError, yaml.YAMLError) as e:
         raise RecipeError(f"{where}: {one_line(e, None)}") from None
     for source, rest in ((where, from_yaml), ("command line", from_cli)):
         keys = [s.lstrip("-").split("=")[0] for s in rest if s.startswith("--")]

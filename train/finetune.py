@@ -46,6 +46,9 @@ def check_training_args(args: ERCScriptArguments, training_args: SFTConfig, mode
             f"base_model_id: required when push_to_hub is true and model_name_or_path is a local folder "
             f"({model_args.model_name_or_path}): a published adapter names its base model by Hub id"
         )
+    resume = training_args.resume_from_checkpoint
+    if isinstance(resume, str) and not Path(resume).is_dir():
+        raise RecipeError(f"resume_from_checkpoint: {resume} is not a checkpoint folder (OUTPUT_DIR/checkpoint-STEP)")
     if args.init_adapter and model_args.use_peft:
         raise RecipeError("init_adapter: continues an existing adapter, so use_peft (a new adapter) must be false")
     on_cpu = training_args.use_cpu or not torch.cuda.is_available()
